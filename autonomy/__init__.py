@@ -1,0 +1,46 @@
+"""autonomy: a self-hostable runtime for multi-agent Python apps.
+
+Nodes host workers and agents; nodes of a zone find each other and delegate work over the cluster's
+fabric; the ``autonomy`` CLI deploys zones onto a cluster.
+"""
+
+import warnings as _warnings
+
+# Upstream silences these globally on import; apps written for it expect quiet output.
+_warnings.simplefilter("ignore", DeprecationWarning)
+_warnings.simplefilter("ignore", ResourceWarning)
+
+# --- errors and logs ---------------------------------------------------------------------------
+from autonomy.errors import *  # noqa: E402,F403
+from autonomy.errors import __all__ as _errors_all  # noqa: E402
+from autonomy.logs import (  # noqa: E402
+    debug,
+    error,
+    get_logger,
+    info,
+    set_log_level,
+    set_log_levels,
+    warning,
+)
+
+# --- node runtime ------------------------------------------------------------------------------
+from autonomy.nodes import (  # noqa: E402
+    Context,
+    Mailbox,
+    Node,
+    NodeController,
+    NodeRequest,
+    NodeResponse,
+    Worker,
+)
+from autonomy.nodes.mailbox import NodeMailbox as RustMailbox  # noqa: E402
+
+# --- HTTP --------------------------------------------------------------------------------------
+from autonomy.http import HttpServer, NodeDep, WebSocketNodeDep  # noqa: E402
+
+__all__ = [
+    *_errors_all,
+    "debug", "error", "get_logger", "info", "set_log_level", "set_log_levels", "warning",
+    "Context", "Mailbox", "Node", "NodeController", "NodeRequest", "NodeResponse", "Worker", "RustMailbox",
+    "HttpServer", "NodeDep", "WebSocketNodeDep",
+]

@@ -1,0 +1,162 @@
+"""Errors raised by autonomy.
+
+Every error derives from :class:`AutonomyError`, so ``except AutonomyError`` catches them all.
+Errors from NATS, HTTP, SQLite or Kubernetes are translated at the boundary where they happen,
+with the original kept as ``__cause__``.
+
+    AutonomyError
+    ├── InvalidName (also ValueError)         a worker, agent or node name that is not [a-zA-Z0-9_-]+
+    ├── DeliveryError                         a message could not be delivered or answered
+    │   ├── WorkerNotFound                    no worker or mailbox at that address
+    │   ├── NodeNotFound                      no node of that name in the cluster's fabric
+    │   ├── NodeLeft                          the remote node left while a request was pending
+    │   ├── WorkerStopped                     the worker was stopped before handling the message
+    │   ├── MessageTooLarge (also ValueError) the message is larger than the fabric accepts
+    │   └── DeliveryTimeout (also TimeoutError) no reply within the timeout
+    ├── WorkerError                           the worker's handle_message raised; carries its message
+    ├── FabricError                           the node cannot use the fabric (connection, credentials)
+    ├── ConfigError (also ValueError)         bad configuration or input; names the field and the fix
+    │   ├── ZoneSpecError                     autonomy.yaml / secrets.yaml refused
+    │   └── MissingExtra (also ImportError)   an optional dependency is not installed
+    └── ClusterError                          the control plane refused or failed an operation
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "AutonomyError",
+    "InvalidName",
+    "DeliveryError",
+    "WorkerNotFound",
+    "NodeNotFound",
+    "NodeLeft",
+    "WorkerStopped",
+    "MessageTooLarge",
+    "DeliveryTimeout",
+    "WorkerError",
+    "FabricError",
+    "ConfigError",
+    "ZoneSpecError",
+    "MissingExtra",
+    "ClusterError",
+]
+
+
+class AutonomyError(Exception):
+    """Root of every error raised by autonomy."""
+
+
+class InvalidName(AutonomyError, ValueError):
+    """A name that is not made of ``a-z A-Z 0-9 _ -`` (upstream raises ValueError here)."""
+
+    def __init__(self, kind: str, name: object) -> None:
+        self.kind = kind
+        self.name = name
+        super().__init__(f"Invalid {kind} name {name!r}: use only letters, digits, '_' and '-'")
+
+
+class DeliveryError(AutonomyError):
+    """A message could not be delivered, or its reply could not come back."""
+
+
+class WorkerNotFound(DeliveryError):
+    """No worker, agent or mailbox listens at ``address`` (on ``node``)."""
+
+    def __init__(self, address: str, node: str | None = None) -> None:
+        self.address = address
+        self.node = node
+        where = f" on node {node!r}" if node else ""
+        super().__init__(f"No worker at address {address!r}{where}: start it first, or check the name")
+
+
+class NodeNotFound(DeliveryError):
+    """No node of that name is in the cluster's fabric."""
+
+    def __init__(self, node: str, detail: str = "") -> None:
+        self.node = node
+        super().__init__(
+            f"Node {node!r} is not in this cluster's fabric{': ' + detail if detail else ''}. "
+            "Use Zone.nodes(node) to list the nodes that are there"
+        )
+
+
+class NodeLeft(DeliveryError):
+    """The remote node left the fabric (crashed or stopped) while a request to it was pending."""
+
+    def __init__(self, node: str) -> None:
+        self.node = node
+        super().__init__(f"Node {node!r} left the fabric before replying")
+
+
+class WorkerStopped(DeliveryError):
+    """The worker was stopped before (or while) handling the message."""
+
+    def __init__(self, address: str) -> None:
+        self.address = address
+        super().__init__(f"Worker {address!r} was stopped before it handled the message")
+
+
+class MessageTooLarge(DeliveryError, ValueError):
+    """The message is larger than the fabric accepts."""
+
+    def __init__(self, size: int, limit: int) -> None:
+        self.size = size
+        self.limit = limit
+        super().__init__(
+            f"Message of {size} bytes is larger than the fabric's limit of {limit} bytes: "
+            "send a reference (a URL, a file name) instead, or split it"
+        )
+
+
+class DeliveryTimeout(DeliveryError, TimeoutError):
+    """No reply arrived within the timeout."""
+
+    def __init__(self, address: str, timeout: float, node: str | None = None) -> None:
+        self.address = address
+        self.timeout = timeout
+        self.node = node
+        where = f" on node {node!r}" if node else ""
+        super().__init__(f"No reply from {address!r}{where} within {timeout:g} s")
+
+
+class WorkerError(AutonomyError):
+    """The worker's ``handle_message`` raised. ``message`` is the worker's error as text."""
+
+    def __init__(self, address: str, message: str) -> None:
+        self.address = address
+        self.message = message
+        super().__init__(f"Worker {address!r} failed: {message}")
+
+
+class FabricError(AutonomyError):
+    """The node cannot use its cluster's fabric (unreachable server, refused credentials)."""
+
+
+class ConfigError(AutonomyError, ValueError):
+    """Bad configuration or input. The message names the field or value and the fix."""
+
+
+class ZoneSpecError(ConfigError):
+    """``autonomy.yaml`` or ``secrets.yaml`` was refused.
+
+    ``problems`` lists every problem found, each as ``(path, message)``.
+    """
+
+    def __init__(self, file: str, problems: list[tuple[str, str]]) -> None:
+        self.file = file
+        self.problems = problems
+        lines = [f"{file}: {path}: {message}" if path else f"{file}: {message}" for path, message in problems]
+        super().__init__("\n".join(lines))
+
+
+class MissingExtra(ConfigError, ImportError):
+    """An optional dependency is not installed; the message names the ``pip install`` to run."""
+
+    def __init__(self, feature: str, extra: str) -> None:
+        self.feature = feature
+        self.extra = extra
+        super().__init__(f"{feature} needs the '{extra}' extra: pip install 'autonomy-runtime[{extra}]'")
+
+
+class ClusterError(AutonomyError):
+    """The control plane refused or failed an operation."""

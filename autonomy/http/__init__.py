@@ -1,0 +1,5 @@
+"""The node's HTTP server."""
+
+from autonomy.http.server import HttpServer, NodeDep, WebSocketNodeDep
+
+__all__ = ["HttpServer", "NodeDep", "WebSocketNodeDep"]

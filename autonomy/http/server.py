@@ -1,0 +1,156 @@
+"""The node's HTTP server (upstream ``HttpServer``): FastAPI served by uvicorn in the node's loop."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Annotated, Any
+
+import uvicorn
+from fastapi import Depends, FastAPI, HTTPException, Query, Request, WebSocket
+from fastapi.responses import FileResponse
+
+from autonomy.nodes.address import parse_socket_address
+from autonomy.nodes.node import Node
+
+__all__ = ["HttpServer", "NodeDep", "WebSocketNodeDep", "get_node", "get_websocket_node"]
+
+logger = logging.getLogger("autonomy.http")
+
+
+def get_node(request: Request) -> Node:
+    """FastAPI dependency: the node serving this request."""
+    return request.state.node
+
+
+def get_websocket_node(websocket: WebSocket) -> Node:
+    """FastAPI dependency: the node serving this WebSocket."""
+    return websocket.state.node
+
+
+NodeDep = Annotated[Node, Depends(get_node)]
+WebSocketNodeDep = Annotated[Node, Depends(get_websocket_node)]
+
+
+class _NodeMiddleware:
+    """Puts the node into ``request.state.node`` / ``websocket.state.node``."""
+
+    def __init__(self, app: Any, node: Node) -> None:
+        self.app = app
+        self.node = node
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] in ("http", "websocket"):
+            scope.setdefault("state", {})["node"] = self.node
+        await self.app(scope, receive, send)
+
+
+class _Server(uvicorn.Server):
+    """uvicorn, minus signal handling (the node owns signals), plus a started event."""
+
+    def __init__(self, config: uvicorn.Config) -> None:
+        super().__init__(config)
+        self.ready = asyncio.Event()
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets=sockets)
+        self.ready.set()
+
+
+def _api_key_check(api_key: str | None = Query(default=None)) -> None:
+    expected = os.environ.get("API_KEY")
+    if expected and api_key != expected:
+        raise HTTPException(status_code=401, detail="Invalid or missing API key")
+
+
+class HttpServer:
+    """Serves the node's HTTP API and the user's routes on ``listen_address`` (default 0.0.0.0:8000).
+
+    ``app``: the user's FastAPI app; built-in routes are added to it (routes the user defined first
+    win). ``api``: an object with ``routes(node)`` and a FastAPI ``api`` attribute, mounted at ``/``
+    after the built-ins. Without ``app``, a new app is made and, when ``API_KEY`` is set, every route
+    requires ``?api_key=``. ``start`` returns once the server listens; ``address`` is then the bound
+    ``(host, port)``.
+    """
+
+    def __init__(self, listen_address: str | None = None, app: FastAPI | None = None, api: Any = None) -> None:
+        host = os.environ.get("DEFAULT_HOST_HTTP", "0.0.0.0")
+        port = os.environ.get("DEFAULT_PORT_HTTP", "8000")
+        self.listen_address = listen_address or f"{host}:{port}"
+        self.app = app
+        self.api = api
+        self.address: tuple[str, int] | None = None
+        self._node: Node | None = None
+        self._server: _Server | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    def get_node(self) -> Node | None:
+        return self._node
+
+    def build_app(self, node: Node) -> FastAPI:
+        """The app this server serves for ``node``: the user's (or a new one) plus the built-in routes."""
+        if self.app is not None:
+            app = self.app
+        else:
+            app = FastAPI(title="autonomy node", dependencies=[Depends(_api_key_check)]
+                          if os.environ.get("API_KEY") else [])
+        from autonomy.http.routes import add_builtin_routes
+
+        add_builtin_routes(app)
+        index = Path.cwd() / "index.html"
+        if index.is_file() and not any(getattr(r, "path", None) == "/" for r in app.routes):
+            app.add_api_route("/", lambda: FileResponse(index), methods=["GET"], include_in_schema=False)
+        if self.api is not None:
+            self.api.routes(node)
+            app.mount("/", self.api.api)
+        app.add_middleware(_NodeMiddleware, node=node)
+        return app
+
+    async def start(self, node: Node) -> None:
+        """Bind, start serving in the background, and return once listening."""
+        self._node = node
+        host, port = parse_socket_address(self.listen_address, default_host="0.0.0.0")
+        sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError as exc:
+            sock.close()
+            raise OSError(exc.errno, f"Cannot serve HTTP on {host}:{port} ({exc.strerror}): "
+                          "set DEFAULT_PORT_HTTP to a free port, or pass HttpServer(listen_address=...)") from exc
+        sock.listen(2048)
+        sock.setblocking(False)
+        self.address = sock.getsockname()[:2]
+        config = uvicorn.Config(self.build_app(node), log_level="warning", ws_ping_interval=None,
+                                lifespan="on" if self.app is not None else "off", access_log=False)
+        self._server = server = _Server(config)
+        self._task = task = asyncio.ensure_future(server.serve(sockets=[sock]))
+        ready = asyncio.ensure_future(server.ready.wait())
+        await asyncio.wait({task, ready}, return_when=asyncio.FIRST_COMPLETED)
+        if not ready.done():
+            ready.cancel()
+            task.result()  # raises why uvicorn did not start
+            raise RuntimeError("HTTP server stopped before it started")
+        logger.info("node %s serves HTTP on http://%s:%d", node.name, *self.address)
+
+    async def serve(self) -> None:
+        """Upstream compatibility: wait until the server stops."""
+        if self._task is not None:
+            await self._task
+
+    async def stop(self) -> None:
+        """Stop serving; returns when the server has closed."""
+        if self._server is not None and self._task is not None:
+            self._server.should_exit = True
+            with contextlib.suppress(Exception, asyncio.CancelledError):
+                await asyncio.wait_for(self._task, timeout=5)
+        self._server = self._task = None

@@ -1,0 +1,115 @@
+"""Logging: human-readable by default, JSON lines with ``DEFAULT_LOG_FORMAT=json``.
+
+Levels come from ``AUTONOMY_LOG_LEVEL`` (``INFO`` or ``"INFO,agent=DEBUG"``). Nothing here ever
+formats a secret: callers log names, never values of secrets.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+import time
+
+__all__ = [
+    "get_logger", "info", "warning", "error", "debug", "set_log_level", "set_log_levels", "get_log_levels",
+    "configure_from_env", "AVAILABLE_LEVELS",
+]
+
+AVAILABLE_LEVELS = ["critical", "error", "warning", "info", "debug"]
+_ROOT = "autonomy"
+_configured = False
+
+
+class _JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        payload = {"time": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created)),
+                   "level": record.levelname.lower(), "logger": record.name, "message": record.getMessage()}
+        if record.exc_info:
+            payload["exception"] = self.formatException(record.exc_info)
+        return json.dumps(payload)
+
+
+def _logger_name(module: str | None) -> str:
+    if not module or module == "default":
+        return _ROOT
+    return module if module.startswith(_ROOT) else f"{_ROOT}.{module}"
+
+
+def get_logger(name: str = "node") -> logging.Logger:
+    """The logger ``autonomy.<name>``."""
+    return logging.getLogger(_logger_name(name))
+
+
+def info(message: str) -> None:
+    get_logger().info(message)
+
+
+def warning(message: str) -> None:
+    get_logger().warning(message)
+
+
+def error(message: str) -> None:
+    get_logger().error(message)
+
+
+def debug(message: str) -> None:
+    get_logger().debug(message)
+
+
+def _parse_level(level: str) -> int:
+    name = str(level).strip().upper()
+    if name == "WARN":
+        name = "WARNING"
+    if name.lower() not in AVAILABLE_LEVELS:
+        raise ValueError(f"Invalid log level {level!r}: use one of {', '.join(AVAILABLE_LEVELS)}")
+    return logging.getLevelName(name)
+
+
+def set_log_level(module: str | None, level: str) -> None:
+    """Set the level of ``module`` (``None`` or ``"default"``: all of autonomy)."""
+    logging.getLogger(_logger_name(module)).setLevel(_parse_level(level))
+
+
+def set_log_levels(spec: str) -> None:
+    """Set levels from ``"INFO"`` or ``"INFO,agent=DEBUG,nodes=WARNING"``."""
+    for part in filter(None, (p.strip() for p in spec.split(","))):
+        module, _, level = part.rpartition("=")
+        set_log_level(module or None, level)
+
+
+def get_log_levels() -> dict[str, str]:
+    """``{"default": level, "<module>": level, ...}`` for the loggers with a level of their own."""
+    levels = {"default": logging.getLevelName(logging.getLogger(_ROOT).getEffectiveLevel())}
+    for name, logger in logging.Logger.manager.loggerDict.items():
+        if name.startswith(_ROOT + ".") and isinstance(logger, logging.Logger) and logger.level:
+            levels[name[len(_ROOT) + 1:]] = logging.getLevelName(logger.level)
+    return levels
+
+
+def configure_from_env() -> None:
+    """Install a stderr handler for autonomy's loggers, once, honouring the environment."""
+    global _configured
+    if _configured:
+        return
+    _configured = True
+    root = logging.getLogger(_ROOT)
+    if os.environ.get("AUTONOMY_LOGGING", "1").strip() == "0":
+        root.addHandler(logging.NullHandler())
+        root.propagate = False
+        return
+    handler = logging.StreamHandler(sys.stderr)
+    if os.environ.get("DEFAULT_LOG_FORMAT", "").strip().lower() == "json":
+        handler.setFormatter(_JsonFormatter())
+    else:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s"))
+    root.addHandler(handler)
+    root.propagate = False
+    root.setLevel(logging.INFO)
+    spec = os.environ.get("AUTONOMY_LOG_LEVEL", "").strip()
+    if spec:
+        try:
+            set_log_levels(spec)
+        except ValueError as exc:
+            root.warning("AUTONOMY_LOG_LEVEL ignored: %s", exc)

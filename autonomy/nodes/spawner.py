@@ -1,0 +1,81 @@
+"""Agent spawners: one worker per scope/conversation behind a single agent name (spec §3.2)."""
+
+from __future__ import annotations
+
+import inspect
+import json
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from autonomy.nodes.address import random_tagged
+from autonomy.nodes.cells import WorkerCell
+
+if TYPE_CHECKING:
+    from autonomy.nodes.node import Node
+    from autonomy.nodes.protocol import Worker
+
+__all__ = ["Spawner", "scope_and_conversation"]
+
+AgentFactory = Callable[[str, str], "Worker | Any"]
+KeyExtractor = Callable[[str], "str | None"]
+
+
+def scope_and_conversation(message: str) -> tuple[str, str]:
+    """The scope and conversation a message belongs to, read from its top level or its ``snippet``;
+    ``"default"`` for what is missing or empty."""
+    try:
+        data = json.loads(message)
+    except ValueError:
+        return "default", "default"
+    if not isinstance(data, dict):
+        return "default", "default"
+    source = data if data.get("scope") or data.get("conversation") else data.get("snippet") or {}
+    if not isinstance(source, dict):
+        source = {}
+    return str(source.get("scope") or "default"), str(source.get("conversation") or "default")
+
+
+class Spawner:
+    """The worker at an agent's name.
+
+    For each message it asks ``key_extractor`` for a key; the routing key is ``"{name}/{key}"`` (or
+    ``name`` when the key is None). The first message of a key creates its worker with
+    ``factory(scope, conversation)`` (sync or async); later messages go to the same worker, so each
+    conversation is ordered while different conversations run in parallel. Routing never waits for
+    a conversation's worker: only worker creation is serialized.
+    """
+
+    def __init__(self, node: Node, name: str, factory: AgentFactory, key_extractor: KeyExtractor,
+                 exposed_as: str | None = None) -> None:
+        self.node = node
+        self.name = name
+        self.factory = factory
+        self.key_extractor = key_extractor
+        self.exposed_as = exposed_as
+        self.workers: dict[str, WorkerCell] = {}
+
+    async def handle_message(self, context: Any, message: str) -> None:
+        key = self.key_extractor(message)
+        routing_key = f"{self.name}/{key}" if key else self.name
+        cell = self.workers.get(routing_key)
+        if cell is None:
+            scope, conversation = scope_and_conversation(message)
+            worker = self.factory(scope, conversation)
+            if inspect.isawaitable(worker):
+                worker = await worker
+            cell = WorkerCell(self.node, random_tagged(self.name), worker, internal=True)
+            self.node._routes[cell.address] = cell
+            self.workers[routing_key] = cell
+        cell.deliver(message, context.reply_to)
+
+    async def stop(self) -> None:
+        """Stop every conversation worker of this agent."""
+        cells, self.workers = list(self.workers.values()), {}
+        for cell in cells:
+            self.node._routes.pop(cell.address, None)
+            await cell.stop()
+
+    def describe(self) -> dict[str, Any]:
+        """The agent as upstream lists it: ``{"name", "is_remote", "description", "workers"}``."""
+        return {"name": self.name, "is_remote": False, "description": self.exposed_as,
+                "workers": list(self.workers)}
