@@ -1,0 +1,242 @@
+"""The only way the CLI talks to the local cluster's controller.
+
+The controller is a daemon (``python -m autonomy.cluster.controller --home DIR``) that serves HTTP+JSON on
+the Unix socket ``AUTONOMY_HOME/controller.sock`` (mode 0600). :class:`ClusterClient` starts it detached
+(new session, output appended to ``controller.log``) when it is not answering, and waits for the socket to
+answer (a handshake with a deadline; on failure the error names ``controller.log`` and quotes its tail).
+
+Every call is blocking (the CLI is synchronous). Long operations (``deploy``) and ``zone_logs`` are
+iterators over the controller's streamed response; closing the iterator closes the connection.
+
+Decisions:
+- ``enroll()`` creates the cluster (the controller writes ``cluster.json`` on its first start). Every
+  other call except ``stop()`` refuses with :class:`ClusterError` when no cluster is enrolled in the home,
+  saying to run ``autonomy cluster enroll``; when a cluster is enrolled but its controller is not running,
+  the call starts it (so zones come back after a reboot on first use).
+- ``stop()`` on a controller that is not running does nothing and returns ``{"stopped": False}``.
+- Secrets travel to the controller over the Unix socket (mode 0600, same user); the controller keeps them
+  in a 0600 file, never in its state DB, logs or listings.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from autonomy.errors import ClusterError
+
+__all__ = ["ClusterClient", "default_home"]
+
+# The controller starts NATS and restores zones before it answers; zones come back in the background,
+# so this only covers interpreter start-up plus the fabric.
+START_TIMEOUT = 30.0
+REQUEST_TIMEOUT = 60.0
+
+
+def default_home() -> Path:
+    """``AUTONOMY_HOME`` or ``~/.autonomy``."""
+    return Path(os.environ.get("AUTONOMY_HOME") or Path.home() / ".autonomy")
+
+
+class ClusterClient:
+    """A client of the local cluster rooted at ``home`` (``AUTONOMY_HOME``)."""
+
+    def __init__(self, home: Path | str | None = None, *, start_timeout: float = START_TIMEOUT) -> None:
+        self.home = Path(home) if home is not None else default_home()
+        self.start_timeout = start_timeout
+
+    # --- paths -----------------------------------------------------------------------------------
+    @property
+    def socket_path(self) -> Path:
+        return self.home / "controller.sock"
+
+    @property
+    def log_path(self) -> Path:
+        return self.home / "controller.log"
+
+    @property
+    def enrolled(self) -> bool:
+        """True when ``cluster.json`` exists in the home."""
+        return (self.home / "cluster.json").exists()
+
+    # --- the contract ----------------------------------------------------------------------------
+    def enroll(self) -> dict[str, Any]:
+        """Create the cluster if absent, start its controller if not running; return :meth:`show`."""
+        self._ensure_controller(create=True)
+        return self.show()
+
+    def show(self) -> dict[str, Any]:
+        """``{"id","kind","fabric_url","gateway_url","public_url_template","public_port","zones":[...]}``."""
+        return self._json("GET", "/cluster")
+
+    def stop(self) -> dict[str, Any]:
+        """Stop the controller and everything it runs (zones stay in the state and come back on start).
+
+        Blocks until the controller's socket stops answering (or ``start_timeout`` passes).
+        """
+        if not self._answers():
+            return {"stopped": False}
+        result = self._json("POST", "/stop", start=False)
+        deadline = time.monotonic() + self.start_timeout
+        while time.monotonic() < deadline and self._answers():
+            time.sleep(0.05)
+        return {"stopped": True, **result}
+
+    def deploy(self, zone: Any, secrets: dict[str, str], source_dir: Path) -> Iterator[dict[str, Any]]:
+        """Deploy (or replace) ``zone`` (a ``ZoneSpec``) built from ``source_dir``.
+
+        Yields the controller's events: ``{"event":"progress","step","detail"}`` ... then
+        ``{"event":"done","result":{"zone","url","pods"}}``. An ``{"event":"error"}`` raises
+        :class:`ClusterError` with the controller's message instead of being yielded.
+        """
+        spec = zone.model_dump() if hasattr(zone, "model_dump") else dict(zone)
+        body = {"zone": spec, "secrets": dict(secrets), "source_dir": str(Path(source_dir).resolve())}
+        for line in self._stream("POST", "/zones", json_body=body):
+            event = json.loads(line)
+            if event.get("event") == "error":
+                raise ClusterError(event.get("message", "deploy failed (no message from the controller)"))
+            yield event
+
+    def list_zones(self) -> list[dict[str, Any]]:
+        """Every zone of the cluster: ``[{"zone","url","public","pods","network",...}]``."""
+        return self._json("GET", "/zones")["zones"]
+
+    def delete_zone(self, name: str) -> dict[str, Any]:
+        """Stop every process of zone ``name``, remove its namespaces and its state. Blocks until done."""
+        return self._json("DELETE", f"/zones/{name}")
+
+    def zone_status(self, name: str) -> dict[str, Any]:
+        """Pods, clone indexes, containers (state, restarts, pid), node names, network mode, limits."""
+        return self._json("GET", f"/zones/{name}/status")
+
+    def zone_logs(
+        self, name: str, pod: str | None = None, container: str | None = None, follow: bool = False,
+        tail: int = 100,
+    ) -> Iterator[str]:
+        """Log lines of the zone's containers, prefixed ``[pod/container]`` when several are shown.
+
+        Without ``follow`` the iterator ends after the last ``tail`` lines of each log; with ``follow`` it
+        keeps yielding new lines until the zone is deleted or the iterator is closed.
+        """
+        params: dict[str, str] = {"follow": "1" if follow else "0", "tail": str(tail)}
+        if pod:
+            params["pod"] = pod
+        if container:
+            params["container"] = container
+        yield from self._stream("GET", f"/zones/{name}/logs", params=params, timeout=None)
+
+    # --- HTTP over the Unix socket ---------------------------------------------------------------
+    def _http(self, timeout: float | None = REQUEST_TIMEOUT) -> httpx.Client:
+        transport = httpx.HTTPTransport(uds=str(self.socket_path))
+        return httpx.Client(transport=transport, base_url="http://controller", timeout=timeout)
+
+    def _json(self, method: str, path: str, *, start: bool = True, **kwargs: Any) -> Any:
+        if start:
+            self._ensure_controller(create=False)
+        try:
+            with self._http() as http:
+                response = http.request(method, path, **kwargs)
+        except httpx.HTTPError as exc:
+            raise ClusterError(f"The cluster controller did not answer {method} {path}: {exc}. "
+                               f"See {self.log_path}") from exc
+        return _decode(response)
+
+    def _stream(
+        self, method: str, path: str, *, json_body: Any = None, params: dict[str, str] | None = None,
+        timeout: float | None = REQUEST_TIMEOUT * 10,
+    ) -> Iterator[str]:
+        self._ensure_controller(create=False)
+        try:
+            with (
+                self._http(timeout) as http,
+                http.stream(method, path, json=json_body, params=params) as response,
+            ):
+                if response.status_code >= 400:
+                    response.read()
+                    _decode(response)
+                for line in response.iter_lines():
+                    if line:
+                        yield line
+        except httpx.HTTPError as exc:
+            raise ClusterError(f"Lost the cluster controller during {method} {path}: {exc}. "
+                               f"See {self.log_path}") from exc
+
+    def _answers(self) -> bool:
+        if not self.socket_path.exists():
+            return False
+        try:
+            with self._http(timeout=5.0) as http:
+                return http.get("/health").status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    # --- starting the controller -----------------------------------------------------------------
+    def _ensure_controller(self, *, create: bool) -> None:
+        if self._answers():
+            return
+        if not create and not self.enrolled:
+            raise ClusterError(
+                f"No cluster is enrolled in {self.home}: run `autonomy cluster enroll` first "
+                "(or set AUTONOMY_HOME to the home of an existing cluster)"
+            )
+        self.home.mkdir(parents=True, exist_ok=True, mode=0o700)
+        # One starter at a time: a second client waits here, then finds the controller answering.
+        with open(self.home / "client.lock", "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            if self._answers():
+                return
+            self._spawn_and_wait()
+
+    def _spawn_and_wait(self) -> None:
+        with open(self.log_path, "ab") as log:
+            process = subprocess.Popen(
+                [sys.executable, "-m", "autonomy.cluster.controller", "--home", str(self.home)],
+                stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                start_new_session=True, close_fds=True,
+            )
+        deadline = time.monotonic() + self.start_timeout
+        while time.monotonic() < deadline:
+            if self._answers():
+                return
+            code = process.poll()
+            if code is not None:
+                raise ClusterError(
+                    f"The cluster controller exited with code {code} while starting. "
+                    f"See {self.log_path}:\n{_tail(self.log_path)}"
+                )
+            time.sleep(0.05)
+        with contextlib.suppress(ProcessLookupError):
+            process.terminate()
+        raise ClusterError(
+            f"The cluster controller did not answer on {self.socket_path} within {self.start_timeout:g} s. "
+            f"See {self.log_path}:\n{_tail(self.log_path)}"
+        )
+
+
+def _decode(response: httpx.Response) -> Any:
+    try:
+        body = response.json()
+    except ValueError:
+        body = {"message": response.text}
+    if response.status_code >= 400:
+        message = body.get("message") if isinstance(body, dict) else None
+        raise ClusterError(message or f"The cluster controller answered {response.status_code}: {body}")
+    return body
+
+
+def _tail(path: Path, lines: int = 20) -> str:
+    try:
+        text = path.read_text(errors="replace")
+    except OSError:
+        return "(no log)"
+    return "\n".join(text.splitlines()[-lines:])
