@@ -83,7 +83,8 @@ class NodeController:
     async def _handle_identifier(self) -> str:
         return await self.node.identifier()
 
-    async def _handle_start_worker(self, name: str, worker: Any, policy: Any = None, exposed_as: str | None = None) -> None:
+    async def _handle_start_worker(self, name: str, worker: Any, policy: Any = None,
+                                   exposed_as: str | None = None) -> None:
         worker.node = self.node
         await self.node.start_worker(name, worker, policy=policy, exposed_as=exposed_as)
 
