@@ -1,0 +1,21 @@
+"""Shared pytest fixtures (fixtures only: no global settings here)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from tests.support.fake_llm import FakeLLM
+
+
+@pytest.fixture
+def fake_llm() -> Iterator[FakeLLM]:
+    """A started :class:`~tests.support.fake_llm.FakeLLM` on 127.0.0.1; sets no environment variables.
+
+    Point a ``Model`` at it with ``monkeypatch.setenv("OPENAI_BASE_URL", fake_llm.base_url)`` and
+    ``monkeypatch.setenv("OPENAI_API_KEY", fake_llm.api_key)``, or with the gateway env vars
+    (``AUTONOMY_USE_EXTERNAL_APIS_GATEWAY=1``, ``AUTONOMY_EXTERNAL_APIS_GATEWAY_URL=fake_llm.url``).
+    """
+    with FakeLLM() as llm:
+        yield llm
