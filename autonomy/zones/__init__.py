@@ -1,5 +1,6 @@
 """Zones: the ``autonomy.yaml`` model and its loading, ``secrets.yaml``, and image plans."""
 
+from autonomy.zones.images import ContainerPlan, plan_container, plan_zone
 from autonomy.zones.loading import load_zone, parse_zone
 from autonomy.zones.secrets import check_secrets, load_secrets, parse_secrets, resolve_env
 from autonomy.zones.spec import ContainerSpec, PodSpec, SecretRef, ZoneSpec
@@ -15,4 +16,7 @@ __all__ = [
     "parse_secrets",
     "resolve_env",
     "check_secrets",
+    "ContainerPlan",
+    "plan_container",
+    "plan_zone",
 ]
