@@ -1,0 +1,333 @@
+"""The NATS fabric between the nodes of a cluster (``AUTONOMY_FABRIC_URL`` + ``AUTONOMY_FABRIC_CREDENTIALS``).
+
+One NATS connection per node, logged in as the cluster's user in the cluster's account (so other
+clusters on the same server can neither reach nor see this one). Subjects and frames are in
+:mod:`autonomy.transport.frames`; who is present in :mod:`autonomy.transport.presence`.
+
+Semantics:
+
+* ``request`` (``send_and_receive``): the first reply wins; an error at the target (no such worker,
+  the worker raised, it was stopped) raises the same :mod:`autonomy.errors` class here; no node of
+  that name -> :class:`NodeNotFound`; the node leaves while we wait -> :class:`NodeLeft`; no reply
+  in ``timeout`` seconds -> :class:`DeliveryTimeout`. Losing the connection to the fabric fails the
+  pending requests with :class:`FabricError` (their replies may have been lost).
+* ``send`` from a mailbox: every reply (a worker may reply many times) arrives in the mailbox, in
+  order; if the target node leaves, the mailbox receives :class:`NodeLeft`.
+* A message larger than the server's ``max_payload`` raises :class:`MessageTooLarge` before sending.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+import ssl
+import weakref
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit, urlunsplit
+
+import nats
+import nats.errors
+
+from autonomy.errors import (
+    AutonomyError,
+    DeliveryError,
+    DeliveryTimeout,
+    FabricError,
+    MessageTooLarge,
+    NodeLeft,
+    NodeNotFound,
+)
+from autonomy.transport.base import FabricConfig
+from autonomy.transport.credentials import NodeCredentials, load_node_credentials
+from autonomy.transport.frames import ERROR_HEADER, Subjects, decode_error, encode_error
+from autonomy.transport.presence import Presence, heartbeat_interval_from_env
+
+if TYPE_CHECKING:
+    from nats.aio.client import Client
+    from nats.aio.msg import Msg
+
+    from autonomy.nodes.cells import MailboxCell
+    from autonomy.nodes.node import Node
+
+__all__ = ["NatsTransport"]
+
+logger = logging.getLogger("autonomy.transport")
+_ERROR_HEADERS = {ERROR_HEADER: "1"}
+
+
+def _safe_url(url: str) -> str:
+    """``url`` without any user:password part (never log or raise a secret)."""
+    parts = urlsplit(url if "://" in url else f"nats://{url}")
+    host = parts.hostname or ""
+    netloc = f"{host}:{parts.port}" if parts.port else host
+    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
+
+
+class _RemoteReply:
+    """Where a worker's replies go when the message came from another node: its reply subject."""
+
+    __slots__ = ("_transport", "_subject")
+
+    def __init__(self, transport: NatsTransport, subject: str) -> None:
+        self._transport = transport
+        self._subject = subject
+
+    async def reply(self, message: str) -> None:
+        data = message.encode()
+        transport = self._transport
+        if len(data) > transport._max_payload:
+            raise MessageTooLarge(len(data), transport._max_payload)
+        await transport._nc.publish(self._subject, data)  # type: ignore[union-attr]
+
+    async def fail(self, error: Exception) -> None:
+        await self._transport._publish_error(self._subject, error)
+
+
+class NatsTransport:
+    """A node's link to its cluster's NATS fabric (see the module docstring)."""
+
+    is_remote = True
+
+    def __init__(self, config: FabricConfig, *, heartbeat_interval: float | None = None,
+                 connect_timeout: float = 5.0) -> None:
+        if not config.urls:
+            raise FabricError("AUTONOMY_FABRIC_URL names no server: give one or more NATS URLs, comma separated")
+        self.config = config
+        self.heartbeat_interval = heartbeat_interval or heartbeat_interval_from_env()
+        self.connect_timeout = connect_timeout
+        self.credentials: NodeCredentials | None = None
+        self._nc: Client | None = None
+        self._node: Node | None = None
+        self._subjects: Subjects | None = None
+        self._presence: Presence | None = None
+        self._presence_task: asyncio.Task[None] | None = None
+        self._max_payload = 1024 * 1024
+        self._tokens = itertools.count(1)
+        # token -> (future, node name) for requests waiting on their first reply
+        self._pending: dict[str, tuple[asyncio.Future[str], str]] = {}
+        # node name -> mailboxes that sent to it (they learn of the node leaving)
+        self._watchers: dict[str, weakref.WeakSet[MailboxCell]] = {}
+        self._stopping = False
+
+    @property
+    def urls(self) -> list[str]:
+        return [_safe_url(u) for u in self.config.urls]
+
+    # ---- life cycle -------------------------------------------------------------------------------
+
+    async def start(self, node: Node) -> None:
+        """Connect, subscribe, and learn who is present; returns when the node can send and be reached."""
+        if not self.config.credentials:
+            raise FabricError("AUTONOMY_FABRIC_URL is set but AUTONOMY_FABRIC_CREDENTIALS is not: give the "
+                              "path of the node's credentials file (ClusterCredentials.write_node_credentials)")
+        creds = self.credentials = load_node_credentials(self.config.credentials)
+        if node.cluster and node.cluster != creds.cluster:
+            raise FabricError(f"CLUSTER={node.cluster!r} but the fabric credentials are for cluster "
+                              f"{creds.cluster!r}: give this node its own cluster's credentials")
+        self._node = node
+        subjects = self._subjects = Subjects(creds.cluster, node.name)
+        self._nc = await self._connect(creds)
+        self._max_payload = self._nc.max_payload
+        try:
+            await self._nc.subscribe(subjects.mine, cb=self._on_message, pending_msgs_limit=1_000_000,
+                                     pending_bytes_limit=-1)
+            await self._nc.subscribe(subjects.reply_prefix + ">", cb=self._on_reply,
+                                     pending_msgs_limit=1_000_000, pending_bytes_limit=-1)
+            self._presence = Presence(self._nc, subjects, self._node_left, interval=self.heartbeat_interval)
+            await self._presence.start()
+            await self._nc.flush(timeout=self.connect_timeout)
+        except BaseException:
+            await self._nc.close()
+            raise
+        self._presence_task = node.spawn(self._presence.run(), name="fabric presence")
+        logger.info("node %s joined the fabric of cluster %s at %s", node.name, creds.cluster,
+                    ", ".join(self.urls))
+
+    async def _connect(self, creds: NodeCredentials) -> Client:
+        tls: ssl.SSLContext | None = None
+        if creds.ca_pem:
+            tls = ssl.create_default_context(cadata=creds.ca_pem)
+        elif any(u.startswith("tls://") for u in self.config.urls):
+            tls = ssl.create_default_context()
+        where = ", ".join(self.urls)
+
+        async def on_error(exc: Exception) -> None:
+            if not self._stopping:
+                logger.warning("fabric connection error at %s: %s", where, exc)
+
+        async def on_disconnected() -> None:
+            if not self._stopping:
+                logger.warning("lost the connection to the fabric at %s; reconnecting", where)
+                self._fail_pending(lambda _node: FabricError(
+                    f"Lost the connection to the fabric at {where} while waiting for a reply"))
+
+        async def on_reconnected() -> None:
+            logger.info("reconnected to the fabric at %s", where)
+
+        try:
+            return await nats.connect(
+                servers=list(self.config.urls), user=creds.user, password=creds.password, tls=tls,
+                name=self._subjects.me if self._subjects else None, connect_timeout=self.connect_timeout,
+                allow_reconnect=True, max_reconnect_attempts=-1, reconnect_time_wait=1,
+                error_cb=on_error, disconnected_cb=on_disconnected, reconnected_cb=on_reconnected,
+                skip_subject_validation=True, pending_size=64 * 1024 * 1024,
+            )
+        except (nats.errors.Error, OSError, TimeoutError, ssl.SSLError) as exc:
+            reason = str(exc) or type(exc).__name__
+            if "Authorization" in reason:
+                reason = f"the server refused user {creds.user!r} ({reason}): check the credentials file"
+            raise FabricError(f"Cannot join the fabric at {where}: {reason}") from exc
+
+    async def stop(self) -> None:
+        """Leave: tell the others, fail this node's pending requests, flush and close the connection."""
+        if self._nc is None or self._stopping:
+            return
+        self._stopping = True
+        if self._presence_task is not None:
+            self._presence_task.cancel()
+        if self._presence is not None:
+            await self._presence.leave()
+        me = self._node.name if self._node else "?"
+        self._fail_pending(lambda _node: DeliveryError(f"Node {me!r} left the fabric before the reply came"))
+        try:
+            await self._nc.flush(timeout=2)
+        except (nats.errors.Error, TimeoutError):
+            pass
+        await self._nc.close()
+
+    # ---- outbound ---------------------------------------------------------------------------------
+
+    async def request(self, node_name: str, address: str, message: str, timeout: float | None) -> str:
+        nc = self._nc
+        if nc is None or self._stopping:
+            raise FabricError("This node is not connected to the fabric (not started, or stopped)")
+        payload = f"{address}\n{message}".encode()
+        if len(payload) > self._max_payload:
+            raise MessageTooLarge(len(payload), self._max_payload)
+        subject = self._subjects.node(node_name)  # type: ignore[union-attr]
+        token = f"~{next(self._tokens)}"
+        future: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+        self._pending[token] = (future, node_name)
+        try:
+            await nc.publish(subject, payload, reply=self._subjects.reply_prefix + token)  # type: ignore[union-attr]
+            if timeout is None:
+                return await future
+            async with asyncio.timeout(timeout):
+                return await future
+        except TimeoutError:
+            if future.done() and not future.cancelled() and future.exception() is not None:
+                raise  # a DeliveryTimeout from the remote side
+            raise DeliveryTimeout(address, timeout or 0.0, node_name) from None
+        except nats.errors.Error as exc:
+            raise FabricError(f"Cannot send to node {node_name!r}: {exc}") from exc
+        finally:
+            self._pending.pop(token, None)
+
+    async def send(self, node_name: str, address: str, message: str, reply_to: MailboxCell | None) -> None:
+        nc = self._nc
+        if nc is None or self._stopping:
+            raise FabricError("This node is not connected to the fabric (not started, or stopped)")
+        payload = f"{address}\n{message}".encode()
+        if len(payload) > self._max_payload:
+            raise MessageTooLarge(len(payload), self._max_payload)
+        subject = self._subjects.node(node_name)  # type: ignore[union-attr]
+        try:
+            if reply_to is None:
+                await nc.publish(subject, payload)
+                return
+            watchers = self._watchers.get(node_name)
+            if watchers is None:
+                watchers = self._watchers[node_name] = weakref.WeakSet()
+            watchers.add(reply_to)
+            reply = f"{self._subjects.reply_prefix}{reply_to.address}.{node_name}"  # type: ignore[union-attr]
+            await nc.publish(subject, payload, reply=reply)
+        except nats.errors.Error as exc:
+            raise FabricError(f"Cannot send to node {node_name!r}: {exc}") from exc
+
+    async def list_nodes(self) -> list[str]:
+        """This node and the others present in the cluster's fabric, sorted (no network round trip)."""
+        if self._presence is None or self._node is None:
+            return []
+        return sorted([self._node.name, *self._presence.names])
+
+    # ---- inbound ----------------------------------------------------------------------------------
+
+    async def _on_message(self, msg: Msg) -> None:
+        data = msg.data
+        reply = msg.reply
+        cut = data.find(b"\n")
+        if cut < 0:  # a ping (presence probe)
+            if reply:
+                await self._nc.publish(reply, b"")  # type: ignore[union-attr]
+            return
+        address = data[:cut].decode()
+        try:
+            self._node.deliver(address, data[cut + 1:].decode(),  # type: ignore[union-attr]
+                               _RemoteReply(self, reply) if reply else None)
+        except AutonomyError as exc:
+            if reply:
+                await self._publish_error(reply, exc)
+            else:
+                logger.warning("dropped a message from the fabric to %r: %s", address, exc)
+
+    async def _on_reply(self, msg: Msg) -> None:
+        token = msg.subject[len(self._subjects.reply_prefix):]  # type: ignore[union-attr]
+        headers = msg.headers
+        if token[0] == "~":
+            entry = self._pending.pop(token, None)
+            if entry is None:
+                return  # a later reply to a request: the first one won
+            future, node_name = entry
+            if future.done():
+                return
+            if headers:
+                future.set_exception(self._error_from(headers, msg.data, node_name))
+            else:
+                future.set_result(msg.data.decode())
+            return
+        address, _, node_name = token.partition(".")
+        cell = self._node.endpoint(address)  # type: ignore[union-attr]
+        if cell is None:
+            return  # the mailbox was closed: its replies are dropped
+        if headers:
+            error = self._error_from(headers, msg.data, node_name)
+            fail = getattr(cell, "fail", None)
+            if fail is not None:
+                await fail(error)
+        else:
+            try:
+                cell.deliver(msg.data.decode(), None)
+            except AutonomyError as exc:  # a worker at that address, stopped
+                logger.debug("dropped a reply to %r: %s", address, exc)
+
+    def _error_from(self, headers: dict[str, str], data: bytes, node_name: str) -> AutonomyError:
+        if headers.get("Status") == "503":
+            if self._presence is not None and self._presence.is_present(node_name):
+                self._presence.forget(node_name, "it no longer listens")
+            return NodeNotFound(node_name)
+        if ERROR_HEADER in headers:
+            return decode_error(data)
+        return FabricError(f"Unexpected status from the fabric for node {node_name!r}: {headers}")
+
+    async def _publish_error(self, subject: str, error: BaseException) -> None:
+        try:
+            await self._nc.publish(subject, encode_error(error), headers=_ERROR_HEADERS)  # type: ignore[union-attr]
+        except nats.errors.Error as exc:
+            logger.warning("could not send an error reply (%s): %s", error, exc)
+
+    # ---- nodes leaving ----------------------------------------------------------------------------
+
+    def _node_left(self, name: str) -> None:
+        """Fail what waits on ``name``: pending requests and the mailboxes that sent to it."""
+        self._fail_pending(lambda node: NodeLeft(name) if node == name else None)
+        for cell in list(self._watchers.pop(name, ())):
+            # MailboxCell.fail is async only to fit ReplyTo; _push is its synchronous core.
+            cell._push(NodeLeft(name))
+
+    def _fail_pending(self, error_for: Any) -> None:
+        for token, (future, node_name) in list(self._pending.items()):
+            error = error_for(node_name)
+            if error is not None and not future.done():
+                future.set_exception(error)
+                self._pending.pop(token, None)

@@ -1,0 +1,219 @@
+"""Who is in the fabric: discovery on join, heartbeats, and noticing nodes that left.
+
+Design (decided here, see docs/fabric.md):
+
+* **Join**: a starting node asks ``autonomy.C.discover`` (a NATS request whose replies are gathered).
+  Each node present answers with its name and the names it knows, and records the newcomer. The
+  newcomer waits until every name it has heard of has answered itself (or 0.5 s passed), so
+  ``list_nodes()`` right after ``Node.create`` already shows the nodes that were there. If nobody
+  is there, NATS answers "no responders" at once and the join costs one round trip.
+* **Heartbeats**: every ``interval`` seconds (``AUTONOMY_FABRIC_HEARTBEAT``, default 1.0) each node
+  publishes an empty message on ``autonomy.C.presence.<node>``; every node keeps a table of when it
+  last heard of each other node. ``list_nodes()`` reads that table (no network round trip).
+* **Leaving**: a node that stops publishes ``bye`` and is dropped at once. A node silent for
+  ``3 * interval`` is *probed*: a ping to its subject. NATS answers "no responders" when the node's
+  connection is gone (a SIGKILLed process's socket is closed by the kernel, so the server knows at
+  once), and only then is the node declared gone. A node that is merely slow (a busy 2-core machine)
+  still holds its subscription, so it is not declared gone and requests to it keep waiting. A
+  frozen node whose connection stays open is listed until the server drops its connection (NATS
+  pings clients every 2 minutes).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import nats.errors
+
+from autonomy.transport.frames import Subjects
+
+if TYPE_CHECKING:
+    from nats.aio.client import Client
+    from nats.aio.msg import Msg
+
+__all__ = ["Presence", "heartbeat_interval_from_env"]
+
+logger = logging.getLogger("autonomy.transport")
+_BYE = b"bye"
+
+
+def heartbeat_interval_from_env(default: float = 1.0) -> float:
+    raw = os.environ.get("AUTONOMY_FABRIC_HEARTBEAT", "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not 0.01 <= value <= 60:
+        from autonomy.errors import ConfigError
+
+        raise ConfigError(f"AUTONOMY_FABRIC_HEARTBEAT={raw!r} must be seconds between 0.01 and 60")
+    return value
+
+
+class Presence:
+    """The roster of one node's cluster, kept current; ``on_left(name)`` is called when a node leaves."""
+
+    def __init__(self, nc: Client, subjects: Subjects, on_left: Callable[[str], Any],
+                 interval: float = 1.0, missed: int = 3, join_wait: float = 0.5) -> None:
+        self._nc = nc
+        self._subjects = subjects
+        self._on_left = on_left
+        self.interval = interval
+        self.missed = missed
+        self.join_wait = join_wait
+        self._seen: dict[str, float] = {}
+        self._probing: set[str] = set()
+        self._probes: set[asyncio.Task[None]] = set()
+        self._subs: list[Any] = []
+        self._instance = os.urandom(6).hex()
+        self._loop = asyncio.get_running_loop()
+
+    @property
+    def names(self) -> list[str]:
+        """The other nodes known to be present (sorted)."""
+        return sorted(self._seen)
+
+    def is_present(self, name: str) -> bool:
+        return name in self._seen
+
+    def saw(self, name: str) -> None:
+        """Evidence that ``name`` is alive (a heartbeat, a reply)."""
+        if name != self._subjects.me:
+            if name not in self._seen:
+                logger.debug("node %s joined the fabric", name)
+            self._seen[name] = self._loop.time()
+
+    def forget(self, name: str, why: str) -> None:
+        if self._seen.pop(name, None) is not None:
+            logger.info("node %s left the fabric (%s)", name, why)
+            self._on_left(name)
+
+    # ---- life cycle -----------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Subscribe, then ask who is there (see the module docstring). Returns when the roster is known."""
+        s = self._subjects
+        self._subs.append(await self._nc.subscribe(s.presence_prefix + "*", cb=self._on_presence))
+        # Ask before answering others: with nobody else there, "no responders" comes back at once.
+        # Two nodes joining at the same instant may miss each other here; their first heartbeats
+        # (within ``interval``) introduce them.
+        await self._announce()
+        self._subs.append(await self._nc.subscribe(s.discover, cb=self._on_discover))
+
+    async def _announce(self) -> None:
+        inbox = self._nc.new_inbox()
+        sub = await self._nc.subscribe(inbox)
+        try:
+            me = self._subjects.me
+            await self._nc.publish(self._subjects.discover, f"{me} {self._instance}".encode(), reply=inbox)
+            expected: set[str] = set()
+            answered: set[str] = set()
+            deadline = self._loop.time() + self.join_wait
+            while not expected or not expected <= answered:
+                remaining = deadline - self._loop.time()
+                if remaining <= 0:
+                    break
+                try:
+                    msg = await sub.next_msg(timeout=remaining)
+                except nats.errors.TimeoutError:
+                    break
+                if msg.headers and msg.headers.get("Status") == "503":
+                    break  # nobody else is in the fabric
+                try:
+                    data = json.loads(msg.data)
+                    sender, known = str(data["node"]), [str(n) for n in data["known"]]
+                except (ValueError, KeyError, TypeError):
+                    logger.warning("ignoring a malformed discovery answer: %r", msg.data[:200])
+                    continue
+                if sender == me:
+                    from autonomy.errors import FabricError
+
+                    raise FabricError(f"A node named {me!r} is already in this cluster's fabric: node names "
+                                      "must be unique in a cluster (set NODE to another name)")
+                answered.add(sender)
+                self.saw(sender)
+                expected.add(sender)
+                expected.update(n for n in known if n != self._subjects.me)
+            for name in expected - answered:
+                self.saw(name)  # heard of by others; the heartbeat check confirms or drops it
+        finally:
+            await sub.unsubscribe()
+
+    async def run(self) -> None:
+        """Publish heartbeats and check on silent nodes until cancelled. Failures are logged, not fatal."""
+        subject = self._subjects.presence_prefix + self._subjects.me
+        while True:
+            try:
+                await self._nc.publish(subject, b"")
+                limit = self._loop.time() - self.interval * self.missed
+                for name, last in list(self._seen.items()):
+                    if last < limit and name not in self._probing:
+                        self._probing.add(name)
+                        task = self._loop.create_task(self._probe(name))
+                        self._probes.add(task)
+                        task.add_done_callback(self._probe_done)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                logger.exception("fabric heartbeat failed; retrying in %g s", self.interval)
+            await asyncio.sleep(self.interval)
+
+    def _probe_done(self, task: asyncio.Task[None]) -> None:
+        self._probes.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            logger.error("probing a silent node failed", exc_info=task.exception())
+
+    async def _probe(self, name: str) -> None:
+        """Is ``name`` still connected? Only a "no responders" answer declares it gone."""
+        try:
+            await self._nc.request(self._subjects.node(name), b"", timeout=max(self.interval, 1.0))
+        except nats.errors.NoRespondersError:
+            self.forget(name, "its connection to the fabric is gone")
+        except nats.errors.TimeoutError:
+            logger.warning("node %s is silent but still connected", name)
+        except nats.errors.ConnectionClosedError:
+            pass
+        else:
+            self.saw(name)
+        finally:
+            self._probing.discard(name)
+
+    async def leave(self) -> None:
+        """Tell the others this node is leaving (best effort: the connection may already be gone)."""
+        for task in list(self._probes):
+            task.cancel()
+        for sub in self._subs:
+            try:
+                await sub.unsubscribe()
+            except nats.errors.Error:
+                pass
+        try:
+            await self._nc.publish(self._subjects.presence_prefix + self._subjects.me, _BYE)
+        except nats.errors.Error:
+            pass
+
+    # ---- inbound ----------------------------------------------------------------------------------
+
+    async def _on_presence(self, msg: Msg) -> None:
+        name = msg.subject[len(self._subjects.presence_prefix):]
+        if name == self._subjects.me:
+            return
+        if msg.data == _BYE:
+            self.forget(name, "it stopped")
+        else:
+            self.saw(name)
+
+    async def _on_discover(self, msg: Msg) -> None:
+        newcomer, _, instance = msg.data.decode(errors="replace").partition(" ")
+        if not msg.reply or (newcomer == self._subjects.me and instance == self._instance):
+            return  # our own question
+        self.saw(newcomer)
+        answer = json.dumps({"node": self._subjects.me, "known": [*self._seen]}).encode()
+        await self._nc.publish(msg.reply, answer)
