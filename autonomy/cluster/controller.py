@@ -1,0 +1,355 @@
+"""The local cluster's controller: a daemon that owns the fabric, the zones and the public gateway.
+
+    python -m autonomy.cluster.controller --home DIR
+
+Started detached by :class:`~autonomy.cluster.client.ClusterClient`. At start it takes
+``DIR/controller.lock`` (one controller per home), creates the cluster identity if absent, kills
+processes a previous controller of this cluster left behind, sets up the pod network (namespaces with a
+bridge, or the host network: ``AUTONOMY_NETWORK=namespace|host``, default namespace when possible),
+starts the embedded NATS fabric, the public gateway (``AUTONOMY_PUBLIC_PORT``, default 32100, 0 = free),
+and serves its API on ``DIR/controller.sock`` (mode 0600). The socket answers only once all of that is
+up (the client's handshake); zones stored in ``state.db`` are then redeployed from their stored copies
+in the background. SIGTERM, SIGINT or ``POST /stop`` stop every zone process, remove the namespaces,
+stop NATS and the gateway, then close the socket and exit 0; zones stay in the state.
+
+API (HTTP+JSON on the socket): ``GET /health``, ``GET /cluster``, ``POST /stop``, ``GET /zones``,
+``POST /zones`` (deploy: JSON lines of progress events), ``DELETE /zones/{name}``,
+``GET /zones/{name}/status``, ``GET /zones/{name}/logs?pod=&container=&follow=&tail=``. Errors are
+``{"message": ...}`` with status 400 (refused) or 500 (failed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import fcntl
+import json
+import logging
+import os
+import signal
+import socket
+import sys
+from collections.abc import AsyncIterator, Coroutine, Iterator
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, StreamingResponse
+
+from autonomy.cluster.fabric import ClusterFabric, start_fabric
+from autonomy.cluster.identity import ClusterIdentity, load_or_create_identity
+from autonomy.cluster.local.cgroups import CgroupManager
+from autonomy.cluster.local.deployer import LocalDeployer, read_secrets
+from autonomy.cluster.local.netns import NetnsNetwork, namespaces_available
+from autonomy.cluster.local.supervisor import kill_orphans
+from autonomy.cluster.logs import follow_logs
+from autonomy.cluster.public_gateway import PublicGateway
+from autonomy.cluster.state import ClusterState
+from autonomy.errors import AutonomyError, ClusterError, ConfigError
+
+__all__ = ["Controller", "main"]
+
+log = logging.getLogger("autonomy.cluster")
+DEFAULT_PUBLIC_PORT = 32100
+
+
+class Controller:
+    """Everything one controller process runs for the cluster in ``home``."""
+
+    def __init__(self, home: Path) -> None:
+        self.home = home
+        self.identity: ClusterIdentity | None = None
+        self.state: ClusterState | None = None
+        self.fabric: ClusterFabric | None = None
+        self.netns: NetnsNetwork | None = None
+        self.cgroups: CgroupManager | None = None
+        self.gateway: PublicGateway | None = None
+        self.deployer: LocalDeployer | None = None
+        self.network = "host"
+        self._stopping = asyncio.Event()
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+    # --- life cycle ------------------------------------------------------------------------------
+    @contextlib.contextmanager
+    def _exclusive(self) -> Iterator[None]:
+        self.home.mkdir(parents=True, exist_ok=True, mode=0o700)
+        with open(self.home / "controller.lock", "a+") as lock:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError as exc:
+                raise ClusterError(f"another controller is already running for {self.home}") from exc
+            yield
+
+    async def run(self) -> None:
+        """Start, serve until stopped, stop everything. Raises if the start fails (after cleaning up)."""
+        with self._exclusive():
+            try:
+                await self._start()
+                sock = self._bind_socket()
+                server = _Server(uvicorn.Config(build_app(self), log_level="warning", timeout_graceful_shutdown=2,
+                                                lifespan="off"))
+                serving = asyncio.ensure_future(server.serve(sockets=[sock]))
+                loop = asyncio.get_running_loop()
+                for sig in (signal.SIGTERM, signal.SIGINT):
+                    loop.add_signal_handler(sig, self._stopping.set)
+                self.spawn(self._restore_zones(), "restore zones")
+                log.info("controller of cluster %s ready on %s", self.identity.id if self.identity else "?",
+                         self.home / "controller.sock")
+                await self._stopping.wait()
+                log.info("stopping")
+            finally:
+                await self._shutdown()
+            server.should_exit = True
+            await serving
+            with contextlib.suppress(FileNotFoundError):
+                (self.home / "controller.sock").unlink()
+            log.info("stopped")
+
+    async def _start(self) -> None:
+        self.identity = identity = load_or_create_identity(self.home)
+        killed = kill_orphans(identity.id)
+        if killed:
+            log.warning("killed %d container process group(s) left by a previous controller", killed)
+        self.state = ClusterState(self.home / "state.db")
+        self.network = _choose_network()
+        self.cgroups = CgroupManager(identity.id)
+        self.cgroups.remove_all()
+        host = "127.0.0.1"
+        if self.network == "namespace":
+            self.netns = NetnsNetwork(identity.id)
+            await asyncio.to_thread(self.netns.setup)
+            host = self.netns.gateway
+        self.fabric = await asyncio.to_thread(start_fabric, self.home, identity.id, host)
+        port = _public_port()
+        self.gateway = PublicGateway(identity.id, self._public_target, port=port)
+        port = await self.gateway.start()
+        self.deployer = LocalDeployer(
+            self.home, identity.id, self.state, fabric_url=self.fabric.url,
+            credentials_file=self.fabric.credentials_file, network=self.network, netns=self.netns,
+            cgroups=self.cgroups, public_url_template=f"http://{{cluster}}-{{zone}}.localhost:{port}/")
+        log.info("cluster %s: network %s, fabric %s, public gateway on 127.0.0.1:%d", identity.id, self.network,
+                 self.fabric.url, port)
+
+    def _public_target(self, zone: str) -> tuple[str, int] | str:
+        if self.deployer is None:
+            return "the cluster is starting"
+        return self.deployer.public_target(zone)
+
+    def _bind_socket(self) -> socket.socket:
+        path = self.home / "controller.sock"
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        old = os.umask(0o177)  # the socket is created 0600: only this user may drive the cluster
+        try:
+            sock.bind(str(path))
+        finally:
+            os.umask(old)
+        os.chmod(path, 0o600)
+        sock.listen(64)
+        return sock
+
+    async def _shutdown(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self.deployer is not None:
+            await self.deployer.stop()
+        if self.gateway is not None:
+            await self.gateway.stop()
+        if self.fabric is not None:
+            await asyncio.to_thread(self.fabric.stop)
+        if self.netns is not None:
+            await asyncio.to_thread(self.netns.teardown)
+        if self.cgroups is not None:
+            self.cgroups.remove_all()
+        if self.state is not None:
+            self.state.close()
+
+    def stop(self) -> None:
+        self._stopping.set()
+
+    def spawn(self, coro: Coroutine[Any, Any, Any], name: str) -> asyncio.Task[Any]:
+        """Run ``coro`` as a task owned by the controller: its failure is logged, shutdown cancels it."""
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+
+        def done(t: asyncio.Task[Any]) -> None:
+            self._tasks.discard(t)
+            if not t.cancelled() and t.exception() is not None:
+                log.error("%s failed: %s", name, t.exception(), exc_info=t.exception())
+        task.add_done_callback(done)
+        return task
+
+    async def _restore_zones(self) -> None:
+        from autonomy.zones.spec import ZoneSpec
+
+        assert self.state is not None and self.deployer is not None
+        for stored in self.state.zones():
+            name = stored["name"]
+            try:
+                zone = ZoneSpec.model_validate(stored["spec"])
+                secrets = read_secrets(self.home / "zones" / name / "secrets.json")
+                await self.deployer.deploy(zone, secrets, Path(stored["source_dir"]),
+                                           lambda step, detail, name=name: log.info("restore %s: %s: %s",
+                                                                                    name, step, detail),
+                                           restore=True)
+                log.info("zone %s restored", name)
+            except AutonomyError as exc:
+                log.error("zone %s could not be restored: %s", name, exc)
+
+    # --- views -----------------------------------------------------------------------------------
+    def show(self) -> dict[str, Any]:
+        assert self.identity and self.fabric and self.gateway and self.deployer
+        return {"id": self.identity.id, "kind": self.identity.kind, "created": self.identity.created,
+                "fabric_url": self.fabric.url, "gateway_url": None,
+                "public_url_template": f"http://{self.identity.id}-{{zone}}.localhost:{self.gateway.port}/",
+                "public_port": self.gateway.port, "network": self.network, "home": str(self.home),
+                "cgroups": self.cgroups.mechanism if self.cgroups else None,
+                "zones": self.deployer.zones()}
+
+
+class _Server(uvicorn.Server):
+    """uvicorn without its signal handling: the controller handles SIGTERM/SIGINT and stops in order."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+def build_app(controller: Controller) -> FastAPI:
+    app = FastAPI(title="autonomy cluster controller", openapi_url=None, docs_url=None, redoc_url=None)
+
+    @app.exception_handler(AutonomyError)
+    async def refused(request: Request, exc: AutonomyError) -> JSONResponse:
+        return JSONResponse({"message": str(exc)}, status_code=400)
+
+    def deployer() -> LocalDeployer:
+        if controller.deployer is None:
+            raise ClusterError("the controller is starting or stopping")
+        return controller.deployer
+
+    @app.get("/health")
+    async def health() -> dict[str, Any]:
+        return {"ok": True}
+
+    @app.get("/cluster")
+    async def show() -> dict[str, Any]:
+        return controller.show()
+
+    @app.post("/stop")
+    async def stop() -> dict[str, Any]:
+        zones = len(deployer().zones())
+        controller.stop()
+        return {"zones": zones}
+
+    @app.get("/zones")
+    async def zones() -> dict[str, Any]:
+        return {"zones": deployer().zones()}
+
+    @app.post("/zones")
+    async def deploy(request: Request) -> StreamingResponse:
+        from pydantic import ValidationError
+
+        from autonomy.zones.spec import ZoneSpec
+
+        body = await request.json()
+        try:
+            zone = ZoneSpec.model_validate(body["zone"])
+            secrets = {str(k): str(v) for k, v in dict(body.get("secrets") or {}).items()}
+            source = Path(body["source_dir"])
+        except (KeyError, TypeError, ValueError, ValidationError) as exc:
+            raise ConfigError(f"deploy request refused: {exc}") from exc
+        queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+
+        async def run() -> None:
+            try:
+                result = await deployer().deploy(
+                    zone, secrets, source,
+                    lambda step, detail: queue.put_nowait({"event": "progress", "step": step, "detail": detail}))
+                queue.put_nowait({"event": "done", "result": result})
+            except AutonomyError as exc:
+                queue.put_nowait({"event": "error", "message": str(exc)})
+            except Exception as exc:
+                queue.put_nowait({"event": "error", "message": f"deploy failed: {exc!r} (see controller.log)"})
+                raise
+
+        # The deploy is the controller's task, not the request's: a client that goes away does not
+        # leave a half-started zone behind.
+        controller.spawn(run(), f"deploy {zone.name}")
+
+        async def events() -> AsyncIterator[str]:
+            while True:
+                event = await queue.get()
+                yield json.dumps(event) + "\n"
+                if event["event"] != "progress":
+                    return
+        return StreamingResponse(events(), media_type="application/x-ndjson")
+
+    @app.delete("/zones/{name}")
+    async def delete(name: str) -> dict[str, Any]:
+        return await deployer().delete(name)
+
+    @app.get("/zones/{name}/status")
+    async def status(name: str) -> dict[str, Any]:
+        return deployer().status(name)
+
+    @app.get("/zones/{name}/logs")
+    async def logs(name: str, pod: str | None = None, container: str | None = None, follow: bool = False,
+                   tail: int = 100) -> StreamingResponse:
+        files = deployer().log_files(name, pod, container)
+
+        def alive() -> bool:
+            return follow and not controller._stopping.is_set() and name in {z["zone"] for z in deployer().zones()}
+
+        async def lines() -> AsyncIterator[str]:
+            async for line in follow_logs(files, tail, alive):
+                yield line + "\n"
+        return StreamingResponse(lines(), media_type="text/plain; charset=utf-8")
+
+    return app
+
+
+def _choose_network() -> str:
+    wanted = os.environ.get("AUTONOMY_NETWORK", "").strip().lower()
+    ok, why = namespaces_available()
+    if wanted not in ("", "namespace", "host"):
+        raise ConfigError(f"AUTONOMY_NETWORK={wanted!r}: use 'namespace' or 'host'")
+    if wanted == "namespace" and not ok:
+        raise ClusterError(f"AUTONOMY_NETWORK=namespace but {why}; unset it to use the host network")
+    if wanted == "host" or not ok:
+        if not ok:
+            log.warning("pods use the host network: %s", why)
+        return "host"
+    return "namespace"
+
+
+def _public_port() -> int:
+    raw = os.environ.get("AUTONOMY_PUBLIC_PORT", str(DEFAULT_PUBLIC_PORT))
+    try:
+        port = int(raw)
+    except ValueError:
+        port = -1
+    if not 0 <= port <= 65535:
+        raise ConfigError(f"AUTONOMY_PUBLIC_PORT={raw!r} must be a port number (0 picks a free port)")
+    return port
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m autonomy.cluster.controller")
+    parser.add_argument("--home", required=True, type=Path, help="the cluster's AUTONOMY_HOME")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=os.environ.get("AUTONOMY_LOG_LEVEL", "INFO").upper(), stream=sys.stdout,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        asyncio.run(Controller(args.home.resolve()).run())
+    except AutonomyError as exc:
+        log.error("controller failed: %s", exc)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,49 @@
+"""The cluster's fabric as the controller runs it: credentials kept in the home, an embedded NATS.
+
+Credentials are generated on first start under ``AUTONOMY_HOME/fabric/credentials`` (every file 0600)
+and reused afterwards; the server certificate is re-issued (same CA, so node files stay valid) when the
+listen address is not yet in it. Nodes get ``AUTONOMY_HOME/fabric/node.json`` as
+``AUTONOMY_FABRIC_CREDENTIALS``. The server listens on ``host``: the pod bridge's address when pods
+run in network namespaces (reachable from every pod and from the host), else 127.0.0.1; TLS is
+required either way.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from autonomy.errors import ConfigError
+from autonomy.transport.credentials import ClusterCredentials
+from autonomy.transport.embedded import EmbeddedNats
+
+__all__ = ["ClusterFabric", "start_fabric"]
+
+
+@dataclass
+class ClusterFabric:
+    url: str
+    credentials_file: Path
+    credentials: ClusterCredentials
+    server: EmbeddedNats
+
+    def stop(self) -> None:
+        self.server.stop()
+
+
+def start_fabric(home: Path, cluster_id: str, host: str) -> ClusterFabric:
+    """Start the cluster's NATS server on ``host`` (a free port); returns when it accepts connections."""
+    directory = home / "fabric"
+    cred_dir = directory / "credentials"
+    try:
+        creds = ClusterCredentials.load(cred_dir)
+    except ConfigError:
+        creds = ClusterCredentials.generate(cluster_id, hosts=[host])
+        creds.save(cred_dir)
+    if host not in creds.tls.hosts:
+        creds = creds.with_hosts([host])
+        creds.save(cred_dir)
+    node_file = creds.write_node_credentials(directory / "node.json")
+    server = EmbeddedNats([creds], host=host, port=0, workdir=directory / "server")
+    url = server.start()
+    return ClusterFabric(url=url, credentials_file=node_file, credentials=creds, server=server)

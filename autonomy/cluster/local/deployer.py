@@ -1,0 +1,336 @@
+"""The local deployer: zones as supervised processes on this machine.
+
+Each pod instance (clone) gets a network namespace (``network="namespace"``, see :mod:`.netns`) or, when
+namespaces are not available or ``AUTONOMY_NETWORK=host``, a free loopback port on the host network
+passed as ``DEFAULT_PORT_HTTP`` (containers of one pod then share that port number by env, and clones
+cannot both bind a fixed port such as mcp-proxy's). Containers run as process groups with per-container
+logs (:mod:`.supervisor`), inside cgroup limits from the pod's ``size`` where the host allows
+(:mod:`.cgroups`).
+
+A deploy returns when every node container (a container built from a local image) answers TCP on its
+pod's HTTP port, which a node opens after it has joined the fabric. If a container exits while the
+deploy waits, the deploy fails with the tail of its log and the zone stays as it is (crash-looping and
+visible in ``zone status`` / ``zone logs``) until it is redeployed or deleted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import shutil
+import socket
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from autonomy.cluster.deployer import Progress
+from autonomy.cluster.local.cgroups import CgroupManager, PodCgroup
+from autonomy.cluster.local.images import copy_images, ensure_venv
+from autonomy.cluster.local.netns import NetnsNetwork, PodNamespace
+from autonomy.cluster.local.supervisor import MARKER, ContainerProcess
+from autonomy.cluster.state import ClusterState
+from autonomy.errors import ClusterError
+
+__all__ = ["LocalDeployer", "POD_HTTP_PORT"]
+
+POD_HTTP_PORT = 8000
+READY_TIMEOUT = float(os.environ.get("AUTONOMY_DEPLOY_TIMEOUT", "90"))
+_BASE_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "TZ", "TMPDIR", "USER", "LOGNAME")
+
+
+@dataclass
+class PodInstance:
+    pod: str
+    clone: int
+    node: str
+    address: str
+    port: int
+    cgroup: PodCgroup
+    ns: PodNamespace | None = None
+    containers: dict[str, ContainerProcess] = field(default_factory=dict)
+    images: dict[str, str] = field(default_factory=dict)
+    nodes: set[str] = field(default_factory=set)  # names of containers that are nodes (local images)
+
+
+@dataclass
+class RunningZone:
+    spec: Any
+    url: str | None
+    instances: list[PodInstance] = field(default_factory=list)
+
+
+class LocalDeployer:
+    """Runs zones for cluster ``cluster_id`` whose home is ``home``."""
+
+    def __init__(self, home: Path, cluster_id: str, state: ClusterState, *, fabric_url: str,
+                 credentials_file: Path, network: str, netns: NetnsNetwork | None, cgroups: CgroupManager,
+                 public_url_template: str) -> None:
+        self.home = home
+        self.cluster_id = cluster_id
+        self.state = state
+        self.fabric_url = fabric_url
+        self.credentials_file = credentials_file
+        self.network = network
+        self.netns = netns
+        self.cgroups = cgroups
+        self.public_url_template = public_url_template
+        self._zones: dict[str, RunningZone] = {}
+        self._locks: dict[str, asyncio.Lock] = {}
+
+    def _lock(self, name: str) -> asyncio.Lock:
+        return self._locks.setdefault(name, asyncio.Lock())
+
+    def zone_dir(self, name: str) -> Path:
+        return self.home / "zones" / name
+
+    # --- deploy ----------------------------------------------------------------------------------
+    async def deploy(self, zone: Any, secrets: dict[str, str], source_dir: Path, progress: Progress,
+                     *, restore: bool = False) -> dict[str, Any]:
+        from autonomy.zones.images import plan_container
+        from autonomy.zones.secrets import check_secrets
+
+        async with self._lock(zone.name):
+            check_secrets(zone, secrets)
+            zdir = self.zone_dir(zone.name)
+            source = source_dir
+            if not restore:
+                progress("copy", f"copying images from {source_dir}")
+                source = await asyncio.to_thread(copy_images, source_dir, zone, zdir / "source.new")
+            plans = {(p.name, c.name): plan_container(source, c) for p in zone.pods for c in p.containers}
+            pythons: dict[tuple[str, str], Path] = {}
+            for key, plan in plans.items():
+                if plan.requirements is not None:
+                    progress("venv", f"installing {plan.requirements.name} for {key[0]}/{key[1]}")
+                    pythons[key] = await ensure_venv(Path(plan.requirements), zdir / "venvs")
+            if zone.name in self._zones:
+                progress("stop", f"stopping the running zone {zone.name!r}")
+                await self._stop_zone(self._zones.pop(zone.name))
+            if not restore:
+                final = zdir / "source"
+                if final.exists():
+                    await asyncio.to_thread(shutil.rmtree, final)
+                os.replace(source, final)
+                source = final
+                plans = {(p.name, c.name): plan_container(source, c) for p in zone.pods for c in p.containers}
+                _write_secrets(zdir / "secrets.json", secrets)
+                self.state.put_zone(zone.name, zone.model_dump(mode="json"), str(source), self.network)
+            running = RunningZone(spec=zone, url=self._url(zone))
+            self._zones[zone.name] = running
+            started = time.monotonic()
+            for pod in zone.pods:
+                names = pod.node_names(self.cluster_id, zone.name)
+                instances = await asyncio.gather(*(
+                    self._start_instance(zone, pod, i, names[i], plans, pythons, secrets) for i in range(pod.clones)))
+                running.instances.extend(instances)
+                progress("pod", f"{pod.name}: {pod.clones} instance(s) started ({self.network} network)")
+            await self._wait_ready(running, progress)
+            progress("ready", f"every node is up in {time.monotonic() - started:.2f} s")
+            return {"zone": zone.name, "url": running.url, "pods": self._pods_summary(running)}
+
+    def _url(self, zone: Any) -> str | None:
+        main = _main_pod(zone)
+        return self.public_url_template.format(cluster=self.cluster_id, zone=zone.name) if main.public else None
+
+    async def _start_instance(self, zone: Any, pod: Any, clone: int, node: str, plans: dict[Any, Any],
+                              pythons: dict[Any, Path], secrets: dict[str, str]) -> PodInstance:
+        from autonomy.zones.secrets import resolve_env
+
+        ns: PodNamespace | None = None
+        if self.netns is not None:
+            ns = await self.netns.create(zone.name, pod.name, clone)
+            address, port = ns.address, POD_HTTP_PORT
+        else:
+            address, port = "127.0.0.1", _free_port()
+        cgroup = self.cgroups.create(zone.name, pod.name, clone, pod.size)
+        inst = PodInstance(pod.name, clone, node, address, port, cgroup, ns)
+        logs = self.zone_dir(zone.name) / "logs"
+        for container in pod.containers:
+            plan = plans[(pod.name, container.name)]
+            python = pythons.get((pod.name, container.name))
+            env = {k: os.environ[k] for k in _BASE_ENV if k in os.environ}
+            env["PYTHONUNBUFFERED"] = "1"
+            argv = list(plan.argv)
+            if python is not None:
+                if argv and argv[0] == sys.executable:
+                    argv[0] = str(python)
+                env["VIRTUAL_ENV"] = str(python.parent.parent)
+                env["PATH"] = f"{python.parent}:{env.get('PATH', '')}"
+            env.update(plan.env)
+            env.update(resolve_env(container, secrets))
+            env.update({
+                "CLUSTER": self.cluster_id, "ZONE": zone.name, "NODE": node,
+                "AUTONOMY_FABRIC_URL": self.fabric_url,
+                "AUTONOMY_FABRIC_CREDENTIALS": str(self.credentials_file),
+                "DEFAULT_PORT_HTTP": str(port), MARKER: self.cluster_id,
+            })
+            if ns is None:
+                env["DEFAULT_HOST_HTTP"] = "127.0.0.1"
+            argv = cgroup.join_argv(argv)
+            if ns is not None:
+                argv = ns.exec_prefix() + argv
+            cwd = Path(plan.image_dir) if plan.image_dir else self.zone_dir(zone.name)
+            label = f"{pod.name}-{clone}/{container.name}"
+            key = (zone.name, pod.name, clone, container.name)
+            proc = ContainerProcess(label, argv, env, cwd, logs / f"{pod.name}-{clone}-{container.name}.log",
+                                    on_restart=lambda key=key: self.state.count_restart(*key))
+            proc.start()
+            inst.containers[container.name] = proc
+            inst.images[container.name] = container.image
+            if plan.kind == "local":
+                inst.nodes.add(container.name)
+        await asyncio.gather(*(p.wait_started() for p in inst.containers.values()))
+        return inst
+
+    async def _wait_ready(self, running: RunningZone, progress: Progress) -> None:
+        deadline = time.monotonic() + READY_TIMEOUT
+        waiting = [i for i in running.instances if i.nodes]
+        while waiting:
+            for inst in list(waiting):
+                for name, proc in inst.containers.items():
+                    if proc.restarts or proc.state not in ("running", "starting"):
+                        raise ClusterError(
+                            f"container {inst.pod}-{inst.clone}/{name} exited (code {proc.last_exit}) while the "
+                            f"zone was starting; its log ({proc.log_path}) ends with:\n{_tail(proc.log_path)}")
+                if await _answers(inst.address, inst.port):
+                    waiting.remove(inst)
+                    progress("node", f"{inst.node} is up")
+            if not waiting:
+                return
+            if time.monotonic() > deadline:
+                names = ", ".join(i.node for i in waiting)
+                raise ClusterError(f"nodes did not open their HTTP port within {READY_TIMEOUT:g} s: {names}; "
+                                   "see `autonomy zone logs`")
+            await asyncio.sleep(0.05)  # polling a port of another process: there is no event to wait on
+
+    # --- stop / delete ---------------------------------------------------------------------------
+    async def _stop_zone(self, running: RunningZone) -> None:
+        async def stop_instance(inst: PodInstance) -> None:
+            await asyncio.gather(*(p.stop() for p in inst.containers.values()))
+            if inst.ns is not None and self.netns is not None:
+                await self.netns.delete(inst.ns)
+            inst.cgroup.remove()
+        await asyncio.gather(*(stop_instance(i) for i in running.instances))
+
+    async def delete(self, name: str) -> dict[str, Any]:
+        async with self._lock(name):
+            running = self._zones.pop(name, None)
+            stored = self.state.delete_zone(name)
+            if running is None and not stored:
+                raise ClusterError(f"no zone {name!r} in this cluster: `autonomy zone list` shows the zones")
+            if running is not None:
+                await self._stop_zone(running)
+            await asyncio.to_thread(shutil.rmtree, self.zone_dir(name), True)
+            return {"zone": name, "deleted": True}
+
+    async def stop(self) -> None:
+        zones, self._zones = list(self._zones.values()), {}
+        await asyncio.gather(*(self._stop_zone(z) for z in zones))
+
+    # --- views -----------------------------------------------------------------------------------
+    def zones(self) -> list[dict[str, Any]]:
+        out = []
+        for stored in self.state.zones():
+            running = self._zones.get(stored["name"])
+            spec = stored["spec"]
+            out.append({"zone": stored["name"], "url": running.url if running else None,
+                        "public": any(p.get("public") for p in spec["pods"] if p["name"] == _main_name(spec)),
+                        "pods": [p["name"] for p in spec["pods"]], "network": self.network,
+                        "running": running is not None, "deployed_at": stored["deployed_at"]})
+        return out
+
+    def _running(self, name: str) -> RunningZone:
+        running = self._zones.get(name)
+        if running is None:
+            if self.state.zone(name) is not None:
+                raise ClusterError(f"zone {name!r} is not running yet (it is being restored or redeployed)")
+            raise ClusterError(f"no zone {name!r} in this cluster: `autonomy zone list` shows the zones")
+        return running
+
+    def status(self, name: str) -> dict[str, Any]:
+        running = self._running(name)
+        restarts = self.state.restarts(name)
+        pods = []
+        for inst in running.instances:
+            containers = []
+            for cname, proc in inst.containers.items():
+                entry = {"container": cname, "image": inst.images[cname], "node": cname in inst.nodes,
+                         **proc.status()}
+                entry["restarts"] = restarts.get((inst.pod, inst.clone, cname), proc.restarts)
+                containers.append(entry)
+            pods.append({"pod": inst.pod, "clone": inst.clone, "node": inst.node, "address": inst.address,
+                         "port": inst.port, "namespace": inst.ns.name if inst.ns else None,
+                         "limits": inst.cgroup.status(), "containers": containers})
+        return {"zone": name, "url": running.url, "network": self.network, "pods": pods}
+
+    def _pods_summary(self, running: RunningZone) -> list[dict[str, Any]]:
+        summary: dict[str, dict[str, Any]] = {}
+        for inst in running.instances:
+            entry = summary.setdefault(inst.pod, {"pod": inst.pod, "clones": 0, "nodes": [], "addresses": []})
+            entry["clones"] += 1
+            entry["nodes"].append(inst.node)
+            entry["addresses"].append(f"{inst.address}:{inst.port}")
+        return list(summary.values())
+
+    def log_files(self, name: str, pod: str | None, container: str | None) -> list[tuple[str, Path]]:
+        running = self._running(name)
+        files = [(f"{i.pod}-{i.clone}/{c}", p.log_path) for i in running.instances for c, p in i.containers.items()
+                 if (pod is None or i.pod == pod) and (container is None or c == container)]
+        if not files:
+            raise ClusterError(f"zone {name!r} has no container matching pod={pod!r} container={container!r}")
+        return files
+
+    def public_target(self, zone: str) -> tuple[str, int] | str:
+        running = self._zones.get(zone)
+        if running is None:
+            return f"no zone {zone!r} is running in this cluster"
+        main = _main_pod(running.spec)
+        if not main.public:
+            return f"zone {zone!r} is private: its main pod {main.name!r} is not public"
+        inst = next(i for i in running.instances if i.pod == main.name and i.clone == 0)
+        return inst.address, inst.port
+
+
+def _main_pod(zone: Any) -> Any:
+    """``main-pod``, or the first pod of a zone without one."""
+    return next((p for p in zone.pods if p.name == "main-pod"), zone.pods[0])
+
+
+def _main_name(spec: dict[str, Any]) -> str:
+    names = [p["name"] for p in spec["pods"]]
+    return "main-pod" if "main-pod" in names else names[0]
+
+
+def _write_secrets(path: Path, secrets: dict[str, str]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        json.dump(secrets, f)
+
+
+def read_secrets(path: Path) -> dict[str, str]:
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+async def _answers(host: str, port: int) -> bool:
+    try:
+        _, writer = await asyncio.wait_for(asyncio.open_connection(host, port), 1.0)
+    except (TimeoutError, OSError):
+        return False
+    writer.close()
+    return True
+
+
+def _tail(path: Path, lines: int = 15) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return "(no log)"

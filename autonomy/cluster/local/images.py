@@ -1,0 +1,75 @@
+"""Preparing a zone's images on this machine: copies of ``images/NAME/`` and virtualenvs.
+
+A deploy copies every local image the zone uses into ``AUTONOMY_HOME/zones/<zone>/source/images/NAME``
+(so the zone runs, and comes back after a controller restart, from its stored copy even if the user's
+directory changes). An image with requirements gets a virtualenv layered on the one autonomy runs in
+(``python -m venv --system-site-packages --without-pip``, then this interpreter's pip installs into
+it with ``pip --python``); venvs are keyed by the requirements file's hash, so a redeploy with the
+same requirements reuses them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import shutil
+import sys
+from pathlib import Path
+from typing import Any
+
+from autonomy.errors import ClusterError
+
+__all__ = ["copy_images", "ensure_venv", "IGNORED"]
+
+IGNORED = shutil.ignore_patterns("__pycache__", "*.pyc", ".venv", "venv", ".git", "secrets.yaml", "secrets.yml")
+
+
+def copy_images(source_dir: Path, zone: Any, dest: Path) -> Path:
+    """Copy ``autonomy.yaml`` and each used ``images/NAME/`` of ``source_dir`` into ``dest`` (replaced)."""
+    if dest.exists():
+        shutil.rmtree(dest)
+    (dest / "images").mkdir(parents=True)
+    for name in ("autonomy.yaml", "autonomy.yml"):
+        if (source_dir / name).is_file():
+            shutil.copy2(source_dir / name, dest / name)
+    images = sorted({c.image for p in zone.pods for c in p.containers if c.is_local_image})
+    for image in images:
+        src = source_dir / "images" / image
+        if not src.is_dir():
+            raise ClusterError(f"image {image!r}: {src} is not a directory: "
+                               f"create images/{image}/ (with a Dockerfile) next to autonomy.yaml")
+        shutil.copytree(src, dest / "images" / image, symlinks=True, ignore=IGNORED)
+    return dest
+
+
+async def ensure_venv(requirements: Path, venvs_dir: Path) -> Path:
+    """A virtualenv with ``requirements`` installed over autonomy's environment; returns its python."""
+    venv, ready = await asyncio.to_thread(_venv_dir, requirements, venvs_dir)
+    python = venv / "bin" / "python"
+    if ready:
+        return python
+    await _run([sys.executable, "-m", "venv", "--system-site-packages", "--without-pip", str(venv)],
+               f"creating the virtualenv for {requirements}")
+    await _run([sys.executable, "-m", "pip", "--python", str(python), "install", "--disable-pip-version-check",
+                "-q", "-r", str(requirements)], f"installing {requirements}")
+    await asyncio.to_thread((venv / ".complete").write_text, str(requirements) + "\n")
+    return python
+
+
+def _venv_dir(requirements: Path, venvs_dir: Path) -> tuple[Path, bool]:
+    """The venv for this requirements file and whether it is complete (a partial one is removed)."""
+    venv = venvs_dir / hashlib.sha256(requirements.read_bytes()).hexdigest()[:16]
+    if (venv / ".complete").exists():
+        return venv, True
+    if venv.exists():
+        shutil.rmtree(venv)
+    venvs_dir.mkdir(parents=True, exist_ok=True)
+    return venv, False
+
+
+async def _run(argv: list[str], what: str) -> None:
+    proc = await asyncio.create_subprocess_exec(*argv, stdout=asyncio.subprocess.PIPE,
+                                                stderr=asyncio.subprocess.STDOUT)
+    out, _ = await proc.communicate()
+    if proc.returncode != 0:
+        raise ClusterError(f"{what} failed (exit {proc.returncode}):\n{out.decode(errors='replace')[-2000:]}")
