@@ -15,10 +15,19 @@ with the original kept as ``__cause__``.
     │   └── DeliveryTimeout (also TimeoutError) no reply within the timeout
     ├── WorkerError                           the worker's handle_message raised; carries its message
     ├── FabricError                           the node cannot use the fabric (connection, credentials)
+    ├── RemoteNodeError (also RuntimeError)   a remote node's controller refused or failed a request
     ├── ConfigError (also ValueError)         bad configuration or input; names the field and the fix
+    │   ├── InvalidMessage                    an agent message (JSON) that does not follow the protocol
     │   ├── ZoneSpecError                     autonomy.yaml / secrets.yaml refused
     │   └── MissingExtra (also ImportError)   an optional dependency is not installed
-    └── ClusterError                          the control plane refused or failed an operation
+    ├── ClusterError                          the control plane refused or failed an operation
+    └── GatewayError                          the model gateway refused or failed a request (has .status)
+        ├── ModelNotFound                     no configured provider serves that model name (404)
+        ├── ProviderUnavailable               the provider is down or refused the gateway (502)
+        └── GatewayBusy                       the model's throttle queue is full or timed out (429)
+    ├── ModelError                            a model call failed; names the URL/provider and the fix
+    │   └── ModelTimeout (also TimeoutError)  no answer in time, or too long in the throttle queue
+    └── McpError                              an MCP server could not be reached or refused a request
 """
 
 from __future__ import annotations
@@ -35,10 +44,21 @@ __all__ = [
     "DeliveryTimeout",
     "WorkerError",
     "FabricError",
+    "RemoteNodeError",
     "ConfigError",
     "ZoneSpecError",
+    "InvalidMessage",
     "MissingExtra",
     "ClusterError",
+    # model gateway
+    "GatewayError",
+    "ModelNotFound",
+    "ProviderUnavailable",
+    "GatewayBusy",
+    # models and MCP
+    "ModelError",
+    "ModelTimeout",
+    "McpError",
 ]
 
 
@@ -132,8 +152,29 @@ class FabricError(AutonomyError):
     """The node cannot use its cluster's fabric (unreachable server, refused credentials)."""
 
 
+class RemoteNodeError(AutonomyError, RuntimeError):
+    """A remote node's controller answered ``success=False`` (upstream: ``RuntimeError("Remote node error: ...")``)."""
+
+    def __init__(self, node: str, method: str, error: str | None) -> None:
+        self.node = node
+        self.method = method
+        self.error = error
+        super().__init__(f"Remote node error: {error} (node {node!r}, {method})")
+
+
 class ConfigError(AutonomyError, ValueError):
     """Bad configuration or input. The message names the field or value and the fix."""
+
+
+class InvalidMessage(ConfigError):
+    """An agent message (spec §3.1) that cannot be decoded: ``field`` is where, ``value`` what was there."""
+
+    def __init__(self, field: str, value: object, expected: str) -> None:
+        self.field = field
+        self.value = value
+        shown = repr(value)
+        shown = shown if len(shown) <= 80 else shown[:77] + "..."
+        super().__init__(f"Invalid agent message: {field} is {shown}, expected {expected}")
 
 
 class ZoneSpecError(ConfigError):
@@ -160,3 +201,84 @@ class MissingExtra(ConfigError, ImportError):
 
 class ClusterError(AutonomyError):
     """The control plane refused or failed an operation."""
+
+
+# --- model gateway -------------------------------------------------------------------------------
+
+
+class GatewayError(AutonomyError):
+    """The model gateway refused or failed a request; ``status`` is the HTTP status it answers with."""
+
+    status: int = 500
+    code: str = "gateway_error"
+
+
+class ModelNotFound(GatewayError):
+    """No configured provider serves ``model`` and there is no default provider."""
+
+    status = 404
+    code = "model_not_found"
+
+    def __init__(self, model: str, available: list[str]) -> None:
+        self.model = model
+        self.available = available
+        names = ", ".join(available) or "none"
+        super().__init__(f"Model {model!r} is not served by this gateway (configured models: {names}): "
+                         "use one of those names, or add a provider with 'autonomy model add'")
+
+
+class ProviderUnavailable(GatewayError):
+    """The provider named ``provider`` is down, unreachable or refused the gateway's request."""
+
+    status = 502
+    code = "provider_unavailable"
+
+    def __init__(self, provider: str, detail: str) -> None:
+        self.provider = provider
+        self.detail = detail
+        super().__init__(f"Model provider {provider!r} failed: {detail}")
+
+
+class GatewayBusy(GatewayError):
+    """Too many requests are queued for ``model``, or one waited longer than the queue allows."""
+
+    status = 429
+    code = "rate_limit_exceeded"
+
+    def __init__(self, model: str, detail: str, retry_after: float = 1.0) -> None:
+        self.model = model
+        self.retry_after = retry_after
+        super().__init__(f"Model {model!r} is busy: {detail}; retry after {retry_after:g} s")
+
+
+class ModelError(AutonomyError):
+    """A model call failed. The message names the model, the URL or provider, and what to do.
+
+    ``status`` is the HTTP status when the endpoint answered; ``retry_after`` its ``Retry-After`` (s);
+    ``retryable`` is true for answers that mean "try later" (429, 5xx).
+    """
+
+    def __init__(self, message: str, *, model: str | None = None, url: str | None = None,
+                 status: int | None = None, retry_after: float | None = None) -> None:
+        self.model = model
+        self.url = url
+        self.status = status
+        self.retry_after = retry_after
+        super().__init__(message)
+
+    @property
+    def retryable(self) -> bool:
+        return self.status is not None and (self.status == 429 or self.status >= 500)
+
+
+class ModelTimeout(ModelError, TimeoutError):
+    """The model did not answer in time, or the request waited too long in the throttle queue."""
+
+
+class McpError(AutonomyError):
+    """An MCP server could not be reached, or refused a request. The message names its URL."""
+
+    def __init__(self, message: str, *, server: str | None = None, url: str | None = None) -> None:
+        self.server = server
+        self.url = url
+        super().__init__(message)
