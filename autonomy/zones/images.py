@@ -174,6 +174,8 @@ class _LocalPlanner:
                               f"{self.image_dir.parent.parent}: create it with a Dockerfile, or fix the name "
                               f"(external images need a '/'; this backend runs {_RUNNABLE})")
         dockerfile = self.image_dir / "Dockerfile"
+        if not dockerfile.is_file():
+            raise self.refuse(f"{self.shown} is missing: add one, e.g.\n{_EXAMPLE_DOCKERFILE}")
         try:
             instructions = read_dockerfile(dockerfile)
         except (OSError, UnicodeDecodeError) as exc:

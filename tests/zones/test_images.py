@@ -115,7 +115,7 @@ def test_missing_entrypoint_missing_folder_and_missing_dockerfile_are_refused(tm
     with pytest.raises(ZoneSpecError, match="no folder images/nope/"):
         plan_container(tmp_path, ContainerSpec(name="c", image="nope"))
     (tmp_path / "images" / "empty").mkdir()
-    with pytest.raises(ZoneSpecError, match="cannot read images/empty/Dockerfile"):
+    with pytest.raises(ZoneSpecError, match="images/empty/Dockerfile is missing"):
         plan_container(tmp_path, ContainerSpec(name="c", image="empty"))
 
 

@@ -1,0 +1,69 @@
+"""``autonomy cluster enroll | show | stop``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from autonomy.cli.output import OUTPUT_OPTION, Printer
+
+__all__ = ["cluster", "client"]
+
+
+def client() -> Any:
+    """The cluster client for ``AUTONOMY_HOME`` (imported late: ``--help`` stays fast)."""
+    from autonomy.cluster.client import ClusterClient, default_home
+
+    return ClusterClient(default_home())
+
+
+@click.group()
+def cluster() -> None:
+    """Create, inspect and stop your cluster."""
+
+
+@cluster.command()
+@click.option("--no-input", is_flag=True,
+              help="Never prompt (accepted for compatibility: the local cluster needs no input).")
+@OUTPUT_OPTION
+def enroll(no_input: bool, output: str) -> None:
+    """Create the local cluster if there is none, start its controller, and show it."""
+    printer = Printer(output)
+    info = client().enroll()
+    printer.data(info)
+    printer.line(f"Cluster {info.get('id')} is ready.")
+    _show_fields(printer, info)
+
+
+@cluster.command()
+@OUTPUT_OPTION
+def show(output: str) -> None:
+    """Show the cluster: its id, fabric, gateway and zones."""
+    printer = Printer(output)
+    info = client().show()
+    printer.data(info)
+    _show_fields(printer, info)
+
+
+@cluster.command()
+@OUTPUT_OPTION
+def stop(output: str) -> None:
+    """Stop the cluster's controller and every zone it runs (they come back on the next command)."""
+    printer = Printer(output)
+    result = client().stop()
+    printer.data(result)
+    printer.line("Stopped the cluster." if result.get("stopped") else "The cluster was not running.")
+
+
+def _show_fields(printer: Printer, info: dict[str, Any]) -> None:
+    zones = info.get("zones") or []
+    names = [z.get("zone", z.get("name")) if isinstance(z, dict) else z for z in zones]
+    printer.fields([
+        ("id", info.get("id")),
+        ("kind", info.get("kind")),
+        ("fabric", info.get("fabric_url")),
+        ("gateway", info.get("gateway_url")),
+        ("public URLs", info.get("public_url_template")),
+        ("zones", names or "none"),
+    ])
