@@ -38,9 +38,13 @@ from autonomy.nodes.mailbox import NodeMailbox as RustMailbox  # noqa: E402
 # --- HTTP --------------------------------------------------------------------------------------
 from autonomy.http import HttpServer, NodeDep, WebSocketNodeDep  # noqa: E402
 
+# --- fabric: remote nodes and discovery ---------------------------------------------------------
+from autonomy.nodes import Cluster, RemoteNode, Zone  # noqa: E402  # isort: skip
+
 __all__ = [
     *_errors_all,
     "debug", "error", "get_logger", "info", "set_log_level", "set_log_levels", "warning",
     "Context", "Mailbox", "Node", "NodeController", "NodeRequest", "NodeResponse", "Worker", "RustMailbox",
     "HttpServer", "NodeDep", "WebSocketNodeDep",
+    "RemoteNode", "Zone", "Cluster",
 ]
