@@ -16,7 +16,6 @@ with the original kept as ``__cause__``.
     ├── WorkerError                           the worker's handle_message raised; carries its message
     ├── FabricError                           the node cannot use the fabric (connection, credentials)
     ├── RemoteNodeError (also RuntimeError)   a remote node's controller refused or failed a request
-    ├── RemoteNodeError (also RuntimeError)   a remote node's controller refused or failed a request
     ├── ConfigError (also ValueError)         bad configuration or input; names the field and the fix
     │   ├── InvalidMessage                    an agent message (JSON) that does not follow the protocol
     │   ├── ZoneSpecError                     autonomy.yaml / secrets.yaml refused
@@ -45,7 +44,6 @@ __all__ = [
     "DeliveryTimeout",
     "WorkerError",
     "FabricError",
-    "RemoteNodeError",
     "RemoteNodeError",
     "ConfigError",
     "ZoneSpecError",
@@ -152,16 +150,6 @@ class WorkerError(AutonomyError):
 
 class FabricError(AutonomyError):
     """The node cannot use its cluster's fabric (unreachable server, refused credentials)."""
-
-
-class RemoteNodeError(AutonomyError, RuntimeError):
-    """A remote node's controller answered ``success=False`` (upstream: ``RuntimeError("Remote node error: ...")``)."""
-
-    def __init__(self, node: str, method: str, error: str | None) -> None:
-        self.node = node
-        self.method = method
-        self.error = error
-        super().__init__(f"Remote node error: {error} (node {node!r}, {method})")
 
 
 class RemoteNodeError(AutonomyError, RuntimeError):
