@@ -1,0 +1,17 @@
+"""Agents: an LLM loop with tools and memory behind a name, one worker per conversation."""
+
+from autonomy.agents.agent import Agent, key_extractor, prepare_tools, system_message
+from autonomy.agents.errors import (
+    AgentError,
+    AgentStartTimeoutError,
+    AgentStopTimeoutError,
+    AgentTimeoutError,
+    SendMessageTimeoutError,
+)
+from autonomy.agents.reference import AgentReference, ReceiveReference, Reference
+from autonomy.agents.response import ConversationResponse
+from autonomy.agents.state import State, StateMachine
+
+__all__ = ["Agent", "AgentReference", "ReceiveReference", "Reference", "ConversationResponse", "State",
+           "StateMachine", "AgentError", "AgentTimeoutError", "AgentStartTimeoutError", "AgentStopTimeoutError",
+           "SendMessageTimeoutError", "key_extractor", "prepare_tools", "system_message"]
