@@ -96,46 +96,47 @@ def test_portals_and_unknown_keys_are_kept_with_a_note(tmp_path: Path) -> None:
     assert any("pods[0].portals: ignored" in n for n in zone.notes)
 
 
-@pytest.mark.parametrize(
-    ("text", "path", "words"),
-    [
-        ("name: My_App\npods: [{name: p, containers: [{name: c, image: i}]}]", "name", "a-z and 0-9"),
-        ("name: waytoolongname\npods: [{name: p, containers: [{name: c, image: i}]}]", "name", "1 to 10"),
-        ("pods: [{name: p, containers: [{name: c, image: i}]}]", "name", "is missing"),
-        ("name: a\npods: []", "pods", "non-empty"),
-        ("name: a", "pods", "is missing"),
-        ("name: a\npods: [{name: Main_Pod, containers: [{name: c, image: i}]}]", "pods[0].name", "a-z, 0-9"),
-        ("name: a\npods: [{name: p, clones: many, containers: [{name: c, image: i}]}]", "pods[0].clones",
-         "'many' is not a whole number >= 1"),
-        ("name: a\npods: [{name: p, clones: 0, containers: [{name: c, image: i}]}]", "pods[0].clones", ">= 1"),
-        ("name: a\npods: [{name: p, size: huge, containers: [{name: c, image: i}]}]", "pods[0].size",
-         "'regular' or 'big'"),
-        ("name: a\npods: [{name: p, public: 'yes', containers: [{name: c, image: i}]}]", "pods[0].public",
-         "true or false"),
-        ("name: a\npods: [{name: p}]", "pods[0].containers", "is missing"),
-        ("name: a\npods: [{name: p, containers: [{name: c}]}]", "pods[0].containers[0].image", "is missing"),
-        ("name: a\npods: [{name: p, containers: [{name: c, image: i}, {name: c, image: j}]}]",
-         "pods[0].containers[1].name", "unique in a pod"),
-        ("name: a\npods: [{name: main-pod, containers: [{name: c, image: i}]}, "
-         "{name: main-pod, containers: [{name: c, image: i}]}]", "pods[1].name", "unique"),
-        ("name: a\npods: [{name: one, containers: [{name: c, image: i}]}, "
-         "{name: two, containers: [{name: c, image: i}]}]", "pods", "'main-pod'"),
-        ("name: a\npods: [{name: p, containers: [{name: c, image: i, env: [{A: 1, B: 2}]}]}]",
-         "pods[0].containers[0].env[0]", "one-key map"),
-        ("name: a\npods: [{name: p, containers: [{name: c, image: i, env: {A: null}}]}]",
-         "pods[0].containers[0].env.A", "is empty"),
-        ("name: a\npods: [{name: p, containers: [{name: c, image: i, env: {A-B: x}}]}]",
-         "pods[0].containers[0].env.A-B", "not a variable name"),
-        ("name: a\npods: [{name: p, containers: [{name: c, image: i, args: '--port 1'}]}]",
-         "pods[0].containers[0].args", "list of strings"),
-        ("name: a\npods: [{name: p, containers: [{name: c, image: i, args: [{x: 1}]}]}]",
-         "pods[0].containers[0].args[0]", "string or a number"),
-        ("name: a\nzone_name: b\npods: [{name: p, containers: [{name: c, image: i}]}]", "zone_name",
-         "keep only one"),
-        ("- just\n- a list", "", "must be a mapping"),
-        ("", "", "is empty"),
-    ],
-)
+# (file text, field path, words of the message): shared with the CLI's subprocess tests.
+REFUSALS = [
+    ("name: My_App\npods: [{name: p, containers: [{name: c, image: i}]}]", "name", "a-z and 0-9"),
+    ("name: waytoolongname\npods: [{name: p, containers: [{name: c, image: i}]}]", "name", "1 to 10"),
+    ("pods: [{name: p, containers: [{name: c, image: i}]}]", "name", "is missing"),
+    ("name: a\npods: []", "pods", "non-empty"),
+    ("name: a", "pods", "is missing"),
+    ("name: a\npods: [{name: Main_Pod, containers: [{name: c, image: i}]}]", "pods[0].name", "a-z, 0-9"),
+    ("name: a\npods: [{name: p, clones: many, containers: [{name: c, image: i}]}]", "pods[0].clones",
+     "'many' is not a whole number >= 1"),
+    ("name: a\npods: [{name: p, clones: 0, containers: [{name: c, image: i}]}]", "pods[0].clones", ">= 1"),
+    ("name: a\npods: [{name: p, size: huge, containers: [{name: c, image: i}]}]", "pods[0].size",
+     "'regular' or 'big'"),
+    ("name: a\npods: [{name: p, public: 'yes', containers: [{name: c, image: i}]}]", "pods[0].public",
+     "true or false"),
+    ("name: a\npods: [{name: p}]", "pods[0].containers", "is missing"),
+    ("name: a\npods: [{name: p, containers: [{name: c}]}]", "pods[0].containers[0].image", "is missing"),
+    ("name: a\npods: [{name: p, containers: [{name: c, image: i}, {name: c, image: j}]}]",
+     "pods[0].containers[1].name", "unique in a pod"),
+    ("name: a\npods: [{name: main-pod, containers: [{name: c, image: i}]}, "
+     "{name: main-pod, containers: [{name: c, image: i}]}]", "pods[1].name", "unique"),
+    ("name: a\npods: [{name: one, containers: [{name: c, image: i}]}, "
+     "{name: two, containers: [{name: c, image: i}]}]", "pods", "'main-pod'"),
+    ("name: a\npods: [{name: p, containers: [{name: c, image: i, env: [{A: 1, B: 2}]}]}]",
+     "pods[0].containers[0].env[0]", "one-key map"),
+    ("name: a\npods: [{name: p, containers: [{name: c, image: i, env: {A: null}}]}]",
+     "pods[0].containers[0].env.A", "is empty"),
+    ("name: a\npods: [{name: p, containers: [{name: c, image: i, env: {A-B: x}}]}]",
+     "pods[0].containers[0].env.A-B", "not a variable name"),
+    ("name: a\npods: [{name: p, containers: [{name: c, image: i, args: '--port 1'}]}]",
+     "pods[0].containers[0].args", "list of strings"),
+    ("name: a\npods: [{name: p, containers: [{name: c, image: i, args: [{x: 1}]}]}]",
+     "pods[0].containers[0].args[0]", "string or a number"),
+    ("name: a\nzone_name: b\npods: [{name: p, containers: [{name: c, image: i}]}]", "zone_name",
+     "keep only one"),
+    ("- just\n- a list", "", "must be a mapping"),
+    ("", "", "is empty"),
+]
+
+
+@pytest.mark.parametrize(("text", "path", "words"), REFUSALS)
 def test_refusal_names_file_field_and_fix(tmp_path: Path, text: str, path: str, words: str) -> None:
     write(tmp_path, text + "\n")
     error = refusal(tmp_path)
