@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 
 import pytest
 
+from autonomy.models import aclose_clients
 from tests.support.fake_llm import FakeLLM
 
 
@@ -19,3 +20,10 @@ def fake_llm() -> Iterator[FakeLLM]:
     """
     with FakeLLM() as llm:
         yield llm
+
+
+@pytest.fixture(autouse=True)
+async def _close_model_clients() -> AsyncIterator[None]:
+    """Close the SDK clients ``Model`` cached for the test's event loop, so none outlives its loop."""
+    yield
+    await aclose_clients()
