@@ -71,7 +71,8 @@ class ProviderConfig:
     ``kind``: ``openai`` (any OpenAI-compatible endpoint; ``url`` is its base URL, usually ending in
     ``/v1``), ``anthropic`` (the Anthropic Messages API through the ``anthropic`` SDK; ``url``
     optional) or ``embedded`` (a GGUF model run in the gateway's process; ``path`` optional, default
-    the SmolLM2 model of the ``[local]`` extra).
+    the SmolLM2 model of the ``[local]`` extra, verified against its pinned hash; ``sha256``, when
+    set, is checked before another file is loaded).
     ``models``: names this provider serves, passed to it verbatim. ``aliases``: other accepted names
     and the provider model each stands for. ``default``: this provider takes every name no provider
     lists; ``default_model``, when set, replaces such names (else they pass through verbatim).
@@ -87,6 +88,7 @@ class ProviderConfig:
     default: bool = False
     default_model: str | None = None
     path: str | None = None
+    sha256: str | None = None
     timeout: float = 120.0
     throttle: ThrottleConfig = field(default_factory=ThrottleConfig)
 
@@ -109,8 +111,10 @@ class ProviderConfig:
             raise ConfigError(f"{where}: set api_key_env or api_key_file, not both")
         if self.kind == "embedded" and (self.api_key_env or self.api_key_file):
             raise ConfigError(f"{where}: an embedded model takes no API key: remove api_key_env/api_key_file")
-        if self.path is not None and self.kind != "embedded":
-            raise ConfigError(f"{where}.path is only for kind 'embedded' (a GGUF file)")
+        if (self.path is not None or self.sha256 is not None) and self.kind != "embedded":
+            raise ConfigError(f"{where}.path and .sha256 are only for kind 'embedded' (a GGUF file)")
+        if self.sha256 is not None and not re.fullmatch(r"[0-9a-fA-F]{64}", self.sha256):
+            raise ConfigError(f"{where}.sha256 = {self.sha256!r}: must be 64 hex digits")
         for model in (*self.models, *self.aliases, *self.aliases.values()):
             if not isinstance(model, str) or not model or len(model) > 200:
                 raise ConfigError(f"{where}.models: model name {model!r} must be a non-empty string")
