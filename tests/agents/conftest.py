@@ -1,5 +1,5 @@
-"""Fixtures for agent tests: a node serving HTTP on loopback, and a model that talks to the fake LLM
-over real HTTP with the OpenAI SDK."""
+"""Fixtures for agent tests: a node serving HTTP on loopback, and the real Model talking to the fake LLM
+over HTTP."""
 
 from __future__ import annotations
 
@@ -8,30 +8,10 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
-import openai
 import pytest
 
 from autonomy import HttpServer, Node
-
-
-class SdkModel:
-    """A minimal duck-typed model (``complete_chat``) on the OpenAI SDK, pointed at the fake LLM."""
-
-    def __init__(self, base_url: str, api_key: str) -> None:
-        self.client = openai.AsyncOpenAI(base_url=base_url, api_key=api_key, max_retries=0)
-
-    def complete_chat(self, messages: list[dict[str, Any]], stream: bool = False, tools: Any = None, **kwargs: Any):
-        args: dict[str, Any] = {"model": "fake-model", "messages": messages, "stream": stream}
-        if tools:
-            args["tools"] = tools
-        if stream:
-            return self._stream(args)
-        return self.client.chat.completions.create(**args)
-
-    async def _stream(self, args: dict[str, Any]) -> AsyncIterator[Any]:
-        chunks = await self.client.chat.completions.create(**args)
-        async for chunk in chunks:
-            yield chunk
+from autonomy.models import Model, aclose_clients
 
 
 class AddTool:
@@ -53,11 +33,27 @@ class AddTool:
         return str(args["a"] + args["b"])
 
 
+MODEL_ENV = [
+    "AUTONOMY_USE_EXTERNAL_APIS_GATEWAY", "AUTONOMY_EXTERNAL_APIS_GATEWAY_URL",
+    "AUTONOMY_EXTERNAL_APIS_GATEWAY_API_KEY",
+    "OPENAI_BASE_URL", "OPENAI_API_KEY", "ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL", "LITELLM_PROXY_API_BASE",
+    "CLUSTER", "ZONE", "NODE", "API_KEY", "AUTONOMY_FABRIC_URL",
+]
+
+
+@pytest.fixture(autouse=True)
+def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in MODEL_ENV:
+        monkeypatch.delenv(name, raising=False)
+
+
 @pytest.fixture
-async def model(fake_llm) -> AsyncIterator[SdkModel]:
-    m = SdkModel(fake_llm.base_url, fake_llm.api_key)
-    yield m
-    await m.client.close()
+async def model(fake_llm, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Model]:
+    """The real ``Model``, pointed at the fake LLM over HTTP (OpenAI-compatible endpoint)."""
+    monkeypatch.setenv("OPENAI_BASE_URL", fake_llm.base_url)
+    monkeypatch.setenv("OPENAI_API_KEY", fake_llm.api_key)
+    yield Model("fake-model", throttle_max_retry_attempts=0)
+    await aclose_clients()
 
 
 @pytest.fixture
