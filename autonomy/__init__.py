@@ -41,10 +41,19 @@ from autonomy.http import HttpServer, NodeDep, WebSocketNodeDep  # noqa: E402
 # --- fabric: remote nodes and discovery ---------------------------------------------------------
 from autonomy.nodes import Cluster, RemoteNode, Zone  # noqa: E402  # isort: skip
 
+# --- agents: messages, memory, agents -----------------------------------------------------------
+from autonomy.agents import Agent, AgentReference, ConversationResponse  # noqa: E402  # isort: skip
+from autonomy.memory import Memory  # noqa: E402  # isort: skip
+from autonomy.nodes.message import (  # noqa: E402  # isort: skip
+    AssistantMessage, SystemMessage, ToolCallResponseMessage, UserMessage,
+)
+
 __all__ = [
     *_errors_all,
     "debug", "error", "get_logger", "info", "set_log_level", "set_log_levels", "warning",
     "Context", "Mailbox", "Node", "NodeController", "NodeRequest", "NodeResponse", "Worker", "RustMailbox",
     "HttpServer", "NodeDep", "WebSocketNodeDep",
     "RemoteNode", "Zone", "Cluster",
+    "Agent", "AgentReference", "ConversationResponse", "Memory",
+    "AssistantMessage", "SystemMessage", "ToolCallResponseMessage", "UserMessage",
 ]
