@@ -14,6 +14,8 @@ plane executes the :class:`ContainerPlan`. What this backend can run:
 - ``ghcr.io/build-trust/mcp-proxy`` (any tag): the ``mcp-proxy`` command installed next to
   ``sys.executable`` with the container's ``args``; the deprecated ``--sse-port``/``--sse-host`` become
   ``--port``/``--host``;
+- in both, a bare command installed next to ``sys.executable`` (``mcp-server-time``, ``uvicorn``) is
+  given by its full path: a zone's processes need not have that ``bin`` folder on their ``PATH``;
 - nothing else: another external image is refused with a ZoneSpecError that says what can run.
 """
 
@@ -131,12 +133,23 @@ def _plan_mcp_proxy(container: ContainerSpec, where: str) -> ContainerPlan:
     for arg in args[:split]:
         name, eq, value = arg.partition("=")
         head.append(_MCP_FLAGS.get(name, name) + eq + value if name in _MCP_FLAGS else arg)
-    command = args[split + 1:split + 2]
-    if command and shutil.which(command[0]) is None and not (executable.parent / command[0]).exists():
-        warnings.append(f"mcp-proxy runs {command[0]!r}, which is not on this machine's PATH: the tool "
-                        "server will fail to start until it is installed")
-    return ContainerPlan(kind="external", image_dir=None, argv=[str(executable), *head, *args[split:]],
-                         warnings=warnings)
+    tail = args[split:]
+    if len(tail) > 1:
+        tail[1] = _installed(tail[1])
+        if "/" not in tail[1] and shutil.which(tail[1]) is None:
+            warnings.append(f"mcp-proxy runs {tail[1]!r}, which is not on this machine's PATH: the tool "
+                            "server will fail to start until it is installed")
+    return ContainerPlan(kind="external", image_dir=None, argv=[str(executable), *head, *tail], warnings=warnings)
+
+
+def _installed(command: str) -> str:
+    """A bare command installed next to ``sys.executable`` (``mcp-server-time``), by its full path.
+
+    The processes of a zone do not necessarily have this virtualenv's ``bin`` on their ``PATH``.
+    """
+    if "/" not in command and (Path(sys.executable).parent / command).is_file():
+        return str(Path(sys.executable).parent / command)
+    return command
 
 
 class _Stage:
@@ -304,8 +317,7 @@ class _LocalPlanner:
             argv = (entry.exec_form if entry is not None else []) + tail
         if not argv:
             raise self.refuse(f'{self.shown} has no ENTRYPOINT or CMD: add one, e.g. ENTRYPOINT ["python", "main.py"]')
-        if _PYTHON.match(posixpath.basename(argv[0])):
-            argv[0] = sys.executable
+        argv[0] = sys.executable if _PYTHON.match(posixpath.basename(argv[0])) else _installed(argv[0])
         return [argv[0]] + [_relative(arg, root) for arg in argv[1:]]
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from urllib.parse import urlsplit
 
@@ -111,3 +112,55 @@ def test_failing_container_fails_the_deploy_with_its_log(cluster: Cli) -> None:
     deployed = cli("zone", "deploy")
     assert deployed.code == 1 and "Traceback" not in deployed.stderr.split("error:", 1)[0]
     assert "cannot start: missing configuration" in deployed.stderr
+
+
+MCP_ZONE = """\
+name: tools
+pods:
+  - name: main-pod
+    public: true
+    containers:
+      - name: main
+        image: main
+      - name: time
+        image: ghcr.io/build-trust/mcp-proxy
+        args: ["--sse-port", "8001", "--pass-environment", "--", "mcp-server-time"]
+"""
+
+MCP_MAIN = """\
+import httpx
+from fastapi import FastAPI
+
+from autonomy import HttpServer, Node
+
+app = FastAPI()
+
+
+@app.get("/tools-status")
+async def tools_status():
+    async with httpx.AsyncClient() as client:
+        return (await client.get("http://localhost:8001/status", timeout=5)).json()
+
+
+async def main(node):
+    pass
+
+
+Node.start(main, http_server=HttpServer(app=app))
+"""
+
+
+def test_mcp_proxy_container_serves_its_pod_on_localhost(cluster: Cli) -> None:
+    cli = cluster
+    write_app(cli.cwd, MCP_ZONE, MCP_MAIN)
+    deployed = cli("zone", "deploy", "-o", "json")
+    assert deployed.code == 0, deployed
+    url = urlsplit(json.loads(deployed.stdout)["url"])
+    deadline = time.monotonic() + 30
+    while True:  # the proxy may still be starting when the node is up
+        response = httpx.get(f"http://127.0.0.1:{url.port}/tools-status", headers={"Host": url.netloc}, timeout=10)
+        if response.status_code == 200 or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    assert response.status_code == 200, response.text
+    assert response.json()["server_instances"] == {"default": "configured"}

@@ -125,7 +125,8 @@ def test_mcp_proxy_maps_to_the_installed_command_with_new_flags() -> None:
     plan = plan_container(Path("."), container)
     assert plan.kind == "external" and plan.image_dir is None
     assert plan.argv == [str(Path(sys.executable).parent / "mcp-proxy"), "--port", "8001", "--host=0.0.0.0",
-                         "--pass-environment", "--", "mcp-server-time", "--sse-port"]
+                         "--pass-environment", "--", str(Path(sys.executable).parent / "mcp-server-time"),
+                         "--sse-port"]
     assert Path(plan.argv[0]).exists() and plan.warnings == []
 
 
