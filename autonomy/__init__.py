@@ -48,6 +48,12 @@ from autonomy.nodes.message import (  # noqa: E402  # isort: skip
     AssistantMessage, SystemMessage, ToolCallResponseMessage, UserMessage,
 )
 
+# --- zones: autonomy.yaml, secrets.yaml, image plans ---------------------------------------------
+from autonomy.zones import (  # noqa: E402  # isort: skip
+    ContainerPlan, ContainerSpec, PodSpec, SecretRef, ZoneSpec, load_secrets, load_zone, plan_container,
+    resolve_env,
+)
+
 __all__ = [
     *_errors_all,
     "debug", "error", "get_logger", "info", "set_log_level", "set_log_levels", "warning",
@@ -56,4 +62,6 @@ __all__ = [
     "RemoteNode", "Zone", "Cluster",
     "Agent", "AgentReference", "ConversationResponse", "Memory",
     "AssistantMessage", "SystemMessage", "ToolCallResponseMessage", "UserMessage",
+    "ZoneSpec", "PodSpec", "ContainerSpec", "SecretRef", "ContainerPlan",
+    "load_zone", "load_secrets", "resolve_env", "plan_container",
 ]
