@@ -177,7 +177,7 @@ class _Checker:
             self.problem(path, f"must be a mapping with 'name' and 'containers', not {_show(raw)}")
             return {}
         out: dict[str, Any] = {"extra": self.extras(raw, _POD_KEYS, path)}
-        out["name"] = self.label(raw.get("name"), f"{path}.name", "pod", "main-pod")
+        out["name"] = self.label(raw.get("name"), f"{path}.name", "main-pod")
         public = raw.get("public", False)
         if not isinstance(public, bool):
             self.problem(f"{path}.public", f"{_show(public)} must be true or false (unquoted)")
@@ -210,7 +210,7 @@ class _Checker:
                 seen.add(name)
         return out
 
-    def label(self, name: Any, path: str, kind: str, example: str) -> Any:
+    def label(self, name: Any, path: str, example: str) -> Any:
         if name is None:
             self.problem(path, f"is missing: add 'name: {example}'")
         elif not isinstance(name, str) or not DNS_LABEL_RE.match(name):
@@ -222,7 +222,7 @@ class _Checker:
             self.problem(path, f"must be a mapping with 'name' and 'image', not {_show(raw)}")
             return {}
         out: dict[str, Any] = {"extra": self.extras(raw, _CONTAINER_KEYS, path)}
-        out["name"] = self.label(raw.get("name"), f"{path}.name", "container", "main")
+        out["name"] = self.label(raw.get("name"), f"{path}.name", "main")
         image = raw.get("image")
         if image is None:
             self.problem(f"{path}.image", "is missing: add 'image: main' (a folder under images/) "

@@ -72,3 +72,10 @@ def test_dry_run_checks_and_shows_plans_without_a_cluster(cli: Cli) -> None:
     assert '"main-pod/main"' in result.stdout and "main.py" in result.stdout
     assert "note: pods[0].portals: ignored" in result.stderr
     assert not cli.home.exists()
+
+
+def test_delete_reads_the_zone_name_even_from_a_spec_with_problems(cli: Cli) -> None:
+    write_app(cli.cwd, "name: app\npods: []\n")
+    # The name was read (the command got as far as the cluster, which is not enrolled here).
+    result = cli("zone", "delete")
+    assert result.code == 1 and "autonomy cluster enroll" in result.stderr and "Traceback" not in result.stderr
