@@ -453,8 +453,42 @@ def content_text(content: Any) -> str:
     return str(content)
 
 
+def _text_dict_to_openai(data: dict[str, Any]) -> dict[str, Any] | None:
+    """The hot path of :func:`message_to_openai`: a well-formed text message dict (as stored in memory)."""
+    content = data.get("content")
+    if isinstance(content, dict):
+        if content.get("type", "text") != "text":
+            return None
+        text = content.get("text") or ""
+    elif content is None or isinstance(content, str):
+        text = content or ""
+    else:
+        return None
+    role = data.get("role") or "user"
+    if role == "assistant":
+        calls = data.get("tool_calls")
+        if calls and not all(isinstance(c, dict) and isinstance(c.get("function"), dict)
+                             and isinstance(c["function"].get("arguments", ""), str) for c in calls):
+            return None
+        out: dict[str, Any] = {"role": "assistant", "content": text}
+        if calls:
+            out["tool_calls"] = [{"id": c.get("id") or "", "function": {"name": c["function"].get("name") or "",
+                                  "arguments": c["function"].get("arguments") or ""}, "type": "function"}
+                                 for c in calls]
+        return out
+    if role == "tool":
+        return {"role": "tool", "tool_call_id": str(data.get("tool_call_id") or ""), "content": text}
+    if role in ("user", "system"):
+        return {"role": role, "content": text}
+    return None
+
+
 def message_to_openai(message: Any) -> dict[str, Any]:
     """An OpenAI chat message dict for a message dataclass or its JSON dict."""
+    if isinstance(message, dict):
+        fast = _text_dict_to_openai(message)
+        if fast is not None:
+            return fast
     msg = message if not isinstance(message, dict) else message_from_dict(message)
     if isinstance(msg.content, ImageContent):
         url = msg.content.encoded or ""
