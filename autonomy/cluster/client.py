@@ -24,6 +24,8 @@ import contextlib
 import fcntl
 import json
 import os
+import signal
+import socket
 import subprocess
 import sys
 import time
@@ -82,14 +84,23 @@ class ClusterClient:
     def stop(self) -> dict[str, Any]:
         """Stop the controller and everything it runs (zones stay in the state and come back on start).
 
-        Blocks until the controller's socket stops answering (or ``start_timeout`` passes).
+        Blocks until the controller process has exited (ClusterError after ``start_timeout``).
         """
         if not self._answers():
             return {"stopped": False}
         result = self._json("POST", "/stop", start=False)
+        # The controller holds controller.lock until its very end (after the socket is removed).
         deadline = time.monotonic() + self.start_timeout
-        while time.monotonic() < deadline and self._answers():
-            time.sleep(0.05)
+        with open(self.home / "controller.lock", "a") as lock:
+            while True:
+                try:
+                    fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if time.monotonic() > deadline:
+                        raise ClusterError(f"The cluster controller did not exit within {self.start_timeout:g} s "
+                                           f"of being asked to stop. See {self.log_path}") from None
+                    time.sleep(0.05)
         return {"stopped": True, **result}
 
     def deploy(self, zone: Any, secrets: dict[str, str], source_dir: Path) -> Iterator[dict[str, Any]]:
@@ -174,6 +185,12 @@ class ClusterClient:
     def _answers(self) -> bool:
         if not self.socket_path.exists():
             return False
+        # Probe the socket first: httpx leaks its socket when a Unix-socket connect is refused.
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
+            try:
+                probe.connect(str(self.socket_path))
+            except OSError:
+                return False
         try:
             with self._http(timeout=5.0) as http:
                 return http.get("/health").status_code == 200
@@ -198,29 +215,42 @@ class ClusterClient:
             self._spawn_and_wait()
 
     def _spawn_and_wait(self) -> None:
-        with open(self.log_path, "ab") as log:
-            process = subprocess.Popen(
-                [sys.executable, "-m", "autonomy.cluster.controller", "--home", str(self.home)],
-                stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                start_new_session=True, close_fds=True,
-            )
+        # The controller must outlive this process and must not become its zombie: a short-lived shell
+        # in a new session starts it in the background and prints its pid, then exits (the controller is
+        # re-parented to init, which reaps it).
+        argv = [sys.executable, "-m", "autonomy.cluster.controller", "--home", str(self.home)]
+        launcher = subprocess.run(
+            ["/bin/sh", "-c", '"$@" </dev/null >>"$LOG" 2>&1 & echo $!', "sh", *argv],
+            env={**os.environ, "LOG": str(self.log_path)}, capture_output=True, text=True,
+            start_new_session=True, check=False,
+        )
+        if launcher.returncode != 0 or not launcher.stdout.strip().isdigit():
+            raise ClusterError(f"Could not start the cluster controller: {launcher.stderr.strip()}")
+        pid = int(launcher.stdout.strip())
         deadline = time.monotonic() + self.start_timeout
         while time.monotonic() < deadline:
             if self._answers():
                 return
-            code = process.poll()
-            if code is not None:
+            if not _alive(pid):
                 raise ClusterError(
-                    f"The cluster controller exited with code {code} while starting. "
-                    f"See {self.log_path}:\n{_tail(self.log_path)}"
+                    f"The cluster controller exited while starting. See {self.log_path}:\n{_tail(self.log_path)}"
                 )
             time.sleep(0.05)
         with contextlib.suppress(ProcessLookupError):
-            process.terminate()
+            os.kill(pid, signal.SIGTERM)
         raise ClusterError(
             f"The cluster controller did not answer on {self.socket_path} within {self.start_timeout:g} s. "
             f"See {self.log_path}:\n{_tail(self.log_path)}"
         )
+
+
+def _alive(pid: int) -> bool:
+    """True while ``pid`` runs (a zombie, left when init does not reap, counts as gone)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
 
 
 def _decode(response: httpx.Response) -> Any:

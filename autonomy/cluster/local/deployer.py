@@ -59,6 +59,8 @@ class PodInstance:
 class RunningZone:
     spec: Any
     url: str | None
+    state: str = "starting"  # "starting", "running" (every node answered) or "failed" (see ``error``)
+    error: str | None = None
     instances: list[PodInstance] = field(default_factory=list)
 
 
@@ -120,13 +122,18 @@ class LocalDeployer:
             running = RunningZone(spec=zone, url=self._url(zone))
             self._zones[zone.name] = running
             started = time.monotonic()
-            for pod in zone.pods:
-                names = pod.node_names(self.cluster_id, zone.name)
-                instances = await asyncio.gather(*(
-                    self._start_instance(zone, pod, i, names[i], plans, pythons, secrets) for i in range(pod.clones)))
-                running.instances.extend(instances)
-                progress("pod", f"{pod.name}: {pod.clones} instance(s) started ({self.network} network)")
-            await self._wait_ready(running, progress)
+            try:
+                for pod in zone.pods:
+                    names = pod.node_names(self.cluster_id, zone.name)
+                    instances = await asyncio.gather(*(self._start_instance(zone, pod, i, names[i], plans, pythons,
+                                                                            secrets) for i in range(pod.clones)))
+                    running.instances.extend(instances)
+                    progress("pod", f"{pod.name}: {pod.clones} instance(s) started ({self.network} network)")
+                await self._wait_ready(running, progress)
+            except BaseException as exc:
+                running.state, running.error = "failed", str(exc) or repr(exc)
+                raise
+            running.state = "running"
             progress("ready", f"every node is up in {time.monotonic() - started:.2f} s")
             return {"zone": zone.name, "url": running.url, "pods": self._pods_summary(running)}
 
@@ -171,7 +178,7 @@ class LocalDeployer:
             argv = cgroup.join_argv(argv)
             if ns is not None:
                 argv = ns.exec_prefix() + argv
-            cwd = Path(plan.image_dir) if plan.image_dir else self.zone_dir(zone.name)
+            cwd = Path(plan.image_dir) / plan.workdir if plan.image_dir else self.zone_dir(zone.name)
             label = f"{pod.name}-{clone}/{container.name}"
             key = (zone.name, pod.name, clone, container.name)
             proc = ContainerProcess(label, argv, env, cwd, logs / f"{pod.name}-{clone}-{container.name}.log",
@@ -238,7 +245,7 @@ class LocalDeployer:
             out.append({"zone": stored["name"], "url": running.url if running else None,
                         "public": any(p.get("public") for p in spec["pods"] if p["name"] == _main_name(spec)),
                         "pods": [p["name"] for p in spec["pods"]], "network": self.network,
-                        "running": running is not None, "deployed_at": stored["deployed_at"]})
+                        "state": running.state if running else "stopped", "deployed_at": stored["deployed_at"]})
         return out
 
     def _running(self, name: str) -> RunningZone:
@@ -263,7 +270,8 @@ class LocalDeployer:
             pods.append({"pod": inst.pod, "clone": inst.clone, "node": inst.node, "address": inst.address,
                          "port": inst.port, "namespace": inst.ns.name if inst.ns else None,
                          "limits": inst.cgroup.status(), "containers": containers})
-        return {"zone": name, "url": running.url, "network": self.network, "pods": pods}
+        return {"zone": name, "state": running.state, "error": running.error, "url": running.url,
+                "network": self.network, "pods": pods}
 
     def _pods_summary(self, running: RunningZone) -> list[dict[str, Any]]:
         summary: dict[str, dict[str, Any]] = {}

@@ -1,0 +1,93 @@
+"""Fixtures for the local cluster: a controller per test module in a temporary AUTONOMY_HOME."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from autonomy.cluster import ClusterClient
+from autonomy.zones.loading import load_zone
+from autonomy.zones.secrets import load_secrets
+
+IS_ROOT = os.geteuid() == 0
+needs_root = pytest.mark.skipif(not IS_ROOT, reason="network namespaces need root; the host-network tests still run")
+
+
+def wait_until(condition: Callable[[], Any], timeout: float = 20.0, what: str = "condition") -> Any:
+    """Poll ``condition`` until it returns something truthy; fail after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+        time.sleep(0.05)
+
+
+def deploy(client: ClusterClient, directory: Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """Deploy the zone in ``directory``; returns the ``done`` result and every event."""
+    events = list(client.deploy(load_zone(directory), load_secrets(directory), directory))
+    assert events[-1]["event"] == "done", events
+    return events[-1]["result"], events
+
+
+def _cleanup(home: Path) -> None:
+    """Whatever a failed test left: the controller, its containers, namespaces, bridge."""
+    try:
+        cluster = json.loads((home / "cluster.json").read_text())["id"]
+    except (OSError, ValueError, KeyError):
+        return
+    from autonomy.cluster.local.supervisor import kill_orphans
+
+    out = subprocess.run(["pgrep", "-f", f"autonomy.cluster.controller --home {home}"], capture_output=True,
+                         text=True).stdout
+    for pid in out.split():
+        os.kill(int(pid), signal.SIGKILL)
+    kill_orphans(cluster)
+    if IS_ROOT:
+        from autonomy.cluster.local.netns import NetnsNetwork
+
+        NetnsNetwork(cluster).cleanup_stale()
+
+
+@pytest.fixture(scope="module")
+def make_cluster() -> Iterator[Callable[..., ClusterClient]]:
+    """``make_cluster(network="namespace"|"host")`` -> an enrolled client; stopped at module end."""
+    homes: list[Path] = []
+    saved = {k: os.environ.get(k) for k in ("AUTONOMY_PUBLIC_PORT", "AUTONOMY_NETWORK", "AUTONOMY_HOME")}
+
+    def make(network: str = "namespace") -> ClusterClient:
+        # Unix socket paths are limited to 108 bytes: keep the home short.
+        home = Path(tempfile.mkdtemp(prefix="ac-", dir="/tmp"))
+        homes.append(home)
+        os.environ["AUTONOMY_PUBLIC_PORT"] = "0"
+        os.environ["AUTONOMY_NETWORK"] = network
+        client = ClusterClient(home)
+        client.enroll()
+        return client
+
+    try:
+        yield make
+    finally:
+        for home in homes:
+            try:
+                ClusterClient(home).stop()
+            finally:
+                _cleanup(home)
+                shutil.rmtree(home, ignore_errors=True)
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
