@@ -1,0 +1,105 @@
+"""Zones on the host network (AUTONOMY_NETWORK=host: the fallback when namespaces are not available)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import httpx
+import pytest
+
+from autonomy.errors import ClusterError
+from autonomy.zones.loading import load_zone
+from tests.cluster.apps import write_zone
+from tests.cluster.conftest import deploy
+
+ZONE = """
+    name: hosted
+    pods:
+      - name: main-pod
+        public: true
+        containers:
+          - name: web
+            image: web
+      - name: runner-pod
+        clones: 2
+        containers:
+          - name: web
+            image: web
+"""
+
+
+@pytest.fixture(scope="module")
+def cluster(make_cluster):
+    return make_cluster("host")
+
+
+def test_each_clone_gets_its_own_loopback_port(cluster, tmp_path):
+    directory = write_zone(tmp_path / "z", ZONE)
+    result, _ = deploy(cluster, directory)
+    status = cluster.zone_status("hosted")
+    assert status["network"] == "host" and cluster.show()["network"] == "host"
+    ports = [p["port"] for p in status["pods"]]
+    assert len(set(ports)) == 3
+    for pod in status["pods"]:
+        assert pod["address"] == "127.0.0.1" and pod["namespace"] is None
+        env = httpx.get(f"http://127.0.0.1:{pod['port']}/", timeout=5).json()["env"]
+        assert env["DEFAULT_PORT_HTTP"] == str(pod["port"]) and env["NODE"] == pod["node"]
+    info = cluster.show()
+    answer = httpx.get(f"http://127.0.0.1:{info['public_port']}/", timeout=5,
+                       headers={"Host": f"{info['id']}-hosted.localhost"}).json()
+    assert answer["env"]["NODE"].endswith("-hosted-main-pod")
+    pids = [c["pid"] for p in status["pods"] for c in p["containers"]]
+    cluster.delete_zone("hosted")
+    assert not any(Path(f"/proc/{pid}").exists() for pid in pids)
+
+
+def test_redeploy_replaces_the_running_zone(cluster, tmp_path):
+    directory = write_zone(tmp_path / "z", ZONE.replace("clones: 2", "clones: 1"))
+    deploy(cluster, directory)
+    old = [c["pid"] for p in cluster.zone_status("hosted")["pods"] for c in p["containers"]]
+    (directory / "autonomy.yaml").write_text((directory / "autonomy.yaml").read_text().replace("clones: 1",
+                                                                                               "clones: 3"))
+    deploy(cluster, directory)
+    status = cluster.zone_status("hosted")
+    assert [p["clone"] for p in status["pods"] if p["pod"] == "runner-pod"] == [0, 1, 2]
+    assert not any(Path(f"/proc/{pid}").exists() for pid in old)
+    cluster.delete_zone("hosted")
+
+
+def test_a_node_that_exits_at_start_fails_the_deploy_with_its_log(cluster, tmp_path):
+    directory = write_zone(tmp_path / "z", """
+        name: broken
+        pods:
+          - name: main-pod
+            containers:
+              - name: web
+                image: web
+    """, images={"web": "import sys\nprint('missing configuration FOO', flush=True)\nsys.exit(3)\n"})
+    with pytest.raises(ClusterError, match="missing configuration FOO"):
+        list(cluster.deploy(load_zone(directory), {}, directory))
+    status = cluster.zone_status("broken")
+    assert status["state"] == "failed" and "exited" in status["error"]
+    cluster.delete_zone("broken")
+    assert "broken" not in [z["zone"] for z in cluster.list_zones()]
+
+
+def test_an_image_this_backend_cannot_run_is_refused(cluster, tmp_path):
+    directory = write_zone(tmp_path / "z", """
+        name: ext
+        pods:
+          - name: main-pod
+            containers:
+              - name: db
+                image: docker.io/library/postgres:16
+    """, images={})
+    with pytest.raises(ClusterError, match="postgres"):
+        list(cluster.deploy(load_zone(directory), {}, directory))
+    assert "ext" not in [z["zone"] for z in cluster.list_zones()]
+
+
+def test_a_client_without_a_cluster_is_told_to_enroll(tmp_path):
+    from autonomy.cluster import ClusterClient
+
+    with pytest.raises(ClusterError, match="autonomy cluster enroll"):
+        ClusterClient(tmp_path).list_zones()
+    assert ClusterClient(tmp_path).stop() == {"stopped": False}
