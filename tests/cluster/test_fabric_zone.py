@@ -1,0 +1,38 @@
+"""The upstream-style multi-pod zone on the local cluster: main pod + runner-pod clones over the fabric.
+
+Deploys ``examples/fanout`` as it is: its main node finds the runners with ``Zone.nodes(node,
+filter="runner")``, ships a worker to each with ``RemoteNode.start_worker`` and fans work out over the
+cluster's NATS (TLS, the cluster's credentials), served through the public gateway.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.cluster.conftest import deploy, needs_root
+
+FANOUT = Path(__file__).resolve().parents[2] / "examples" / "fanout"
+
+
+@pytest.fixture(scope="module")
+def cluster(make_cluster):
+    return make_cluster("namespace")
+
+
+@needs_root
+def test_main_pod_fans_work_out_to_every_runner_clone(cluster):
+    result, _ = deploy(cluster, FANOUT)
+    assert {p["pod"]: p["clones"] for p in result["pods"]} == {"main-pod": 1, "runner-pod": 3}
+    info = cluster.show()
+    response = httpx.get(f"http://127.0.0.1:{info['public_port']}/squares?upto=12", timeout=60,
+                         headers={"Host": f"{info['id']}-fanout.localhost"})
+    body = response.json()
+    runners = [f"{info['id']}-fanout-runner-pod-{i}" for i in range(3)]
+    assert body["runners"] == runners
+    assert [r["square"] for r in body["results"]] == [n * n for n in range(1, 13)]
+    assert {r["node"] for r in body["results"]} == set(runners)
+    assert info["fabric_url"].startswith("tls://")
+    cluster.delete_zone("fanout")
