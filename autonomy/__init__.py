@@ -54,6 +54,9 @@ from autonomy.zones import (  # noqa: E402  # isort: skip
     resolve_env,
 )
 
+# --- local cluster: the control plane's client ----------------------------------------------------
+from autonomy.cluster import ClusterClient  # noqa: E402  # isort: skip
+
 __all__ = [
     *_errors_all,
     "debug", "error", "get_logger", "info", "set_log_level", "set_log_levels", "warning",
@@ -64,4 +67,5 @@ __all__ = [
     "AssistantMessage", "SystemMessage", "ToolCallResponseMessage", "UserMessage",
     "ZoneSpec", "PodSpec", "ContainerSpec", "SecretRef", "ContainerPlan",
     "load_zone", "load_secrets", "resolve_env", "plan_container",
+    "ClusterClient",
 ]
