@@ -57,6 +57,20 @@ from autonomy.zones import (  # noqa: E402  # isort: skip
 # --- local cluster: the control plane's client ----------------------------------------------------
 from autonomy.cluster import ClusterClient  # noqa: E402  # isort: skip
 
+# --- models, tools and MCP -----------------------------------------------------------------------
+from autonomy.models import Model  # noqa: E402  # isort: skip
+from autonomy.tools import InvokableTool, McpTool, Tool, ToolFactory  # noqa: E402  # isort: skip
+
+
+def __getattr__(name: str) -> object:
+    # McpClient and McpServer import the mcp SDK (~0.15 s): loaded on first use.
+    if name in ("McpClient", "McpServer"):
+        import autonomy.tools
+
+        return getattr(autonomy.tools, name)
+    raise AttributeError(f"module 'autonomy' has no attribute {name!r}")
+
+
 __all__ = [
     *_errors_all,
     "debug", "error", "get_logger", "info", "set_log_level", "set_log_levels", "warning",
@@ -68,4 +82,5 @@ __all__ = [
     "ZoneSpec", "PodSpec", "ContainerSpec", "SecretRef", "ContainerPlan",
     "load_zone", "load_secrets", "resolve_env", "plan_container",
     "ClusterClient",
+    "Model", "Tool", "McpTool", "McpClient", "McpServer", "InvokableTool", "ToolFactory",
 ]

@@ -12,7 +12,6 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from typing import Any, TypeVar
 
 from autonomy.errors import ModelError, ModelTimeout
-from autonomy.models import anthropic_shapes
 from autonomy.models.backends import Backend, is_claude, resolve_backend
 from autonomy.models.clients import forget_client, sdk_client, translate_error
 from autonomy.models.messages import estimate_tokens, to_openai_messages
@@ -184,6 +183,8 @@ class Model:
     async def _complete(self, messages: list[dict[str, Any]], params: dict[str, Any]) -> Any:
         async def request(backend: Backend, client: Any) -> Any:
             if backend.kind == "anthropic":
+                from autonomy.models import anthropic_shapes
+
                 tools = params.get("tools")
                 rest = {k: v for k, v in params.items() if k != "tools"}
                 body = anthropic_shapes.to_anthropic_request(messages, tools, rest)
@@ -200,6 +201,8 @@ class Model:
         async def request(backend: Backend, client: Any) -> Any:
             timeout = self._timeout(backend, self.request_timeout)
             if backend.kind == "anthropic":
+                from autonomy.models import anthropic_shapes
+
                 tools = params.get("tools")
                 rest = {k: v for k, v in params.items() if k != "tools"}
                 body = anthropic_shapes.to_anthropic_request(messages, tools, rest)
@@ -224,7 +227,11 @@ class Model:
     async def _relay(self, stream: Any, backend: Backend) -> AsyncIterator[Any]:
         """Yield ``stream``'s chunks (as OpenAI chunks), enforcing ``stream_timeout``; close it at the end."""
         deadline = time.monotonic() + self.stream_timeout
-        chunks = anthropic_shapes.to_chunks(stream, self.name) if backend.kind == "anthropic" else stream
+        chunks = stream
+        if backend.kind == "anthropic":
+            from autonomy.models import anthropic_shapes  # imports openai.types: only when needed
+
+            chunks = anthropic_shapes.to_chunks(stream, self.name)
         try:
             async for chunk in chunks:
                 if time.monotonic() > deadline:
