@@ -14,16 +14,16 @@ import json
 from collections.abc import AsyncIterator
 from typing import Any
 
-from fastapi import APIRouter, FastAPI, HTTPException, Query, Request
+from fastapi import APIRouter, FastAPI, HTTPException, Request
 from fastapi.responses import Response, StreamingResponse
 
 from autonomy.errors import DeliveryError, DeliveryTimeout, InvalidMessage, WorkerNotFound
-from autonomy.http.server import NodeDep
 from autonomy.nodes.message import (
     ConversationSnippet,
     Error,
     GetConversationsRequest,
     StreamedConversationSnippet,
+    from_dict,
     from_json,
     message_from_dict,
     to_dict,
@@ -34,6 +34,11 @@ __all__ = ["add_agent_routes", "parse_agent_request"]
 
 router = APIRouter()
 DEFAULT_TIMEOUT = 180.0
+
+
+def _node(request: Request) -> Any:
+    # Not NodeDep: FastAPI runs sync dependencies in a thread pool, which costs more than a turn.
+    return request.state.node
 
 
 def _json(data: Any, status: int = 200) -> Response:
@@ -134,13 +139,13 @@ async def _stream(node: Any, name: str, snippet: ConversationSnippet, timeout: f
 
 
 @router.get("/agents")
-async def list_agents(node: NodeDep) -> Response:
-    return _json({"agents": await node.list_agents()})
+async def list_agents(request: Request) -> Response:
+    return _json({"agents": await _node(request).list_agents()})
 
 
 @router.get("/agents/{name}")
-async def get_agent(name: str, node: NodeDep) -> Response:
-    for agent in await node.list_agents():
+async def get_agent(name: str, request: Request) -> Response:
+    for agent in await _node(request).list_agents():
         if agent["name"] == name:
             return _json(agent)
     raise HTTPException(404, f"Agent {name!r} not found: GET /agents lists the agents of this node")
@@ -153,56 +158,82 @@ async def _conversations(node: Any, name: str, scope: str | None, conversation: 
 
 
 @router.get("/agents/{name}/conversations")
-async def all_conversations(name: str, node: NodeDep) -> Response:
-    return await _conversations(node, name, None, None)
+async def all_conversations(name: str, request: Request) -> Response:
+    return await _conversations(_node(request), name, None, None)
 
 
 @router.get("/agents/{name}/scopes/{scope}/conversations")
-async def scope_conversations(name: str, scope: str, node: NodeDep) -> Response:
-    return await _conversations(node, name, scope, None)
+async def scope_conversations(name: str, scope: str, request: Request) -> Response:
+    return await _conversations(_node(request), name, scope, None)
 
 
 @router.get("/agents/{name}/scopes/{scope}/conversations/{conversation}")
-async def one_conversation(name: str, scope: str, conversation: str, node: NodeDep) -> Response:
-    return await _conversations(node, name, scope, conversation)
+async def one_conversation(name: str, scope: str, conversation: str, request: Request) -> Response:
+    return await _conversations(_node(request), name, scope, conversation)
 
 
-async def _post(node: Any, name: str, request: Request, stream: bool, timeout: float) -> Response:
-    if not timeout > 0:
+def _query(request: Request) -> tuple[bool, float]:
+    """``stream`` and ``timeout`` from the query string (parsed here: FastAPI's parameter machinery
+    costs a noticeable share of a turn)."""
+    params = request.query_params
+    stream_text = params.get("stream", "false").strip().lower()
+    if stream_text not in ("true", "1", "yes", "on", "false", "0", "no", "off", ""):
+        raise HTTPException(422, f"?stream= must be true or false, not {stream_text!r}")
+    try:
+        timeout = float(params.get("timeout", DEFAULT_TIMEOUT))
+    except ValueError:
+        raise HTTPException(422, f"?timeout= must be seconds (a number), not {params.get('timeout')!r}") from None
+    if not timeout > 0 or timeout != timeout or timeout == float("inf"):
         raise HTTPException(422, f"?timeout= must be positive seconds, not {timeout!r}")
+    return stream_text in ("true", "1", "yes", "on"), timeout
+
+
+async def _post(node: Any, name: str, request: Request) -> Response:
+    stream, timeout = _query(request)
     messages, scope, conversation = parse_agent_request(await request.body())
     _check_agent(node, name)
     snippet = ConversationSnippet(scope, conversation, messages)
     if stream:
         return await _stream(node, name, snippet, timeout)
-    reply = await _ask(node, name, snippet, timeout)
-    if not isinstance(reply, ConversationSnippet):
-        raise HTTPException(500, f"Agent {name!r} answered with a {reply.type!r} message")
-    return _json([to_dict(m) for m in reply.messages])
+    try:
+        text = await node.send_and_receive(name, to_json(snippet), timeout=timeout)
+        reply = json.loads(text)
+    except (DeliveryError, ValueError) as exc:
+        raise _status_of(exc, name, timeout) from None
+    if isinstance(reply, dict) and reply.get("type") == "conversation_snippet" \
+            and isinstance(reply.get("messages"), list):
+        return _json(reply["messages"])  # the agent's own encoding: no need to decode and re-encode
+    try:
+        decoded = from_dict(reply)
+    except InvalidMessage as exc:
+        raise _status_of(exc, name, timeout) from None
+    if isinstance(decoded, Error):
+        raise HTTPException(500, decoded.message)
+    raise HTTPException(500, f"Agent {name!r} answered with a {decoded.type!r} message")
 
 
 @router.post("/agents/{name}")
-async def post_to_agent(name: str, request: Request, node: NodeDep, stream: bool = False,
-                        timeout: float = Query(DEFAULT_TIMEOUT), content_size: int = 50) -> Response:
-    return await _post(node, name, request, stream, timeout)
+async def post_to_agent(name: str, request: Request) -> Response:
+    """Query: ``stream`` (bool, default false), ``timeout`` (seconds, default 180), ``content_size``
+    (accepted, unused, as upstream)."""
+    return await _post(_node(request), name, request)
 
 
 @router.post("/flows/{name}")
-async def post_to_flow(name: str, request: Request, node: NodeDep, stream: bool = False,
-                       timeout: float = Query(DEFAULT_TIMEOUT)) -> Response:
-    if node.endpoint(name) is None:
+async def post_to_flow(name: str, request: Request) -> Response:
+    if _node(request).endpoint(name) is None:
         raise HTTPException(404, f"Flow {name!r} not found on this node")
-    return await _post(node, name, request, stream, timeout)
+    return await _post(_node(request), name, request)
 
 
 @router.get("/tools")
-async def list_tools(node: NodeDep) -> Response:
-    return _json(await node.list_tools())
+async def list_tools(request: Request) -> Response:
+    return _json(await _node(request).list_tools())
 
 
 @router.get("/tools/{name}")
-async def get_tool(name: str, node: NodeDep) -> Response:
-    for tool in await node.list_tools():
+async def get_tool(name: str, request: Request) -> Response:
+    for tool in await _node(request).list_tools():
         if tool["name"] == name:
             return _json(tool)
     raise HTTPException(404, f"Tool {name!r} not found: GET /tools lists the agents exposed as tools")
