@@ -23,12 +23,13 @@ __all__ = ["HttpServer", "NodeDep", "WebSocketNodeDep", "get_node", "get_websock
 logger = logging.getLogger("autonomy.http")
 
 
-def get_node(request: Request) -> Node:
+# Dependencies are `async def` so FastAPI calls them inline instead of in its thread pool.
+async def get_node(request: Request) -> Node:
     """FastAPI dependency: the node serving this request."""
     return request.state.node
 
 
-def get_websocket_node(websocket: WebSocket) -> Node:
+async def get_websocket_node(websocket: WebSocket) -> Node:
     """FastAPI dependency: the node serving this WebSocket."""
     return websocket.state.node
 
@@ -66,7 +67,7 @@ class _Server(uvicorn.Server):
         self.ready.set()
 
 
-def _api_key_check(api_key: str | None = Query(default=None)) -> None:
+async def _api_key_check(api_key: str | None = Query(default=None)) -> None:
     expected = os.environ.get("API_KEY")
     if expected and api_key != expected:
         raise HTTPException(status_code=401, detail="Invalid or missing API key")
