@@ -46,7 +46,10 @@ class GatewayServer:
     async def start(self) -> str:
         """Bind, serve in the background, return the base URL (``http://host:port``) once listening."""
         family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
-        sock = socket.socket(family, socket.SOCK_STREAM)
+        # proto=IPPROTO_TCP matters: asyncio sets TCP_NODELAY only on sockets whose proto says TCP, and
+        # accepted sockets inherit proto 0 from a socket made without it: every response then waits
+        # ~40 ms for the client's delayed ACK (Nagle between the header and body writes).
+        sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind((self.host, self.port))
