@@ -61,6 +61,11 @@ from autonomy.cluster import ClusterClient  # noqa: E402  # isort: skip
 from autonomy.models import Model  # noqa: E402  # isort: skip
 from autonomy.tools import InvokableTool, McpTool, Tool, ToolFactory  # noqa: E402  # isort: skip
 
+# --- model gateway (control plane): the cluster's OpenAI-compatible endpoint ---------------------
+from autonomy.gateway import (  # noqa: E402  # isort: skip
+    GatewayConfig, GatewayServer, ProviderConfig, UsageRecorder, ZoneKeys, create_gateway_app,
+)
+
 
 def __getattr__(name: str) -> object:
     # McpClient and McpServer import the mcp SDK (~0.15 s): loaded on first use.
@@ -83,4 +88,5 @@ __all__ = [
     "load_zone", "load_secrets", "resolve_env", "plan_container",
     "ClusterClient",
     "Model", "Tool", "McpTool", "McpClient", "McpServer", "InvokableTool", "ToolFactory",
+    "GatewayConfig", "GatewayServer", "ProviderConfig", "UsageRecorder", "ZoneKeys", "create_gateway_app",
 ]
