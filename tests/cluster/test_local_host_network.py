@@ -103,3 +103,11 @@ def test_a_client_without_a_cluster_is_told_to_enroll(tmp_path):
     with pytest.raises(ClusterError, match="autonomy cluster enroll"):
         ClusterClient(tmp_path).list_zones()
     assert ClusterClient(tmp_path).stop() == {"stopped": False}
+
+
+def test_a_controller_that_cannot_start_is_reported_with_its_log(tmp_path, monkeypatch):
+    from autonomy.cluster import ClusterClient
+
+    monkeypatch.setenv("AUTONOMY_NETWORK", "carrier-pigeon")
+    with pytest.raises(ClusterError, match="controller exited while starting(.|\n)*carrier-pigeon"):
+        ClusterClient(tmp_path, start_timeout=30).enroll()

@@ -106,6 +106,19 @@ def test_limits_follow_the_pod_size(cluster, shop):
     assert isinstance(limits["enforced"], bool) and limits["mechanism"]
 
 
+def test_limits_are_enforced_on_every_process_of_the_pod_where_cgroups_allow(cluster, shop):
+    pod = cluster.zone_status("shop")["pods"][0]
+    if not pod["limits"]["enforced"]:
+        pytest.skip(f"cgroups not writable here: {pod['limits']['mechanism']}")
+    groups = Path(f"/proc/{pod['containers'][0]['pid']}/cgroup").read_text()
+    leaf = f"autonomy-{cluster.show()['id'][:8]}/shop-main-pod-0"
+    assert leaf in groups
+    if pod["limits"]["mechanism"] == "cgroup1":
+        limit = Path(f"/sys/fs/cgroup/memory/{leaf}/memory.limit_in_bytes").read_text()
+        assert int(limit) == 256 * 2**20
+        assert Path(f"/sys/fs/cgroup/cpu/{leaf}/cpu.cfs_quota_us").read_text().strip() == "25000"
+
+
 def test_public_gateway_routes_by_host_to_the_main_pod(cluster, shop):
     base, headers = _gateway(cluster, "shop")
     answer = httpx.get(base + "/", headers=headers, timeout=5).json()
@@ -189,6 +202,20 @@ def test_controller_restart_brings_zones_back(cluster, shop):
     assert len(status["pods"]) == 3
     base, headers = _gateway(cluster, "shop")
     wait_until(lambda: _answers(base + "/", headers), timeout=30, what="the restored public pod")
+
+
+def test_a_killed_controller_leaves_nothing_running_after_the_next_start(cluster, shop):
+    status = wait_until(lambda: _running(cluster, "shop"), timeout=60, what="the zone")
+    old = [c["pid"] for p in status["pods"] for c in p["containers"]]
+    controller = subprocess.run(["pgrep", "-f", f"autonomy.cluster.controller --home {cluster.home}"],
+                                capture_output=True, text=True).stdout.split()
+    assert len(controller) == 1
+    os.kill(int(controller[0]), signal.SIGKILL)
+    wait_until(lambda: not Path(f"/proc/{controller[0]}").exists(), what="the controller to die")
+    cluster.enroll()
+    # Killed by the new controller; init reaps them a moment later.
+    wait_until(lambda: not any(Path(f"/proc/{pid}").exists() for pid in old), what="the orphans to go")
+    wait_until(lambda: _running(cluster, "shop"), timeout=60, what="the restored zone")
 
 
 def test_delete_leaves_nothing_behind(cluster, shop):
