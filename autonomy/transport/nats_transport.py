@@ -152,9 +152,13 @@ class NatsTransport:
             tls = ssl.create_default_context()
         where = ", ".join(self.urls)
 
+        errors: list[BaseException] = []
+
         async def on_error(exc: Exception) -> None:
-            if not self._stopping:
+            if connected and not self._stopping:
                 logger.warning("fabric connection error at %s: %s", where, exc)
+            elif not connected:
+                errors.append(exc)
 
         async def on_disconnected() -> None:
             if not self._stopping:
@@ -165,19 +169,27 @@ class NatsTransport:
         async def on_reconnected() -> None:
             logger.info("reconnected to the fabric at %s", where)
 
+        connected = False
         try:
-            return await nats.connect(
+            # Each server is tried twice at start (nats-py would otherwise retry a refused login
+            # forever, and 0 means "no limit" to it); once connected, reconnecting never gives up.
+            nc = await nats.connect(
                 servers=list(self.config.urls), user=creds.user, password=creds.password, tls=tls,
                 name=self._subjects.me if self._subjects else None, connect_timeout=self.connect_timeout,
-                allow_reconnect=True, max_reconnect_attempts=-1, reconnect_time_wait=1,
+                allow_reconnect=True, max_reconnect_attempts=1, reconnect_time_wait=0.1,
                 error_cb=on_error, disconnected_cb=on_disconnected, reconnected_cb=on_reconnected,
                 skip_subject_validation=True, pending_size=64 * 1024 * 1024,
             )
         except (nats.errors.Error, OSError, TimeoutError, ssl.SSLError) as exc:
-            reason = str(exc) or type(exc).__name__
+            cause = errors[-1] if errors and isinstance(exc, nats.errors.NoServersError) else exc
+            reason = str(cause) or type(cause).__name__
             if "Authorization" in reason:
                 reason = f"the server refused user {creds.user!r} ({reason}): check the credentials file"
             raise FabricError(f"Cannot join the fabric at {where}: {reason}") from exc
+        connected = True
+        nc.options["max_reconnect_attempts"] = -1
+        nc.options["reconnect_time_wait"] = 1
+        return nc
 
     async def stop(self) -> None:
         """Leave: tell the others, fail this node's pending requests, flush and close the connection."""

@@ -1,0 +1,266 @@
+import asyncio
+import json
+
+import pytest
+
+from autonomy.errors import (
+    DeliveryTimeout,
+    FabricError,
+    MessageTooLarge,
+    NodeLeft,
+    NodeNotFound,
+    WorkerError,
+    WorkerNotFound,
+    WorkerStopped,
+)
+from autonomy.nodes.node import Node
+from autonomy.transport.base import FabricConfig
+from tests.transport.fabric import fabric  # noqa: F401
+
+
+class Echo:
+    async def handle_message(self, context, message):
+        if message == "boom":
+            raise ValueError("boom!")
+        await context.reply(f"echo:{message}")
+
+
+class Counter:
+    """Replies n times to "n"; remembers every message it saw (in order)."""
+
+    def __init__(self):
+        self.seen = []
+
+    async def handle_message(self, context, message):
+        self.seen.append(message)
+        for i in range(int(message)):
+            await context.reply(str(i))
+
+
+class Gate:
+    def __init__(self):
+        self.entered = asyncio.Event()
+        self.release = asyncio.Event()
+
+    async def handle_message(self, context, message):
+        self.entered.set()
+        await self.release.wait()
+        await context.reply("released")
+
+
+class Big:
+    async def handle_message(self, context, message):
+        await context.reply("x" * int(message))
+
+
+async def wait_for(predicate, timeout=10.0):
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not await predicate():
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError("condition not met before the deadline")
+        await asyncio.sleep(0.02)
+
+
+@pytest.fixture
+async def pair(fabric):  # noqa: F811
+    a = await fabric.node("main")
+    b = await fabric.node("runner")
+    yield a, b
+    await a.stop()
+    await b.stop()
+
+
+async def test_request_reaches_a_worker_on_another_node(pair):
+    a, b = pair
+    await b.start_worker("echo", Echo())
+    assert await a.send_and_receive("echo", "hi", node=b.name, timeout=5) == "echo:hi"
+
+
+async def test_unicode_and_newlines_survive_the_trip(pair):
+    a, b = pair
+    await b.start_worker("echo", Echo())
+    text = "línea 1\nline 2 ✓\n\n"
+    assert await a.send_and_receive("echo", text, node=b.name) == f"echo:{text}"
+
+
+async def test_unknown_address_on_a_remote_node_raises_worker_not_found(pair):
+    a, b = pair
+    with pytest.raises(WorkerNotFound) as info:
+        await a.send_and_receive("nobody", "x", node=b.name, timeout=5)
+    assert info.value.address == "nobody" and info.value.node == b.name
+
+
+async def test_a_remote_worker_raising_raises_worker_error_at_the_caller(pair):
+    a, b = pair
+    await b.start_worker("echo", Echo())
+    with pytest.raises(WorkerError, match="ValueError: boom!"):
+        await a.send_and_receive("echo", "boom", node=b.name, timeout=5)
+    assert await a.send_and_receive("echo", "still alive", node=b.name) == "echo:still alive"
+
+
+async def test_an_unknown_node_raises_node_not_found(pair):
+    a, _ = pair
+    with pytest.raises(NodeNotFound):
+        await a.send_and_receive("echo", "x", node="no-such-node", timeout=5)
+
+
+async def test_no_reply_in_time_raises_delivery_timeout(pair):
+    a, b = pair
+    gate = Gate()
+    await b.start_worker("gate", gate)
+    with pytest.raises(DeliveryTimeout) as info:
+        await a.send_and_receive("gate", "x", node=b.name, timeout=0.2)
+    assert info.value.node == b.name
+    gate.release.set()
+
+
+async def test_stopping_a_worker_fails_the_remote_request_it_queued(pair):
+    a, b = pair
+    gate = Gate()
+    await b.start_worker("gate", gate)
+    first = asyncio.ensure_future(a.send_and_receive("gate", "1", node=b.name, timeout=10))
+    await asyncio.wait_for(gate.entered.wait(), 10)
+    second = asyncio.ensure_future(a.send_and_receive("gate", "2", node=b.name, timeout=10))
+    await asyncio.sleep(0.05)
+    await b.stop_worker("gate")
+    for call in (first, second):
+        with pytest.raises(WorkerStopped):
+            await call
+
+
+async def test_mailbox_receives_every_reply_in_order_across_nodes(pair):
+    a, b = pair
+    await b.start_worker("counter", Counter())
+    mailbox = await a.send("counter", "50", node=b.name)
+    assert [await mailbox.receive(timeout=5) for _ in range(50)] == [str(i) for i in range(50)]
+
+
+async def test_a_remote_worker_sees_messages_from_one_sender_in_order(pair):
+    a, b = pair
+    counter = Counter()
+    await b.start_worker("counter", counter)
+    mailbox = await a.create_mailbox("orders")
+    for i in range(200):
+        await mailbox.send("counter", "0" if i % 2 else "1", node=b.name)
+    replies = [await mailbox.receive(timeout=5) for _ in range(100)]
+    assert replies == ["0"] * 100
+    await wait_for(lambda: _async(len(counter.seen) == 200))
+    assert counter.seen == ["0" if i % 2 else "1" for i in range(200)]
+
+
+async def _async(value):
+    return value
+
+
+async def test_a_message_larger_than_the_fabric_accepts_raises_before_sending(pair):
+    a, b = pair
+    await b.start_worker("echo", Echo())
+    limit = a.transport._max_payload
+    with pytest.raises(MessageTooLarge) as info:
+        await a.send_and_receive("echo", "x" * limit, node=b.name)
+    assert info.value.limit == limit
+    with pytest.raises(MessageTooLarge):
+        await (await a.create_mailbox("big")).send("echo", "x" * limit, node=b.name)
+
+
+async def test_a_reply_larger_than_the_fabric_accepts_fails_the_request(pair):
+    a, b = pair
+    await b.start_worker("big", Big())
+    limit = a.transport._max_payload
+    with pytest.raises(WorkerError, match="MessageTooLarge"):
+        await a.send_and_receive("big", str(limit + 1), node=b.name, timeout=5)
+
+
+async def test_a_graceful_stop_fails_waiting_requests_and_leaves_discovery(fabric):  # noqa: F811
+    a = await fabric.node("main")
+    b = await fabric.node("runner")
+    try:
+        gate = Gate()
+        await b.start_worker("gate", gate)
+        call = asyncio.ensure_future(a.send_and_receive("gate", "x", node=b.name))
+        mailbox = await a.send("gate", "y", node=b.name)
+        await asyncio.wait_for(gate.entered.wait(), 10)
+        await b.stop()
+        with pytest.raises((WorkerStopped, NodeLeft)):
+            await asyncio.wait_for(call, 10)
+        with pytest.raises((WorkerStopped, NodeLeft)):
+            await mailbox.receive(timeout=10)
+        await wait_for(lambda: _not_in(a, b.name))
+        with pytest.raises(NodeNotFound):
+            await a.send_and_receive("gate", "x", node=b.name, timeout=5)
+    finally:
+        await a.stop()
+        await b.stop()
+
+
+async def _not_in(node, name):
+    return name not in await node.list_nodes()
+
+
+async def test_a_new_node_sees_the_nodes_already_there_when_create_returns(fabric):  # noqa: F811
+    first = await fabric.node("one")
+    second = await fabric.node("two")
+    try:
+        third = await fabric.node("three")
+        try:
+            assert {first.name, second.name, third.name} <= set(await third.list_nodes())
+            await wait_for(lambda: _has(first, third.name), timeout=5)
+        finally:
+            await third.stop()
+    finally:
+        await first.stop()
+        await second.stop()
+
+
+async def _has(node, name):
+    return name in await node.list_nodes()
+
+
+async def test_a_second_node_with_the_same_name_is_refused(fabric):  # noqa: F811
+    first = await fabric.node("solo")
+    try:
+        with pytest.raises(FabricError, match="already in this cluster"):
+            await Node.create(first.name, cluster=fabric.a.cluster, zone=fabric.zone, fabric=fabric.config())
+        assert await first.list_nodes() == [first.name] or first.name in await first.list_nodes()
+    finally:
+        await first.stop()
+
+
+async def test_a_wrong_password_is_a_fabric_error_that_does_not_show_it(fabric, tmp_path):  # noqa: F811
+    data = json.loads(fabric.file_a.read_text())
+    data["password"] = "not-the-password-123"
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps(data))
+    with pytest.raises(FabricError) as info:
+        await Node.create("bad-node", fabric=FabricConfig((fabric.server.url,), str(bad)))
+    assert "not-the-password-123" not in str(info.value)
+    assert fabric.a.password not in str(info.value)
+    assert "127.0.0.1" in str(info.value)
+
+
+async def test_an_unreachable_server_is_a_fabric_error_naming_the_url(fabric, tmp_path):  # noqa: F811
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    with pytest.raises(FabricError, match=f"127.0.0.1:{port}"):
+        await Node.create("lonely", fabric=FabricConfig((f"tls://127.0.0.1:{port}",), str(fabric.file_a)))
+
+
+async def test_a_fabric_url_without_credentials_is_a_fabric_error(fabric):  # noqa: F811
+    with pytest.raises(FabricError, match="AUTONOMY_FABRIC_CREDENTIALS"):
+        await Node.create("nocreds", fabric=FabricConfig((fabric.server.url,), None))
+
+
+async def test_credentials_of_another_cluster_than_CLUSTER_are_refused(fabric):  # noqa: F811
+    with pytest.raises(FabricError, match="CLUSTER="):
+        await Node.create("mixed", cluster=fabric.a.cluster, fabric=fabric.config("b"))
+
+
+async def test_messages_inside_one_node_do_not_touch_the_fabric(pair):
+    a, _ = pair
+    await a.start_worker("echo", Echo())
+    before = a.transport._nc.stats["out_msgs"]
+    assert await a.send_and_receive("echo", "local", node=a.name) == "echo:local"
+    assert a.transport._nc.stats["out_msgs"] == before
