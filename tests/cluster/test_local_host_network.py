@@ -111,3 +111,32 @@ def test_a_controller_that_cannot_start_is_reported_with_its_log(tmp_path, monke
     monkeypatch.setenv("AUTONOMY_NETWORK", "carrier-pigeon")
     with pytest.raises(ClusterError, match="controller exited while starting(.|\n)*carrier-pigeon"):
         ClusterClient(tmp_path, start_timeout=30).enroll()
+
+
+def test_an_image_with_requirements_runs_in_a_virtualenv_layered_on_autonomy(cluster, tmp_path):
+    web = (
+        "import os, sys, autonomy, httpx\n"
+        "from http.server import BaseHTTPRequestHandler, HTTPServer\n"
+        "class H(BaseHTTPRequestHandler):\n"
+        "    def do_GET(self):\n"
+        "        body = sys.prefix.encode()\n"
+        "        self.send_response(200); self.send_header('Content-Length', str(len(body))); self.end_headers()\n"
+        "        self.wfile.write(body)\n"
+        "HTTPServer(('127.0.0.1', int(os.environ['DEFAULT_PORT_HTTP'])), H).serve_forever()\n"
+    )
+    directory = write_zone(tmp_path / "z", """
+        name: reqs
+        pods:
+          - name: main-pod
+            containers:
+              - name: web
+                image: web
+    """, images={"web": web})
+    # Already installed with autonomy: pip finds it satisfied through the layer, with no index needed.
+    (directory / "images" / "web" / "requirements.txt").write_text("httpx\n")
+    _, events = deploy(cluster, directory)
+    assert any(e.get("step") == "venv" for e in events)
+    pod = cluster.zone_status("reqs")["pods"][0]
+    prefix = httpx.get(f"http://127.0.0.1:{pod['port']}/", timeout=5).text
+    assert prefix.startswith(str(cluster.home / "zones" / "reqs" / "venvs"))
+    cluster.delete_zone("reqs")

@@ -4,8 +4,8 @@ A deploy copies every local image the zone uses into ``AUTONOMY_HOME/zones/<zone
 (so the zone runs, and comes back after a controller restart, from its stored copy even if the user's
 directory changes). An image with requirements gets a virtualenv layered on the one autonomy runs in
 (``python -m venv --system-site-packages --without-pip``, then this interpreter's pip installs into
-it with ``pip --python``); venvs are keyed by the requirements file's hash, so a redeploy with the
-same requirements reuses them.
+it with ``pip --python``; a ``.pth`` adds autonomy's own site-packages after the venv's). Venvs are
+keyed by the requirements file's hash, so a redeploy with the same requirements reuses them.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import shutil
+import site
 import sys
 from pathlib import Path
 from typing import Any
@@ -50,10 +51,24 @@ async def ensure_venv(requirements: Path, venvs_dir: Path) -> Path:
         return python
     await _run([sys.executable, "-m", "venv", "--system-site-packages", "--without-pip", str(venv)],
                f"creating the virtualenv for {requirements}")
+    await asyncio.to_thread(_layer_on_this_environment, venv)
     await _run([sys.executable, "-m", "pip", "--python", str(python), "install", "--disable-pip-version-check",
                 "-q", "-r", str(requirements)], f"installing {requirements}")
     await asyncio.to_thread((venv / ".complete").write_text, str(requirements) + "\n")
     return python
+
+
+def _layer_on_this_environment(venv: Path) -> None:
+    """Make this interpreter's packages (autonomy and its dependencies) visible in ``venv``, after its own.
+
+    ``venv --system-site-packages`` made from inside a virtualenv layers on the *base* interpreter, not on
+    the virtualenv autonomy is installed in; a ``.pth`` that calls ``site.addsitedir`` adds this
+    environment's site-packages (processing its own ``.pth`` files, e.g. editable installs).
+    """
+    layers = [p for p in site.getsitepackages() if Path(p).is_dir()]
+    for target in (venv / "lib").glob("python*/site-packages"):
+        lines = [f"import site; site.addsitedir({p!r})" for p in layers]
+        (target / "_autonomy_layer.pth").write_text("\n".join(lines) + "\n")
 
 
 def _venv_dir(requirements: Path, venvs_dir: Path) -> tuple[Path, bool]:
