@@ -1,0 +1,190 @@
+"""RemoteNode against real nodes joined by a real NATS fabric (in one event loop)."""
+
+import asyncio
+
+import pytest
+
+from autonomy import RemoteNode
+from autonomy.errors import (
+    AutonomyError,
+    DeliveryTimeout,
+    InvalidName,
+    RemoteNodeError,
+    WorkerError,
+    WorkerNotFound,
+    WorkerStopped,
+)
+from autonomy.nodes.controller import NodeRequest, NodeResponse
+from autonomy.nodes.node import Node
+from tests.transport.fabric import fabric  # noqa: F401
+
+
+class Greeter:
+    """Replies with its node's name: shows that the worker runs where it was shipped."""
+
+    def __init__(self, greeting):
+        self.greeting = greeting
+        self.node = None
+        self.count = 0
+
+    async def handle_message(self, context, message):
+        self.count += 1
+        await context.reply(f"{self.greeting} {message} from {self.node.name} #{self.count}")
+
+
+@pytest.fixture
+async def pair(fabric):  # noqa: F811
+    a = await fabric.node("main")
+    b = await fabric.node("runner")
+    yield a, b
+    await a.stop()
+    await b.stop()
+
+
+async def test_start_worker_ships_the_worker_by_value_and_it_keeps_state(pair):
+    a, b = pair
+    runner = RemoteNode(a, b.name)
+    await runner.start_worker("greeter", Greeter("hello"))
+    assert await runner.send_and_receive("greeter", "ann") == f"hello ann from {b.name} #1"
+    assert await a.send_and_receive("greeter", "bob", node=b.name) == f"hello bob from {b.name} #2"
+    assert {"name": "greeter"} in await runner.list_workers()
+    await runner.stop_worker("greeter")
+    assert {"name": "greeter"} not in await runner.list_workers()
+    with pytest.raises(WorkerNotFound):
+        await runner.send_and_receive("greeter", "x", timeout=5)
+
+
+async def test_start_worker_validates_the_name_before_sending(pair):
+    a, b = pair
+    with pytest.raises(InvalidName):
+        await RemoteNode(a, b.name).start_worker("bad name", Greeter("x"))
+    with pytest.raises(ValueError):
+        await RemoteNode(a, b.name).start_worker("a.b", Greeter("x"))
+
+
+async def test_a_remote_controller_failure_is_a_runtime_error_named_remote_node_error(pair):
+    a, b = pair
+    runner = RemoteNode(a, b.name)
+    await runner.start_worker("greeter", Greeter("x"))
+    with pytest.raises(RuntimeError, match="Remote node error: .*already in use") as info:
+        await runner.start_worker("greeter", Greeter("y"))
+    assert isinstance(info.value, RemoteNodeError) and isinstance(info.value, AutonomyError)
+    with pytest.raises(RemoteNodeError, match="Unknown method: nope"):
+        await runner.send_generic_request("nope")
+
+
+async def test_send_request_returns_the_response_as_is(pair):
+    a, b = pair
+    response = await RemoteNode(a, b.name).send_request(NodeRequest("nope"))
+    assert response == NodeResponse(False, None, "Unknown method: nope")
+
+
+async def test_identifier_list_agents_and_list_nodes_priv_come_from_the_remote_node(pair):
+    a, b = pair
+    runner = RemoteNode(a, b.name)
+    assert await runner.identifier() == await b.identifier() != await a.identifier()
+    assert await runner.list_agents() == []
+    assert f"forward_to_{a.name}" in await runner.list_nodes_priv()
+    assert runner.name == b.name
+
+
+async def test_send_returns_a_mailbox_that_gets_every_reply(pair):
+    a, b = pair
+    runner = RemoteNode(a, b.name)
+    await runner.start_worker("greeter", Greeter("hi"))
+    mailbox = await runner.send("greeter", "x")
+    assert await mailbox.receive(timeout=5) == f"hi x from {b.name} #1"
+
+
+# ---- conformance: the same worker behaviours whether the caller is local or remote -------------------
+
+
+class Behaviours:
+    def __init__(self):
+        self.node = None
+        self.log = []
+        self.release = asyncio.Event()
+
+    async def handle_message(self, context, message):
+        self.log.append(message)
+        if message == "raise":
+            raise KeyError("missing")
+        if message == "silent":
+            return
+        if message == "wait":
+            await self.release.wait()
+        if message.startswith("many:"):
+            for i in range(int(message[5:])):
+                await context.reply(f"part {i}")
+            return
+        await context.reply(f"ok {message}")
+
+
+@pytest.fixture(params=["local", "remote"])
+async def caller(request, pair):
+    """(node that calls, node name to pass as node=, the worker's node)."""
+    a, b = pair
+    worker = Behaviours()
+    await b.start_worker("w", worker)
+    if request.param == "local":
+        return b, b.name, worker
+    return a, b.name, worker
+
+
+async def test_conformance_request_reply(caller):
+    node, target, _ = caller
+    assert await node.send_and_receive("w", "x", node=target, timeout=5) == "ok x"
+
+
+async def test_conformance_first_reply_wins_then_more_go_to_a_mailbox(caller):
+    node, target, _ = caller
+    assert await node.send_and_receive("w", "many:3", node=target, timeout=5) == "part 0"
+    mailbox = await node.send("w", "many:3", node=target)
+    assert [await mailbox.receive(timeout=5) for _ in range(3)] == ["part 0", "part 1", "part 2"]
+
+
+async def test_conformance_worker_error(caller):
+    node, target, _ = caller
+    with pytest.raises(WorkerError, match="KeyError"):
+        await node.send_and_receive("w", "raise", node=target, timeout=5)
+
+
+async def test_conformance_unknown_address(caller):
+    node, target, _ = caller
+    with pytest.raises(WorkerNotFound):
+        await node.send_and_receive("nobody", "x", node=target, timeout=5)
+
+
+async def test_conformance_timeout_then_worker_stopped(caller):
+    node, target, worker = caller
+    with pytest.raises(DeliveryTimeout):
+        await node.send_and_receive("w", "silent", node=target, timeout=0.1)
+    mailbox = await node.send("w", "wait", node=target)
+    await _until(lambda: "wait" in worker.log)
+    await (node if target == node.name else RemoteNode(node, target)).stop_worker("w")
+    with pytest.raises(WorkerStopped):
+        await mailbox.receive(timeout=5)
+
+
+async def test_conformance_one_message_at_a_time_in_order(caller):
+    node, target, worker = caller
+    mailbox = await node.create_mailbox("seq")
+    for i in range(30):
+        await mailbox.send("w", str(i), node=target)
+    assert [await mailbox.receive(timeout=5) for _ in range(30)] == [f"ok {i}" for i in range(30)]
+    assert worker.log == [str(i) for i in range(30)]
+
+
+async def _until(predicate, timeout=10.0):
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not predicate():
+        assert asyncio.get_running_loop().time() < deadline, "condition not met before the deadline"
+        await asyncio.sleep(0.01)
+
+
+async def test_a_standalone_node_delivers_node_addressed_messages_locally():
+    """Upstream: without a fabric, the node= argument is ignored (local development)."""
+    async with Node.open("standalone") as node:
+        worker = Behaviours()
+        await node.start_worker("w", worker)
+        assert await RemoteNode(node, "elsewhere").send_and_receive("w", "x", timeout=5) == "ok x"
