@@ -56,6 +56,18 @@ logger = logging.getLogger("autonomy.transport")
 _ERROR_HEADERS = {ERROR_HEADER: "1"}
 
 
+class _QuietTlsEof(logging.Filter):
+    """asyncio warns "returning true from eof_received() has no effect when using ssl" each time a
+    nats-py TLS connection closes: harmless (nats-py's protocol is shared with plain TCP), and noise
+    in every node's log at stop."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "eof_received()" not in record.getMessage()
+
+
+logging.getLogger("asyncio").addFilter(_QuietTlsEof())
+
+
 def _safe_url(url: str) -> str:
     """``url`` without any user:password part (never log or raise a secret)."""
     parts = urlsplit(url if "://" in url else f"nats://{url}")

@@ -73,6 +73,7 @@ class Presence:
         self._probes: set[asyncio.Task[None]] = set()
         self._subs: list[Any] = []
         self._instance = os.urandom(6).hex()
+        self._joined = False
         self._loop = asyncio.get_running_loop()
 
     @property
@@ -106,6 +107,7 @@ class Presence:
         # (within ``interval``) introduce them.
         await self._announce()
         self._subs.append(await self._nc.subscribe(s.discover, cb=self._on_discover))
+        self._joined = True
 
     async def _announce(self) -> None:
         inbox = self._nc.new_inbox()
@@ -194,6 +196,8 @@ class Presence:
                 await sub.unsubscribe()
             except nats.errors.Error:
                 pass
+        if not self._joined:
+            return  # e.g. refused as a duplicate name: a "bye" would drop the node that has the name
         try:
             await self._nc.publish(self._subjects.presence_prefix + self._subjects.me, _BYE)
         except nats.errors.Error:

@@ -218,12 +218,16 @@ async def _has(node, name):
 
 async def test_a_second_node_with_the_same_name_is_refused(fabric):  # noqa: F811
     first = await fabric.node("solo")
+    observer = await fabric.node("observer")
     try:
+        await first.start_worker("echo", Echo())
         with pytest.raises(FabricError, match="already in this cluster"):
             await Node.create(first.name, cluster=fabric.a.cluster, zone=fabric.zone, fabric=fabric.config())
-        assert await first.list_nodes() == [first.name] or first.name in await first.list_nodes()
+        assert await observer.send_and_receive("echo", "x", node=first.name, timeout=5) == "echo:x"
+        assert first.name in await observer.list_nodes()  # the refused twin did not say "bye" for it
     finally:
         await first.stop()
+        await observer.stop()
 
 
 async def test_a_wrong_password_is_a_fabric_error_that_does_not_show_it(fabric, tmp_path):  # noqa: F811
