@@ -142,8 +142,10 @@ class Presence:
                 answered.add(sender)
                 self.saw(sender)
                 expected.add(sender)
-                expected.update(n for n in known if n != self._subjects.me)
-            for name in expected - answered:
+                # Our own name in a roster is either a live twin (it will answer: refused above) or
+                # a recently crashed node of our name (a restarted pod): wait for it until the deadline.
+                expected.update(known)
+            for name in expected - answered - {me}:
                 self.saw(name)  # heard of by others; the heartbeat check confirms or drops it
         finally:
             await sub.unsubscribe()
@@ -218,6 +220,6 @@ class Presence:
         newcomer, _, instance = msg.data.decode(errors="replace").partition(" ")
         if not msg.reply or (newcomer == self._subjects.me and instance == self._instance):
             return  # our own question
-        self.saw(newcomer)
         answer = json.dumps({"node": self._subjects.me, "known": [*self._seen]}).encode()
+        self.saw(newcomer)
         await self._nc.publish(msg.reply, answer)

@@ -78,6 +78,10 @@ async def test_a_killed_node_fails_waiting_requests_with_node_left_and_leaves_di
         print(f"SIGKILL detected in {detected:.2f} s")  # reported with -s; no wall-time assertion
         with pytest.raises(NodeNotFound):
             await main.send_and_receive("echo", "x", node=name, timeout=5)
+        _stop(runner)
+        runner = _start(fabric, name, "runner.py")  # the pod restarts under the same name
+        await _until(lambda: _has(main, name))
+        assert await main.send_and_receive("echo", "back", node=name, timeout=10) == "echo:back"
     finally:
         _stop(runner)
         await main.stop()
