@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from autonomy.errors import NodeLeft, NodeNotFound
+from autonomy.errors import NodeLeft, NodeNotFound, WorkerNotFound
 from tests.transport.fabric import APPS, ROOT, fabric  # noqa: F401
 
 
@@ -60,8 +60,7 @@ async def test_a_killed_node_fails_waiting_requests_with_node_left_and_leaves_di
     name = fabric.name("runner")
     runner = _start(fabric, name, "runner.py")
     try:
-        await _until(lambda: _has(main, name))
-        assert await main.send_and_receive("echo", "x", node=name, timeout=10) == "echo:x"
+        await _until(lambda: _echoes(main, name))
         call = asyncio.ensure_future(main.send_and_receive("sleeper", "forever", node=name))
         mailbox = await main.send("sleeper", "forever", node=name)
         await asyncio.sleep(0.1)
@@ -80,15 +79,20 @@ async def test_a_killed_node_fails_waiting_requests_with_node_left_and_leaves_di
             await main.send_and_receive("echo", "x", node=name, timeout=5)
         _stop(runner)
         runner = _start(fabric, name, "runner.py")  # the pod restarts under the same name
-        await _until(lambda: _has(main, name))
-        assert await main.send_and_receive("echo", "back", node=name, timeout=10) == "echo:back"
+        await _until(lambda: _echoes(main, name))
     finally:
         _stop(runner)
         await main.stop()
 
 
-async def _has(node, name):
-    return name in await node.list_nodes()
+async def _echoes(node, name):
+    """The runner joined the fabric and its main() has started the echo worker."""
+    if name not in await node.list_nodes():
+        return False
+    try:
+        return await node.send_and_receive("echo", "x", node=name, timeout=10) == "echo:x"
+    except WorkerNotFound:
+        return False
 
 
 async def _lacks(node, name):
