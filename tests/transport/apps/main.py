@@ -5,7 +5,7 @@ import asyncio
 import json
 import os
 
-from autonomy import Node, Zone
+from autonomy import Node, WorkerNotFound, Zone
 
 
 class Progress:
@@ -21,6 +21,16 @@ class Progress:
             await context.reply(json.dumps({"label": self.label, "step": i, "node": self.node.name}))
 
 
+async def echo(runner):
+    """The runner's own "echo" worker: its main() may still be starting it just after it joined."""
+    for _ in range(200):
+        try:
+            return await runner.send_and_receive("echo", "ping", timeout=10)
+        except WorkerNotFound:
+            await asyncio.sleep(0.05)
+    raise SystemExit(f"no echo worker on {runner.name}")
+
+
 async def main(node):
     expected = int(os.environ["EXPECT_RUNNERS"])
     deadline = asyncio.get_running_loop().time() + 30
@@ -31,7 +41,7 @@ async def main(node):
     result = {"runners": [r.name for r in runners], "echo": {}, "first": {}, "streams": {}}
     for runner in runners:
         await runner.start_worker("progress", Progress("job"))
-        result["echo"][runner.name] = await runner.send_and_receive("echo", "ping", timeout=10)
+        result["echo"][runner.name] = await echo(runner)
         result["first"][runner.name] = json.loads(await node.send_and_receive("progress", "3", node=runner.name,
                                                                               timeout=10))
     mailboxes = {runner.name: await node.send("progress", "20", node=runner.name) for runner in runners}
