@@ -31,8 +31,9 @@ WEB = textwrap.dedent('''
 
         def do_GET(self):
             if self.path.startswith("/peer"):
-                port = self.path.split("port=")[1]
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5) as r:
+                query = dict(p.split("=", 1) for p in self.path.split("?", 1)[1].split("&"))
+                url = f"http://127.0.0.1:{query['port']}{query.get('path', '/')}"
+                with urllib.request.urlopen(url, timeout=5) as r:
                     return self.send({"peer": r.read().decode()})
             if self.path == "/release":
                 released.set()

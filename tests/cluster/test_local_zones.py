@@ -159,6 +159,28 @@ def test_private_zone_is_not_exposed(cluster, tmp_path):
     cluster.delete_zone("priv")
 
 
+def test_an_mcp_proxy_sidecar_runs_in_the_pod_namespace(cluster, tmp_path):
+    directory = write_zone(tmp_path / "tools", """
+        name: tools
+        pods:
+          - name: main-pod
+            containers:
+              - name: web
+                image: web
+              - name: time
+                image: ghcr.io/build-trust/mcp-proxy
+                args: ["--sse-port", "8001", "--pass-environment", "--", "mcp-server-time", "--local-timezone", "UTC"]
+    """)
+    deploy(cluster, directory)
+    pod = cluster.zone_status("tools")["pods"][0]
+    sidecar = next(c for c in pod["containers"] if c["container"] == "time")
+    assert sidecar["node"] is False and sidecar["image"] == "ghcr.io/build-trust/mcp-proxy"
+    # mcp-proxy listens on the pod's localhost (its default host), where the node reaches it.
+    peer = f"http://{pod['address']}:8000/peer?port=8001&path=/status"
+    wait_until(lambda: _answers(peer), what="mcp-proxy on the pod's localhost")
+    cluster.delete_zone("tools")
+
+
 def test_a_killed_container_restarts_and_is_counted(cluster, shop):
     def runner():
         return cluster.zone_status("shop")["pods"][1]["containers"][0]

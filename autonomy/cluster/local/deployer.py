@@ -158,6 +158,8 @@ class LocalDeployer:
             plan = plans[(pod.name, container.name)]
             python = pythons.get((pod.name, container.name))
             env = {k: os.environ[k] for k in _BASE_ENV if k in os.environ}
+            # autonomy's environment is the "image": its commands (mcp-proxy, tool servers) are on PATH.
+            env["PATH"] = f"{Path(sys.executable).parent}:{env.get('PATH', '/usr/bin:/bin')}"
             env["PYTHONUNBUFFERED"] = "1"
             argv = list(plan.argv)
             if python is not None:
