@@ -148,6 +148,9 @@ class McpServer:
         host, port = parse_socket_address(self.listen_address, default_host="127.0.0.1")
         sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        # Accepted sockets inherit TCP_NODELAY (Linux): without it each keep-alive answer waits ~40 ms
+        # for the client's delayed ACK (Nagle holds the response's second segment).
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         try:
             sock.bind((host, port))
         except OSError as exc:

@@ -190,6 +190,9 @@ class FakeLLM:
         """Start the server thread; return once it listens on 127.0.0.1 (random port)."""
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        # Accepted sockets inherit TCP_NODELAY on Linux; without it a keep-alive request waits ~40 ms
+        # (Nagle on the response's second segment vs the client's delayed ACK).
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
         config = uvicorn.Config(

@@ -14,9 +14,11 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 import uvicorn
@@ -45,17 +47,21 @@ class TimeServer:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.process: subprocess.Popen[bytes] | None = None
+        self._log: Any = None
 
     def start(self, timeout: float = 30.0) -> TimeServer:
+        # stderr goes to a file: mcp-proxy logs every request, and an unread pipe would fill and stall it.
+        self._log = tempfile.TemporaryFile()
         self.process = subprocess.Popen(
             [_bin("mcp-proxy"), "--host", "127.0.0.1", "--port", str(self.port), "--pass-environment", "--",
              _bin("mcp-server-time"), "--local-timezone", "UTC"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env={**os.environ, "PYTHONWARNINGS": "ignore"},
+            stdout=subprocess.DEVNULL, stderr=self._log, env={**os.environ, "PYTHONWARNINGS": "ignore"},
         )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                err = self.process.stderr.read().decode() if self.process.stderr else ""
+                self._log.seek(0)
+                err = self._log.read().decode(errors="replace")
                 raise RuntimeError(f"mcp-proxy exited with {self.process.returncode}: {err[-2000:]}")
             try:
                 if httpx.get(self.url + "/status", timeout=1).status_code == 200:
@@ -74,8 +80,7 @@ class TimeServer:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait(10)
-            if self.process.stderr:
-                self.process.stderr.close()
+            self._log.close()
             self.process = None
 
     def __enter__(self) -> TimeServer:
