@@ -2,6 +2,10 @@
 
 Nodes host workers and agents; nodes of a zone find each other and delegate work over the cluster's
 fabric; the ``autonomy`` CLI deploys zones onto a cluster.
+
+This module exports the app-facing API (upstream's names). The control plane lives in its own
+packages and is not imported by apps: ``autonomy.zones`` (autonomy.yaml), ``autonomy.cluster``
+(the local cluster and its client), ``autonomy.gateway`` (the model gateway).
 """
 
 import warnings as _warnings
@@ -10,70 +14,44 @@ import warnings as _warnings
 _warnings.simplefilter("ignore", DeprecationWarning)
 _warnings.simplefilter("ignore", ResourceWarning)
 
-# --- errors and logs ---------------------------------------------------------------------------
-from autonomy.errors import *  # noqa: E402,F403
-from autonomy.errors import __all__ as _errors_all  # noqa: E402
-from autonomy.logs import (  # noqa: E402
-    debug,
-    error,
-    get_logger,
-    info,
-    set_log_level,
-    set_log_levels,
-    warning,
-)
-
-# --- node runtime ------------------------------------------------------------------------------
-from autonomy.nodes import (  # noqa: E402
+# ruff: noqa: E402 (the filters above must come first)
+from autonomy.agents import Agent, AgentReference, ConversationResponse
+from autonomy.errors import *  # noqa: F403
+from autonomy.errors import __all__ as _errors_all
+from autonomy.http import HttpServer, NodeDep, WebSocketNodeDep
+from autonomy.logs import debug, error, get_logger, info, set_log_level, set_log_levels, warning
+from autonomy.memory import Memory
+from autonomy.models import Model
+from autonomy.nodes import (
+    Cluster,
     Context,
     Mailbox,
     Node,
     NodeController,
     NodeRequest,
     NodeResponse,
+    RemoteNode,
     Worker,
+    Zone,
 )
-from autonomy.nodes.mailbox import NodeMailbox as RustMailbox  # noqa: E402
+from autonomy.nodes.mailbox import NodeMailbox as RustMailbox
+from autonomy.nodes.message import AssistantMessage, SystemMessage, ToolCallResponseMessage, UserMessage
+from autonomy.tools import InvokableTool, McpTool, Tool, ToolFactory
 
-# --- HTTP --------------------------------------------------------------------------------------
-from autonomy.http import HttpServer, NodeDep, WebSocketNodeDep  # noqa: E402
-
-# --- fabric: remote nodes and discovery ---------------------------------------------------------
-from autonomy.nodes import Cluster, RemoteNode, Zone  # noqa: E402  # isort: skip
-
-# --- agents: messages, memory, agents -----------------------------------------------------------
-from autonomy.agents import Agent, AgentReference, ConversationResponse  # noqa: E402  # isort: skip
-from autonomy.memory import Memory  # noqa: E402  # isort: skip
-from autonomy.nodes.message import (  # noqa: E402  # isort: skip
-    AssistantMessage, SystemMessage, ToolCallResponseMessage, UserMessage,
-)
-
-# --- zones: autonomy.yaml, secrets.yaml, image plans ---------------------------------------------
-from autonomy.zones import (  # noqa: E402  # isort: skip
-    ContainerPlan, ContainerSpec, PodSpec, SecretRef, ZoneSpec, load_secrets, load_zone, plan_container,
-    resolve_env,
-)
-
-# --- local cluster: the control plane's client ----------------------------------------------------
-from autonomy.cluster import ClusterClient  # noqa: E402  # isort: skip
-
-# --- models, tools and MCP -----------------------------------------------------------------------
-from autonomy.models import Model  # noqa: E402  # isort: skip
-from autonomy.tools import InvokableTool, McpTool, Tool, ToolFactory  # noqa: E402  # isort: skip
-
-# --- model gateway (control plane): the cluster's OpenAI-compatible endpoint ---------------------
-from autonomy.gateway import (  # noqa: E402  # isort: skip
-    GatewayConfig, GatewayServer, ProviderConfig, UsageRecorder, ZoneKeys, create_gateway_app,
-)
+_LAZY = {
+    # The mcp SDK takes ~0.15 s to import: McpClient and McpServer load it on first use.
+    "McpClient": "autonomy.tools",
+    "McpServer": "autonomy.tools",
+}
 
 
 def __getattr__(name: str) -> object:
-    # McpClient and McpServer import the mcp SDK (~0.15 s): loaded on first use.
-    if name in ("McpClient", "McpServer"):
-        import autonomy.tools
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'autonomy' has no attribute {name!r}")
+    import importlib
 
-        return getattr(autonomy.tools, name)
-    raise AttributeError(f"module 'autonomy' has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)
 
 
 __all__ = [
@@ -84,9 +62,6 @@ __all__ = [
     "RemoteNode", "Zone", "Cluster",
     "Agent", "AgentReference", "ConversationResponse", "Memory",
     "AssistantMessage", "SystemMessage", "ToolCallResponseMessage", "UserMessage",
-    "ZoneSpec", "PodSpec", "ContainerSpec", "SecretRef", "ContainerPlan",
-    "load_zone", "load_secrets", "resolve_env", "plan_container",
-    "ClusterClient",
-    "Model", "Tool", "McpTool", "McpClient", "McpServer", "InvokableTool", "ToolFactory",
-    "GatewayConfig", "GatewayServer", "ProviderConfig", "UsageRecorder", "ZoneKeys", "create_gateway_app",
+    "Model", "Tool", "McpTool", "InvokableTool", "ToolFactory",
+    "McpClient", "McpServer",  # noqa: F405 (from __getattr__)
 ]
