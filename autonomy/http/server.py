@@ -2,19 +2,15 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 import os
-import socket
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any
 
-import uvicorn
 from fastapi import Depends, FastAPI, HTTPException, Query, Request, WebSocket
 from fastapi.responses import FileResponse
 
+from autonomy.http.serving import ServedApp, bind_tcp
 from autonomy.nodes.address import parse_socket_address
 from autonomy.nodes.node import Node
 
@@ -51,22 +47,6 @@ class _NodeMiddleware:
         await self.app(scope, receive, send)
 
 
-class _Server(uvicorn.Server):
-    """uvicorn, minus signal handling (the node owns signals), plus a started event."""
-
-    def __init__(self, config: uvicorn.Config) -> None:
-        super().__init__(config)
-        self.ready = asyncio.Event()
-
-    @contextlib.contextmanager
-    def capture_signals(self) -> Iterator[None]:
-        yield
-
-    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
-        await super().startup(sockets=sockets)
-        self.ready.set()
-
-
 async def _api_key_check(api_key: str | None = Query(default=None)) -> None:
     expected = os.environ.get("API_KEY")
     if expected and api_key != expected:
@@ -91,8 +71,7 @@ class HttpServer:
         self.api = api
         self.address: tuple[str, int] | None = None
         self._node: Node | None = None
-        self._server: _Server | None = None
-        self._task: asyncio.Task[None] | None = None
+        self._served: ServedApp | None = None
 
     def get_node(self) -> Node | None:
         return self._node
@@ -120,41 +99,20 @@ class HttpServer:
         """Bind, start serving in the background, and return once listening."""
         self._node = node
         host, port = parse_socket_address(self.listen_address, default_host="0.0.0.0")
-        # proto=IPPROTO_TCP: asyncio sets TCP_NODELAY only on sockets that say they are TCP; without it
-        # every response waits ~40 ms for the client's delayed ACK.
-        family = socket.AF_INET6 if ":" in host else socket.AF_INET
-        sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind((host, port))
-        except OSError as exc:
-            sock.close()
-            raise OSError(exc.errno, f"Cannot serve HTTP on {host}:{port} ({exc.strerror}): "
-                          "set DEFAULT_PORT_HTTP to a free port, or pass HttpServer(listen_address=...)") from exc
-        sock.listen(2048)
-        sock.setblocking(False)
-        self.address = sock.getsockname()[:2]
-        config = uvicorn.Config(self.build_app(node), log_level="warning", ws_ping_interval=None,
-                                lifespan="on" if self.app is not None else "off", access_log=False)
-        self._server = server = _Server(config)
-        self._task = task = asyncio.ensure_future(server.serve(sockets=[sock]))
-        ready = asyncio.ensure_future(server.ready.wait())
-        await asyncio.wait({task, ready}, return_when=asyncio.FIRST_COMPLETED)
-        if not ready.done():
-            ready.cancel()
-            task.result()  # raises why uvicorn did not start
-            raise RuntimeError("HTTP server stopped before it started")
+        sock = bind_tcp(host, port, "HTTP",
+                        "set DEFAULT_PORT_HTTP to a free port, or pass HttpServer(listen_address=...)", backlog=2048)
+        self._served = await ServedApp.start(self.build_app(node), sock,
+                                             lifespan="on" if self.app is not None else "off")
+        self.address = self._served.address
         logger.info("node %s serves HTTP on http://%s:%d", node.name, *self.address)
 
     async def serve(self) -> None:
         """Upstream compatibility: wait until the server stops."""
-        if self._task is not None:
-            await self._task
+        if self._served is not None:
+            await self._served.wait()
 
     async def stop(self) -> None:
         """Stop serving; returns when the server has closed."""
-        if self._server is not None and self._task is not None:
-            self._server.should_exit = True
-            with contextlib.suppress(Exception, asyncio.CancelledError):
-                await asyncio.wait_for(self._task, timeout=5)
-        self._server = self._task = None
+        served, self._served = self._served, None
+        if served is not None:
+            await served.stop()

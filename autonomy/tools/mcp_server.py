@@ -12,16 +12,13 @@ streamable HTTP (``/mcp``). ``start(node)`` returns once listening; ``url`` is t
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
 import logging
-import socket
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from typing import Any
 
 import mcp.types as types
-import uvicorn
 from mcp.server.lowlevel import Server
 from mcp.server.sse import SseServerTransport
 from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
@@ -30,6 +27,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from autonomy.http.serving import ServedApp, bind_tcp
 from autonomy.nodes.address import parse_socket_address
 
 __all__ = ["McpServer"]
@@ -45,14 +43,6 @@ class _Asgi:
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         await self.app(scope, receive, send)
-
-
-class _Uvicorn(uvicorn.Server):
-    """uvicorn without signal handling (the node owns signals)."""
-
-    @contextlib.contextmanager
-    def capture_signals(self) -> Iterator[None]:
-        yield
 
 
 def reply_text(reply: str) -> str:
@@ -89,8 +79,7 @@ class McpServer:
         self.listen_address = listen_address
         self.timeout = timeout
         self.address: tuple[str, int] | None = None
-        self._server: _Uvicorn | None = None
-        self._task: asyncio.Task[None] | None = None
+        self._served: ServedApp | None = None
 
     @property
     def url(self) -> str:
@@ -146,35 +135,13 @@ class McpServer:
     async def start(self, node: Any) -> None:
         """Bind, serve in the background, and return once listening."""
         host, port = parse_socket_address(self.listen_address, default_host="127.0.0.1")
-        sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        # Accepted sockets inherit TCP_NODELAY (Linux): without it each keep-alive answer waits ~40 ms
-        # for the client's delayed ACK (Nagle holds the response's second segment).
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        try:
-            sock.bind((host, port))
-        except OSError as exc:
-            sock.close()
-            raise OSError(exc.errno, f"Cannot serve MCP on {host}:{port} ({exc.strerror}): "
-                          "pass McpServer(listen_address=...) with a free port") from exc
-        sock.listen(128)
-        sock.setblocking(False)
-        self.address = sock.getsockname()[:2]
-        config = uvicorn.Config(self._app(node), log_level="warning", access_log=False, lifespan="on",
-                                ws="none", timeout_graceful_shutdown=1)
-        self._server = server = _Uvicorn(config)
-        self._task = task = asyncio.ensure_future(server.serve(sockets=[sock]))
-        while not server.started:
-            if task.done():
-                task.result()  # raises why uvicorn did not start
-                raise RuntimeError(f"MCP server on {host}:{port} stopped before it started")
-            await asyncio.sleep(0.005)  # uvicorn exposes no start event; this polls its flag
+        sock = bind_tcp(host, port, "MCP", "pass McpServer(listen_address=...) with a free port", backlog=128)
+        self._served = await ServedApp.start(self._app(node), sock, ws="none", graceful_seconds=1)
+        self.address = self._served.address
         log.info("node %s serves MCP on %s/sse and %s/mcp", node.name, self.url, self.url)
 
     async def stop(self) -> None:
         """Stop serving; returns when the server has closed (open sessions are cut after 1 s)."""
-        if self._server is not None and self._task is not None:
-            self._server.should_exit = True
-            with contextlib.suppress(Exception, asyncio.CancelledError):
-                await asyncio.wait_for(self._task, timeout=5)
-        self._server = self._task = None
+        served, self._served = self._served, None
+        if served is not None:
+            await served.stop()
