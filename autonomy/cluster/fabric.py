@@ -10,6 +10,8 @@ required either way.
 
 from __future__ import annotations
 
+import os
+import signal
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -44,6 +46,24 @@ def start_fabric(home: Path, cluster_id: str, host: str) -> ClusterFabric:
         creds = creds.with_hosts([host])
         creds.save(cred_dir)
     node_file = creds.write_node_credentials(directory / "node.json")
+    _kill_stale_server(directory / "server")
     server = EmbeddedNats([creds], host=host, port=0, workdir=directory / "server")
     url = server.start()
     return ClusterFabric(url=url, credentials_file=node_file, credentials=creds, server=server)
+
+
+def _kill_stale_server(workdir: Path) -> None:
+    """Kill the nats-server a previous controller of this home left running (it was killed with SIGKILL).
+
+    The server writes ``ports/<binary>_<pid>.ports``; a pid whose command line still names this home's
+    config is that server.
+    """
+    config = str(workdir / "nats.conf")
+    for ports in (workdir / "ports").glob("*_*.ports"):
+        pid = ports.stem.rsplit("_", 1)[1]
+        try:
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+            if config.encode() in cmdline:
+                os.kill(int(pid), signal.SIGKILL)
+        except (OSError, ValueError):
+            continue

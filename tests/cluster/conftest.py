@@ -23,16 +23,31 @@ IS_ROOT = os.geteuid() == 0
 needs_root = pytest.mark.skipif(not IS_ROOT, reason="network namespaces need root; the host-network tests still run")
 
 
-def wait_until(condition: Callable[[], Any], timeout: float = 20.0, what: str = "condition") -> Any:
-    """Poll ``condition`` until it returns something truthy; fail after ``timeout`` seconds."""
+def wait_until(condition: Callable[[], Any], timeout: float = 20.0, what: str = "condition",
+               describe: Callable[[], str] | None = None) -> Any:
+    """Poll ``condition`` until it returns something truthy; fail after ``timeout`` seconds, with
+    ``describe()`` (what the system looked like) in the message."""
     deadline = time.monotonic() + timeout
     while True:
         value = condition()
         if value:
             return value
         if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+            detail = f"\n{describe()}" if describe else ""
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}{detail}")
         time.sleep(0.05)
+
+
+def describe_cluster(client: ClusterClient, zone: str) -> Callable[[], str]:
+    """A ``describe`` for wait_until: the zone's status and the controller log's tail."""
+    def describe() -> str:
+        try:
+            status: Any = client.zone_status(zone)
+        except Exception as exc:  # the description must not hide the timeout
+            status = repr(exc)
+        log = (client.home / "controller.log").read_text(errors="replace").splitlines()[-30:]
+        return f"status: {json.dumps(status, indent=1)}\ncontroller.log:\n" + "\n".join(log)
+    return describe
 
 
 def deploy(client: ClusterClient, directory: Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:

@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.cluster.conftest import deploy, needs_root
+from tests.cluster.conftest import deploy, needs_root, wait_until
 
 FANOUT = Path(__file__).resolve().parents[2] / "examples" / "fanout"
 
@@ -27,8 +27,12 @@ def test_main_pod_fans_work_out_to_every_runner_clone(cluster):
     result, _ = deploy(cluster, FANOUT)
     assert {p["pod"]: p["clones"] for p in result["pods"]} == {"main-pod": 1, "runner-pod": 3}
     info = cluster.show()
-    response = httpx.get(f"http://127.0.0.1:{info['public_port']}/squares?upto=12", timeout=60,
-                         headers={"Host": f"{info['id']}-fanout.localhost"})
+    url = f"http://127.0.0.1:{info['public_port']}/squares?upto=12"
+    host = {"Host": f"{info['id']}-fanout.localhost"}
+    # The example's main() ships the workers after its HTTP server is up: the first request may come
+    # before a runner has its worker (WorkerNotFound -> 500), so ask until it answers.
+    response = wait_until(lambda: (r := httpx.get(url, headers=host, timeout=60)).status_code == 200 and r,
+                          timeout=30, what="/squares to answer 200")
     body = response.json()
     runners = [f"{info['id']}-fanout-runner-pod-{i}" for i in range(3)]
     assert body["runners"] == runners

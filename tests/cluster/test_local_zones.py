@@ -12,7 +12,7 @@ import pytest
 
 from autonomy.errors import ClusterError
 from tests.cluster.apps import write_zone
-from tests.cluster.conftest import deploy, needs_root, wait_until
+from tests.cluster.conftest import deploy, describe_cluster, needs_root, wait_until
 
 pytestmark = needs_root
 
@@ -164,6 +164,7 @@ def test_an_mcp_proxy_sidecar_runs_in_the_pod_namespace(cluster, tmp_path):
         name: tools
         pods:
           - name: main-pod
+            size: big
             containers:
               - name: web
                 image: web
@@ -220,14 +221,16 @@ def test_controller_restart_brings_zones_back(cluster, shop):
     cluster.stop()
     assert not (cluster.home / "controller.sock").exists()
     cluster.enroll()
-    status = wait_until(lambda: _running(cluster, "shop"), timeout=60, what="the restored zone")
+    status = wait_until(lambda: _running(cluster, "shop"), timeout=60, what="the restored zone",
+                        describe=describe_cluster(cluster, "shop"))
     assert len(status["pods"]) == 3
     base, headers = _gateway(cluster, "shop")
     wait_until(lambda: _answers(base + "/", headers), timeout=30, what="the restored public pod")
 
 
 def test_a_killed_controller_leaves_nothing_running_after_the_next_start(cluster, shop):
-    status = wait_until(lambda: _running(cluster, "shop"), timeout=60, what="the zone")
+    status = wait_until(lambda: _running(cluster, "shop"), timeout=60, what="the zone",
+                        describe=describe_cluster(cluster, "shop"))
     old = [c["pid"] for p in status["pods"] for c in p["containers"]]
     controller = subprocess.run(["pgrep", "-f", f"autonomy.cluster.controller --home {cluster.home}"],
                                 capture_output=True, text=True).stdout.split()
@@ -237,11 +240,20 @@ def test_a_killed_controller_leaves_nothing_running_after_the_next_start(cluster
     cluster.enroll()
     # Killed by the new controller; init reaps them a moment later.
     wait_until(lambda: not any(Path(f"/proc/{pid}").exists() for pid in old), what="the orphans to go")
-    wait_until(lambda: _running(cluster, "shop"), timeout=60, what="the restored zone")
+    wait_until(lambda: _running(cluster, "shop"), timeout=60, what="the restored zone",
+               describe=describe_cluster(cluster, "shop"))
+    assert not _stale_nats(cluster)
+
+
+def _stale_nats(cluster):
+    config = str(cluster.home / "fabric" / "server" / "nats.conf")
+    out = subprocess.run(["pgrep", "-f", config], capture_output=True, text=True).stdout.split()
+    return len(out) > 1
 
 
 def test_delete_leaves_nothing_behind(cluster, shop):
-    status = wait_until(lambda: _running(cluster, "shop"), timeout=60, what="the zone")
+    status = wait_until(lambda: _running(cluster, "shop"), timeout=60, what="the zone",
+                        describe=describe_cluster(cluster, "shop"))
     pids = [c["pid"] for p in status["pods"] for c in p["containers"]]
     namespaces = [p["namespace"] for p in status["pods"]]
     assert all(Path(f"/proc/{pid}").exists() for pid in pids)

@@ -140,7 +140,10 @@ class NetnsNetwork:
             if name in self._names():
                 await _arun("netns", "del", name)
             await _arun("netns", "add", name)
-            await _arun("link", "add", veth, "type", "veth", "peer", "name", peer)
+            # The pod's MAC is derived from its address: when an address is reused by a new namespace,
+            # the host's ARP entry for it stays right (a random MAC left a stale entry for ~30 s).
+            mac = "02:42:" + ":".join(f"{int(b):02x}" for b in address.split("."))
+            await _arun("link", "add", veth, "type", "veth", "peer", "name", peer, "address", mac)
             await _arun("link", "set", peer, "netns", name)
             await _arun("link", "set", veth, "master", self.bridge, "up")
             await _arun("-n", name, "link", "set", "lo", "up")
@@ -158,6 +161,9 @@ class NetnsNetwork:
         proc = await asyncio.create_subprocess_exec("ip", "netns", "del", ns.name, stderr=asyncio.subprocess.DEVNULL)
         await proc.wait()
         proc = await asyncio.create_subprocess_exec("ip", "link", "del", ns.veth, stderr=asyncio.subprocess.DEVNULL)
+        await proc.wait()
+        proc = await asyncio.create_subprocess_exec("ip", "neigh", "flush", "to", ns.address, "dev", self.bridge,
+                                                    stderr=asyncio.subprocess.DEVNULL)
         await proc.wait()
         self._used.discard(int(ns.address.rsplit(".", 1)[1]))
 
