@@ -43,6 +43,7 @@ __all__ = ["ClusterClient", "default_home"]
 # so this only covers interpreter start-up plus the fabric.
 START_TIMEOUT = 30.0
 REQUEST_TIMEOUT = 60.0
+LOG_CAP = 10 * 2**20
 
 
 def default_home() -> Path:
@@ -219,6 +220,9 @@ class ClusterClient:
         # in a new session starts it in the background and prints its pid, then exits (the controller is
         # re-parented to init, which reaps it).
         argv = [sys.executable, "-m", "autonomy.cluster.controller", "--home", str(self.home)]
+        with contextlib.suppress(OSError):
+            if self.log_path.stat().st_size > LOG_CAP:  # keep one previous log, as the containers' logs do
+                os.replace(self.log_path, self.log_path.with_name(self.log_path.name + ".1"))
         launcher = subprocess.run(
             ["/bin/sh", "-c", '"$@" </dev/null >>"$LOG" 2>&1 & echo $!', "sh", *argv],
             env={**os.environ, "LOG": str(self.log_path)}, capture_output=True, text=True,
