@@ -125,9 +125,14 @@ class LocalDeployer:
             try:
                 for pod in zone.pods:
                     names = pod.node_names(self.cluster_id, zone.name)
-                    instances = await asyncio.gather(*(self._start_instance(zone, pod, i, names[i], plans, pythons,
-                                                                            secrets) for i in range(pod.clones)))
-                    running.instances.extend(instances)
+                    outcomes = await asyncio.gather(*(self._start_instance(zone, pod, i, names[i], plans, pythons,
+                                                                           secrets) for i in range(pod.clones)),
+                                                    return_exceptions=True)
+                    # Started instances belong to the zone even when a sibling failed: stop/delete finds them.
+                    running.instances.extend(o for o in outcomes if isinstance(o, PodInstance))
+                    failed = next((o for o in outcomes if isinstance(o, BaseException)), None)
+                    if failed is not None:
+                        raise failed
                     progress("pod", f"{pod.name}: {pod.clones} instance(s) started ({self.network} network)")
                 await self._wait_ready(running, progress)
             except BaseException as exc:
@@ -143,7 +148,6 @@ class LocalDeployer:
 
     async def _start_instance(self, zone: Any, pod: Any, clone: int, node: str, plans: dict[Any, Any],
                               pythons: dict[Any, Path], secrets: dict[str, str]) -> PodInstance:
-        from autonomy.zones.secrets import resolve_env
 
         ns: PodNamespace | None = None
         if self.netns is not None:
@@ -153,6 +157,18 @@ class LocalDeployer:
             address, port = "127.0.0.1", _free_port()
         cgroup = self.cgroups.create(zone.name, pod.name, clone, pod.size)
         inst = PodInstance(pod.name, clone, node, address, port, cgroup, ns)
+        try:
+            await self._start_containers(zone, pod, clone, inst, plans, pythons, secrets)
+        except BaseException:
+            await self._stop_instance(inst)  # a half-started pod leaves nothing behind
+            raise
+        return inst
+
+    async def _start_containers(self, zone: Any, pod: Any, clone: int, inst: PodInstance, plans: dict[Any, Any],
+                                pythons: dict[Any, Path], secrets: dict[str, str]) -> None:
+        from autonomy.zones.secrets import resolve_env
+
+        node, port, ns, cgroup = inst.node, inst.port, inst.ns, inst.cgroup
         logs = self.zone_dir(zone.name) / "logs"
         for container in pod.containers:
             plan = plans[(pod.name, container.name)]
@@ -191,7 +207,6 @@ class LocalDeployer:
             if plan.kind == "local":
                 inst.nodes.add(container.name)
         await asyncio.gather(*(p.wait_started() for p in inst.containers.values()))
-        return inst
 
     async def _wait_ready(self, running: RunningZone, progress: Progress) -> None:
         deadline = time.monotonic() + READY_TIMEOUT
@@ -215,13 +230,14 @@ class LocalDeployer:
             await asyncio.sleep(0.05)  # polling a port of another process: there is no event to wait on
 
     # --- stop / delete ---------------------------------------------------------------------------
+    async def _stop_instance(self, inst: PodInstance) -> None:
+        await asyncio.gather(*(p.stop() for p in inst.containers.values()))
+        if inst.ns is not None and self.netns is not None:
+            await self.netns.delete(inst.ns)
+        inst.cgroup.remove()
+
     async def _stop_zone(self, running: RunningZone) -> None:
-        async def stop_instance(inst: PodInstance) -> None:
-            await asyncio.gather(*(p.stop() for p in inst.containers.values()))
-            if inst.ns is not None and self.netns is not None:
-                await self.netns.delete(inst.ns)
-            inst.cgroup.remove()
-        await asyncio.gather(*(stop_instance(i) for i in running.instances))
+        await asyncio.gather(*(self._stop_instance(i) for i in running.instances))
 
     async def delete(self, name: str) -> dict[str, Any]:
         async with self._lock(name):
