@@ -65,10 +65,10 @@ def _cleanup(home: Path) -> None:
         return
     from autonomy.cluster.local.supervisor import kill_orphans
 
-    out = subprocess.run(["pgrep", "-f", f"autonomy.cluster.controller --home {home}"], capture_output=True,
-                         text=True).stdout
-    for pid in out.split():
-        os.kill(int(pid), signal.SIGKILL)
+    for pattern in (f"autonomy.cluster.controller --home {home}", f"{home}/fabric/server/nats.conf"):
+        out = subprocess.run(["pgrep", "-f", pattern], capture_output=True, text=True).stdout
+        for pid in out.split():
+            os.kill(int(pid), signal.SIGKILL)
     kill_orphans(cluster)
     if IS_ROOT:
         from autonomy.cluster.local.netns import NetnsNetwork
