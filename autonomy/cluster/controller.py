@@ -12,7 +12,7 @@ up (the client's handshake); zones stored in ``state.db`` are then redeployed fr
 in the background. SIGTERM, SIGINT or ``POST /stop`` stop every zone process, remove the namespaces,
 stop NATS and the gateway, then close the socket and exit 0; zones stay in the state.
 
-API (HTTP+JSON on the socket): ``GET /health``, ``GET /cluster``, ``POST /stop``, ``GET /zones``,
+API (HTTP+JSON on the socket, :mod:`.api`): ``GET /health``, ``GET /cluster``, ``POST /stop``, ``GET /zones``,
 ``POST /zones`` (deploy: JSON lines of progress events), ``DELETE /zones/{name}``,
 ``GET /zones/{name}/status``, ``GET /zones/{name}/logs?pod=&container=&follow=&tail=``. Errors are
 ``{"message": ...}`` with status 400 (refused) or 500 (failed).
@@ -24,27 +24,24 @@ import argparse
 import asyncio
 import contextlib
 import fcntl
-import json
 import logging
 import os
 import signal
 import socket
 import sys
-from collections.abc import AsyncIterator, Coroutine, Iterator
+from collections.abc import Coroutine, Iterator
 from pathlib import Path
 from typing import Any
 
 import uvicorn
-from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse, StreamingResponse
 
+from autonomy.cluster.api import build_app
 from autonomy.cluster.fabric import ClusterFabric, start_fabric
 from autonomy.cluster.identity import ClusterIdentity, load_or_create_identity
 from autonomy.cluster.local.cgroups import CgroupManager
 from autonomy.cluster.local.deployer import LocalDeployer, read_secrets
 from autonomy.cluster.local.netns import NetnsNetwork, namespaces_available
 from autonomy.cluster.local.supervisor import kill_orphans
-from autonomy.cluster.logs import follow_logs
 from autonomy.cluster.public_gateway import PublicGateway
 from autonomy.cluster.state import ClusterState
 from autonomy.errors import AutonomyError, ClusterError, ConfigError
@@ -169,7 +166,12 @@ class Controller:
             self.state.close()
 
     def stop(self) -> None:
+        """Ask the controller to stop (``run`` then stops everything and returns)."""
         self._stopping.set()
+
+    @property
+    def stopping(self) -> bool:
+        return self._stopping.is_set()
 
     def spawn(self, coro: Coroutine[Any, Any, Any], name: str) -> asyncio.Task[Any]:
         """Run ``coro`` as a task owned by the controller: its failure is logged, shutdown cancels it."""
@@ -217,99 +219,6 @@ class _Server(uvicorn.Server):
     @contextlib.contextmanager
     def capture_signals(self) -> Iterator[None]:
         yield
-
-
-def build_app(controller: Controller) -> FastAPI:
-    app = FastAPI(title="autonomy cluster controller", openapi_url=None, docs_url=None, redoc_url=None)
-
-    @app.exception_handler(AutonomyError)
-    async def refused(request: Request, exc: AutonomyError) -> JSONResponse:
-        return JSONResponse({"message": str(exc)}, status_code=400)
-
-    def deployer() -> LocalDeployer:
-        if controller.deployer is None:
-            raise ClusterError("the controller is starting or stopping")
-        return controller.deployer
-
-    @app.get("/health")
-    async def health() -> dict[str, Any]:
-        return {"ok": True}
-
-    @app.get("/cluster")
-    async def show() -> dict[str, Any]:
-        return controller.show()
-
-    @app.post("/stop")
-    async def stop() -> dict[str, Any]:
-        zones = len(deployer().zones())
-        controller.stop()
-        return {"zones": zones}
-
-    @app.get("/zones")
-    async def zones() -> dict[str, Any]:
-        return {"zones": deployer().zones()}
-
-    @app.post("/zones")
-    async def deploy(request: Request) -> StreamingResponse:
-        from pydantic import ValidationError
-
-        from autonomy.zones.spec import ZoneSpec
-
-        body = await request.json()
-        try:
-            zone = ZoneSpec.model_validate(body["zone"])
-            secrets = {str(k): str(v) for k, v in dict(body.get("secrets") or {}).items()}
-            source = Path(body["source_dir"])
-        except (KeyError, TypeError, ValueError, ValidationError) as exc:
-            raise ConfigError(f"deploy request refused: {exc}") from exc
-        queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
-
-        async def run() -> None:
-            try:
-                result = await deployer().deploy(
-                    zone, secrets, source,
-                    lambda step, detail: queue.put_nowait({"event": "progress", "step": step, "detail": detail}))
-                queue.put_nowait({"event": "done", "result": result})
-            except AutonomyError as exc:
-                queue.put_nowait({"event": "error", "message": str(exc)})
-            except Exception as exc:
-                queue.put_nowait({"event": "error", "message": f"deploy failed: {exc!r} (see controller.log)"})
-                raise
-
-        # The deploy is the controller's task, not the request's: a client that goes away does not
-        # leave a half-started zone behind.
-        controller.spawn(run(), f"deploy {zone.name}")
-
-        async def events() -> AsyncIterator[str]:
-            while True:
-                event = await queue.get()
-                yield json.dumps(event) + "\n"
-                if event["event"] != "progress":
-                    return
-        return StreamingResponse(events(), media_type="application/x-ndjson")
-
-    @app.delete("/zones/{name}")
-    async def delete(name: str) -> dict[str, Any]:
-        return await deployer().delete(name)
-
-    @app.get("/zones/{name}/status")
-    async def status(name: str) -> dict[str, Any]:
-        return deployer().status(name)
-
-    @app.get("/zones/{name}/logs")
-    async def logs(name: str, pod: str | None = None, container: str | None = None, follow: bool = False,
-                   tail: int = 100) -> StreamingResponse:
-        files = deployer().log_files(name, pod, container)
-
-        def alive() -> bool:
-            return follow and not controller._stopping.is_set() and name in {z["zone"] for z in deployer().zones()}
-
-        async def lines() -> AsyncIterator[str]:
-            async for line in follow_logs(files, tail, alive):
-                yield line + "\n"
-        return StreamingResponse(lines(), media_type="text/plain; charset=utf-8")
-
-    return app
 
 
 def _choose_network() -> str:

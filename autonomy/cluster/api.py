@@ -1,0 +1,118 @@
+"""The controller's HTTP API, served on ``AUTONOMY_HOME/controller.sock`` (see :mod:`.controller`).
+
+Errors are ``{"message": ...}`` with status 400; ``POST /zones`` streams JSON lines of progress events
+and ends with a ``done`` or an ``error`` event.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, StreamingResponse
+
+from autonomy.cluster.local.deployer import LocalDeployer
+from autonomy.cluster.logs import follow_logs
+from autonomy.errors import AutonomyError, ClusterError, ConfigError
+
+if TYPE_CHECKING:
+    from autonomy.cluster.controller import Controller
+
+__all__ = ["build_app"]
+
+
+def build_app(controller: Controller) -> FastAPI:
+    app = FastAPI(title="autonomy cluster controller", openapi_url=None, docs_url=None, redoc_url=None)
+
+    @app.exception_handler(AutonomyError)
+    async def refused(request: Request, exc: AutonomyError) -> JSONResponse:
+        return JSONResponse({"message": str(exc)}, status_code=400)
+
+    def deployer() -> LocalDeployer:
+        if controller.deployer is None:
+            raise ClusterError("the controller is starting or stopping")
+        return controller.deployer
+
+    @app.get("/health")
+    async def health() -> dict[str, Any]:
+        return {"ok": True}
+
+    @app.get("/cluster")
+    async def show() -> dict[str, Any]:
+        return controller.show()
+
+    @app.post("/stop")
+    async def stop() -> dict[str, Any]:
+        zones = len(deployer().zones())
+        controller.stop()
+        return {"zones": zones}
+
+    @app.get("/zones")
+    async def zones() -> dict[str, Any]:
+        return {"zones": deployer().zones()}
+
+    @app.post("/zones")
+    async def deploy(request: Request) -> StreamingResponse:
+        from pydantic import ValidationError
+
+        from autonomy.zones.spec import ZoneSpec
+
+        body = await request.json()
+        try:
+            zone = ZoneSpec.model_validate(body["zone"])
+            secrets = {str(k): str(v) for k, v in dict(body.get("secrets") or {}).items()}
+            source = Path(body["source_dir"])
+        except (KeyError, TypeError, ValueError, ValidationError) as exc:
+            raise ConfigError(f"deploy request refused: {exc}") from exc
+        queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+
+        async def run() -> None:
+            try:
+                result = await deployer().deploy(
+                    zone, secrets, source,
+                    lambda step, detail: queue.put_nowait({"event": "progress", "step": step, "detail": detail}))
+                queue.put_nowait({"event": "done", "result": result})
+            except AutonomyError as exc:
+                queue.put_nowait({"event": "error", "message": str(exc)})
+            except Exception as exc:
+                queue.put_nowait({"event": "error", "message": f"deploy failed: {exc!r} (see controller.log)"})
+                raise
+
+        # The deploy is the controller's task, not the request's: a client that goes away does not
+        # leave a half-started zone behind.
+        controller.spawn(run(), f"deploy {zone.name}")
+
+        async def events() -> AsyncIterator[str]:
+            while True:
+                event = await queue.get()
+                yield json.dumps(event) + "\n"
+                if event["event"] != "progress":
+                    return
+        return StreamingResponse(events(), media_type="application/x-ndjson")
+
+    @app.delete("/zones/{name}")
+    async def delete(name: str) -> dict[str, Any]:
+        return await deployer().delete(name)
+
+    @app.get("/zones/{name}/status")
+    async def status(name: str) -> dict[str, Any]:
+        return deployer().status(name)
+
+    @app.get("/zones/{name}/logs")
+    async def logs(name: str, pod: str | None = None, container: str | None = None, follow: bool = False,
+                   tail: int = 100) -> StreamingResponse:
+        files = deployer().log_files(name, pod, container)
+
+        def alive() -> bool:
+            return follow and not controller.stopping and name in {z["zone"] for z in deployer().zones()}
+
+        async def lines() -> AsyncIterator[str]:
+            async for line in follow_logs(files, tail, alive):
+                yield line + "\n"
+        return StreamingResponse(lines(), media_type="text/plain; charset=utf-8")
+
+    return app
