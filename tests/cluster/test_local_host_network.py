@@ -10,7 +10,7 @@ import pytest
 from autonomy.errors import ClusterError
 from autonomy.zones.loading import load_zone
 from tests.cluster.apps import write_zone
-from tests.cluster.conftest import deploy
+from tests.cluster.conftest import deploy, wait_until
 
 ZONE = """
     name: hosted
@@ -79,6 +79,10 @@ def test_a_node_that_exits_at_start_fails_the_deploy_with_its_log(cluster, tmp_p
         list(cluster.deploy(load_zone(directory), {}, directory))
     status = cluster.zone_status("broken")
     assert status["state"] == "failed" and "exited" in status["error"]
+    # It keeps being restarted with a growing backoff (0.5 s, 1 s, ...), each restart counted.
+    wait_until(lambda: cluster.zone_status("broken")["pods"][0]["containers"][0]["restarts"] >= 2,
+               what="two restarts")
+    assert cluster.zone_status("broken")["pods"][0]["containers"][0]["state"] in ("running", "restarting")
     cluster.delete_zone("broken")
     assert "broken" not in [z["zone"] for z in cluster.list_zones()]
 
