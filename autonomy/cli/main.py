@@ -16,6 +16,7 @@ from importlib.metadata import PackageNotFoundError, version
 import click
 
 from autonomy.cli.cluster import cluster
+from autonomy.cli.model import model
 from autonomy.cli.output import stderr
 from autonomy.cli.zone import zone
 from autonomy.errors import AutonomyError, ZoneSpecError
@@ -41,6 +42,7 @@ def cli() -> None:
     """
 
 
+cluster.add_command(model)
 cli.add_command(cluster)
 cli.add_command(zone)
 

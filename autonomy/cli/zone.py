@@ -128,6 +128,12 @@ def status(name: str | None, directory: Path, output: str) -> None:
     ]
     printer.line("")
     printer.table(["pod", "clone", "node", "container", "image", "state", "restarts", "pid"], rows)
+    models = (info.get("usage") or {}).get("models") or {}
+    if models:
+        printer.line("")
+        printer.table(["model", "requests", "failed", "prompt tokens", "completion tokens"],
+                      [(m, u.get("requests"), u.get("failed_requests"), u.get("prompt_tokens"),
+                        u.get("completion_tokens")) for m, u in models.items()])
 
 
 @zone.command()

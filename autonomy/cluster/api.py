@@ -1,7 +1,9 @@
 """The controller's HTTP API, served on ``AUTONOMY_HOME/controller.sock`` (see :mod:`.controller`).
 
 Errors are ``{"message": ...}`` with status 400; ``POST /zones`` streams JSON lines of progress events
-and ends with a ``done`` or an ``error`` event.
+and ends with a ``done`` or an ``error`` event. ``GET /models``, ``POST /models`` (``{"name", "url",
+"kind", "api_key_env", "api_key_value", "api_key_file", "models", "default"}``) and
+``DELETE /models/{name}`` are ``autonomy cluster model list|add|remove``.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from fastapi.responses import JSONResponse, StreamingResponse
 
 from autonomy.cluster.local.deployer import LocalDeployer
 from autonomy.cluster.logs import follow_logs
+from autonomy.cluster.model_gateway import ClusterModelGateway
 from autonomy.errors import AutonomyError, ClusterError, ConfigError
 
 if TYPE_CHECKING:
@@ -36,6 +39,11 @@ def build_app(controller: Controller) -> FastAPI:
         if controller.deployer is None:
             raise ClusterError("the controller is starting or stopping")
         return controller.deployer
+
+    def models() -> ClusterModelGateway:
+        if controller.models is None:
+            raise ClusterError("the controller is starting or stopping")
+        return controller.models
 
     @app.get("/health")
     async def health() -> dict[str, Any]:
@@ -96,11 +104,35 @@ def build_app(controller: Controller) -> FastAPI:
 
     @app.delete("/zones/{name}")
     async def delete(name: str) -> dict[str, Any]:
-        return await deployer().delete(name)
+        result = await deployer().delete(name)
+        models().forget_zone(name)
+        return result
 
     @app.get("/zones/{name}/status")
     async def status(name: str) -> dict[str, Any]:
-        return deployer().status(name)
+        return {**deployer().status(name), "usage": models().usage(name)}
+
+    @app.get("/models")
+    async def list_models() -> dict[str, Any]:
+        return {**models().list_models(), "gateway_url": models().url}
+
+    @app.post("/models")
+    async def add_model(request: Request) -> dict[str, Any]:
+        body = await request.json()
+        fields = {"url": str, "kind": str, "api_key_env": str, "api_key_value": str, "api_key_file": str,
+                  "models": list, "default": bool}
+        if not isinstance(body, dict) or not isinstance(body.get("name"), str):
+            raise ConfigError("name: a provider name is required")
+        for key, value in body.items():
+            if key != "name" and (key not in fields or not (value is None or isinstance(value, fields[key]))):
+                raise ConfigError(f"{key}: unknown field or wrong type ({value!r})" if key != "api_key_value"
+                                  else "api_key_value: must be a string")
+        kwargs = {k: v for k, v in body.items() if k != "name" and v is not None}
+        return await models().add_model(body["name"], **kwargs)
+
+    @app.delete("/models/{name}")
+    async def remove_model(name: str) -> dict[str, Any]:
+        return await models().remove_model(name)
 
     @app.get("/zones/{name}/logs")
     async def logs(name: str, pod: str | None = None, container: str | None = None, follow: bool = False,

@@ -147,6 +147,33 @@ class ClusterClient:
             params["container"] = container
         yield from self._stream("GET", f"/zones/{name}/logs", params=params, timeout=None)
 
+    # --- the model gateway ----------------------------------------------------------------------
+    def list_models(self) -> dict[str, Any]:
+        """``{"providers": [{"name","kind","url","key","models","default"}], "customized", "gateway_url"}``."""
+        return self._json("GET", "/models")
+
+    def add_model(
+        self, name: str, *, url: str | None = None, kind: str | None = None, api_key_env: str | None = None,
+        api_key_file: str | Path | None = None, models: list[str] | None = None, default: bool = False,
+    ) -> dict[str, Any]:
+        """Add a model provider to the cluster's gateway (applied at once, kept across restarts).
+
+        With ``api_key_env``, the value of that variable in *this* process's environment (when set) is
+        sent to the controller, which keeps it in its own environment (memory only). ``api_key_file`` is
+        made absolute. Returns ``{"provider": row, "warnings": [...]}``; ClusterError names a refused field.
+        """
+        body: dict[str, Any] = {"name": name, "url": url, "kind": kind, "api_key_env": api_key_env,
+                                "models": list(models or []), "default": default,
+                                "api_key_file": str(Path(api_key_file).expanduser().resolve()) if api_key_file
+                                else None}
+        if api_key_env and os.environ.get(api_key_env):
+            body["api_key_value"] = os.environ[api_key_env]
+        return self._json("POST", "/models", json=body)
+
+    def remove_model(self, name: str) -> dict[str, Any]:
+        """Remove provider ``name`` from the cluster's gateway."""
+        return self._json("DELETE", f"/models/{name}")
+
     # --- HTTP over the Unix socket ---------------------------------------------------------------
     def _http(self, timeout: float | None = REQUEST_TIMEOUT) -> httpx.Client:
         transport = httpx.HTTPTransport(uds=str(self.socket_path))

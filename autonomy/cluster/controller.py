@@ -6,15 +6,18 @@ Started detached by :class:`~autonomy.cluster.client.ClusterClient`. At start it
 ``DIR/controller.lock`` (one controller per home), creates the cluster identity if absent, kills
 processes a previous controller of this cluster left behind, sets up the pod network (namespaces with a
 bridge, or the host network: ``AUTONOMY_NETWORK=namespace|host``, default namespace when possible),
-starts the embedded NATS fabric, the public gateway (``AUTONOMY_PUBLIC_PORT``, default 32100, 0 = free),
-and serves its API on ``DIR/controller.sock`` (mode 0600). The socket answers only once all of that is
-up (the client's handshake); zones stored in ``state.db`` are then redeployed from their stored copies
-in the background. SIGTERM, SIGINT or ``POST /stop`` stop every zone process, remove the namespaces,
-stop NATS and the gateway, then close the socket and exit 0; zones stay in the state.
+starts the embedded NATS fabric, the model gateway (:mod:`.model_gateway`: a free port on the address
+pods reach the host on; the embedded model is loaded at its first request, not here), the public gateway
+(``AUTONOMY_PUBLIC_PORT``, default 32100, 0 = free), and serves its API on ``DIR/controller.sock`` (mode
+0600). The socket answers only once all of that is up (the client's handshake); zones stored in
+``state.db`` are then redeployed from their stored copies in the background. SIGTERM, SIGINT or
+``POST /stop`` stop every zone process, remove the namespaces, stop the gateways and NATS, then close
+the socket and exit 0; zones stay in the state.
 
 API (HTTP+JSON on the socket, :mod:`.api`): ``GET /health``, ``GET /cluster``, ``POST /stop``, ``GET /zones``,
 ``POST /zones`` (deploy: JSON lines of progress events), ``DELETE /zones/{name}``,
-``GET /zones/{name}/status``, ``GET /zones/{name}/logs?pod=&container=&follow=&tail=``. Errors are
+``GET /zones/{name}/status``, ``GET /zones/{name}/logs?pod=&container=&follow=&tail=``, ``GET /models``,
+``POST /models``, ``DELETE /models/{name}``. Errors are
 ``{"message": ...}`` with status 400 (refused) or 500 (failed).
 """
 
@@ -33,8 +36,6 @@ from collections.abc import Coroutine, Iterator
 from pathlib import Path
 from typing import Any
 
-import uvicorn
-
 from autonomy.cluster.api import build_app
 from autonomy.cluster.fabric import ClusterFabric, start_fabric
 from autonomy.cluster.identity import ClusterIdentity, load_or_create_identity
@@ -42,9 +43,11 @@ from autonomy.cluster.local.cgroups import CgroupManager
 from autonomy.cluster.local.deployer import LocalDeployer, read_secrets
 from autonomy.cluster.local.netns import NetnsNetwork, namespaces_available
 from autonomy.cluster.local.supervisor import kill_orphans
+from autonomy.cluster.model_gateway import ClusterModelGateway
 from autonomy.cluster.public_gateway import PublicGateway
 from autonomy.cluster.state import ClusterState
 from autonomy.errors import AutonomyError, ClusterError, ConfigError
+from autonomy.http.serving import ServedApp
 
 __all__ = ["Controller", "main"]
 
@@ -63,6 +66,7 @@ class Controller:
         self.netns: NetnsNetwork | None = None
         self.cgroups: CgroupManager | None = None
         self.gateway: PublicGateway | None = None
+        self.models: ClusterModelGateway | None = None
         self.deployer: LocalDeployer | None = None
         self.network = "host"
         self._stopping = asyncio.Event()
@@ -82,12 +86,10 @@ class Controller:
     async def run(self) -> None:
         """Start, serve until stopped, stop everything. Raises if the start fails (after cleaning up)."""
         with self._exclusive():
+            served: ServedApp | None = None
             try:
                 await self._start()
-                sock = self._bind_socket()
-                server = _Server(uvicorn.Config(build_app(self), log_level="warning", timeout_graceful_shutdown=2,
-                                                lifespan="off"))
-                serving = asyncio.ensure_future(server.serve(sockets=[sock]))
+                served = await ServedApp.start(build_app(self), self._bind_socket(), lifespan="off")
                 loop = asyncio.get_running_loop()
                 for sig in (signal.SIGTERM, signal.SIGINT):
                     loop.add_signal_handler(sig, self._stopping.set)
@@ -98,8 +100,8 @@ class Controller:
                 log.info("stopping")
             finally:
                 await self._shutdown()
-            server.should_exit = True
-            await serving
+                if served is not None:
+                    await served.stop()
             with contextlib.suppress(FileNotFoundError):
                 (self.home / "controller.sock").unlink()
             log.info("stopped")
@@ -119,15 +121,18 @@ class Controller:
             await asyncio.to_thread(self.netns.setup)
             host = self.netns.gateway
         self.fabric = await asyncio.to_thread(start_fabric, self.home, identity.id, host)
+        self.models = ClusterModelGateway(self.state)
+        await self.models.start(host)
         port = _public_port()
         self.gateway = PublicGateway(identity.id, self._public_target, port=port)
         port = await self.gateway.start()
         self.deployer = LocalDeployer(
             self.home, identity.id, self.state, fabric_url=self.fabric.url,
             credentials_file=self.fabric.credentials_file, network=self.network, netns=self.netns,
-            cgroups=self.cgroups, public_url_template=f"http://{{cluster}}-{{zone}}.localhost:{port}/")
-        log.info("cluster %s: network %s, fabric %s, public gateway on 127.0.0.1:%d", identity.id, self.network,
-                 self.fabric.url, port)
+            cgroups=self.cgroups, public_url_template=f"http://{{cluster}}-{{zone}}.localhost:{port}/",
+            gateway_env=self.models.zone_env)
+        log.info("cluster %s: network %s, fabric %s, model gateway %s, public gateway on 127.0.0.1:%d",
+                 identity.id, self.network, self.fabric.url, self.models.url, port)
 
     def _public_target(self, zone: str) -> tuple[str, int] | str:
         if self.deployer is None:
@@ -146,6 +151,7 @@ class Controller:
             os.umask(old)
         os.chmod(path, 0o600)
         sock.listen(64)
+        sock.setblocking(False)
         return sock
 
     async def _shutdown(self) -> None:
@@ -156,6 +162,8 @@ class Controller:
             await self.deployer.stop()
         if self.gateway is not None:
             await self.gateway.stop()
+        if self.models is not None:
+            await self.models.stop()
         if self.fabric is not None:
             await asyncio.to_thread(self.fabric.stop)
         if self.netns is not None:
@@ -204,21 +212,15 @@ class Controller:
 
     # --- views -----------------------------------------------------------------------------------
     def show(self) -> dict[str, Any]:
-        assert self.identity and self.fabric and self.gateway and self.deployer
+        assert self.identity and self.fabric and self.gateway and self.deployer and self.models
         return {"id": self.identity.id, "kind": self.identity.kind, "created": self.identity.created,
-                "fabric_url": self.fabric.url, "gateway_url": None,
+                "fabric_url": self.fabric.url, "gateway_url": self.models.url,
+                "models": [p.name for p in self.models.config.providers],
+                "usage": self.models.usage_totals(),
                 "public_url_template": f"http://{self.identity.id}-{{zone}}.localhost:{self.gateway.port}/",
                 "public_port": self.gateway.port, "network": self.network, "home": str(self.home),
                 "cgroups": self.cgroups.mechanism if self.cgroups else None,
                 "zones": self.deployer.zones()}
-
-
-class _Server(uvicorn.Server):
-    """uvicorn without its signal handling: the controller handles SIGTERM/SIGINT and stops in order."""
-
-    @contextlib.contextmanager
-    def capture_signals(self) -> Iterator[None]:
-        yield
 
 
 def _choose_network() -> str:

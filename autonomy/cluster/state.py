@@ -4,7 +4,10 @@ Tables:
 - ``zones``: one row per deployed zone: its spec as JSON (``ZoneSpec.model_dump()``; it holds secret
   NAMES only, never values), the source directory it was built from, the network mode, deploy time.
 - ``restarts``: restart counters per container instance (``zone``, ``pod``, ``clone``, ``container``).
-- ``settings``: key/value pairs for later parts (model gateway).
+- ``settings``: key/value pairs: ``gateway`` (the model gateway's ``GatewayConfig`` JSON, no keys) and
+  ``zone_keys`` (SHA-256 digests of the zones' gateway keys, never a key).
+- ``usage``: model gateway usage per zone and model (requests, failed, without usage, tokens); written in
+  batches by :class:`~autonomy.cluster.model_gateway.ClusterModelGateway`.
 
 Only the controller process opens it; every call is short and synchronous (SQLite on local disk).
 """
@@ -17,7 +20,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-__all__ = ["ClusterState", "StoredZone"]
+__all__ = ["ClusterState", "StoredZone", "USAGE_FIELDS"]
+
+#: The counters kept per (zone, model), as in :class:`autonomy.gateway.Usage`.
+USAGE_FIELDS = ("requests", "failed_requests", "requests_without_usage", "prompt_tokens", "completion_tokens")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS zones (
@@ -33,6 +39,13 @@ CREATE TABLE IF NOT EXISTS restarts (
     PRIMARY KEY (zone, pod, clone, container)
 );
 CREATE TABLE IF NOT EXISTS settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS usage (
+    zone TEXT NOT NULL, model TEXT NOT NULL,
+    requests INTEGER NOT NULL DEFAULT 0, failed_requests INTEGER NOT NULL DEFAULT 0,
+    requests_without_usage INTEGER NOT NULL DEFAULT 0,
+    prompt_tokens INTEGER NOT NULL DEFAULT 0, completion_tokens INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (zone, model)
+);
 """
 
 
@@ -71,11 +84,12 @@ class ClusterState:
         return next((z for z in self.zones() if z["name"] == name), None)
 
     def delete_zone(self, name: str) -> bool:
-        """Remove zone ``name`` and its counters; False when it was not there."""
+        """Remove zone ``name``, its counters and its model usage; False when it was not there."""
         with self._db:
             self._db.execute("BEGIN")
             cursor = self._db.execute("DELETE FROM zones WHERE name = ?", (name,))
             self._db.execute("DELETE FROM restarts WHERE zone = ?", (name,))
+            self._db.execute("DELETE FROM usage WHERE zone = ?", (name,))
         return cursor.rowcount > 0
 
     # --- restarts --------------------------------------------------------------------------------
@@ -99,3 +113,26 @@ class ClusterState:
 
     def set_setting(self, key: str, value: str) -> None:
         self._db.execute("INSERT OR REPLACE INTO settings VALUES (?, ?)", (key, value))
+
+    # --- model usage -----------------------------------------------------------------------------
+    def add_usage(self, deltas: dict[tuple[str, str], dict[str, int]]) -> None:
+        """Add ``{(zone, model): {field: n}}`` (fields of :data:`USAGE_FIELDS`) in one transaction."""
+        if not deltas:
+            return
+        sets = ", ".join(f"{f} = {f} + excluded.{f}" for f in USAGE_FIELDS)
+        sql = (f"INSERT INTO usage (zone, model, {', '.join(USAGE_FIELDS)}) VALUES (?, ?{', ?' * len(USAGE_FIELDS)}) "
+               f"ON CONFLICT (zone, model) DO UPDATE SET {sets}")
+        with self._db:
+            self._db.execute("BEGIN")
+            self._db.executemany(sql, [(zone, model, *(int(d.get(f, 0)) for f in USAGE_FIELDS))
+                                       for (zone, model), d in deltas.items()])
+
+    def usage(self, zone: str | None = None) -> dict[str, dict[str, dict[str, int]]]:
+        """``{zone: {model: {field: n}}}`` for every zone, or only ``zone``."""
+        query = f"SELECT zone, model, {', '.join(USAGE_FIELDS)} FROM usage"
+        rows = self._db.execute(query + (" WHERE zone = ?" if zone else "") + " ORDER BY zone, model",
+                                (zone,) if zone else ())
+        out: dict[str, dict[str, dict[str, int]]] = {}
+        for z, model, *values in rows:
+            out.setdefault(z, {})[model] = dict(zip(USAGE_FIELDS, values, strict=True))
+        return out

@@ -6,7 +6,8 @@ Routes (all need ``Authorization: Bearer <zone key>``; errors are OpenAI-style J
     POST /v1/embeddings         where the model's provider has embeddings (else 400)
     GET  /v1/models             every configured model name and accepted alias
 
-Statuses: 401 missing/unknown key; 404 unknown model (lists the configured ones); 429 the model's
+Statuses: 401 missing/unknown key; 404 unknown model (lists the configured ones, or says how to add a
+provider when there is none); 503 the provider's extra is not installed (names the extra); 429 the model's
 queue is full or the provider kept rate limiting (with ``Retry-After``); 502 the provider is down or
 refused the gateway (the body names the provider, never its key); an upstream 4xx about the
 request itself is passed through unchanged. The ``X-Client-Cluster/Zone/Node`` headers nodes send
@@ -24,7 +25,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from starlette.background import BackgroundTask
 
-from autonomy.errors import AutonomyError, GatewayBusy, GatewayError
+from autonomy.errors import AutonomyError, GatewayBusy, GatewayError, MissingExtra
 from autonomy.gateway.config import GatewayConfig
 from autonomy.gateway.keys import ZoneKeys
 from autonomy.gateway.providers import Provider, UpstreamError, build_provider
@@ -134,6 +135,12 @@ def create_gateway_app(config: GatewayConfig, keys: ZoneKeys, usage: UsageRecord
         headers = {"retry-after": f"{max(1, round(exc.retry_after))}"} if isinstance(exc, GatewayBusy) else None
         kind = "invalid_request_error" if exc.status < 500 else "api_error"
         return _error(exc.status, str(exc), exc.code, kind, headers)
+
+    @app.exception_handler(MissingExtra)
+    async def _on_missing_extra(request: Request, exc: MissingExtra) -> Response:
+        # A provider that cannot run here (e.g. the embedded model without the [local] extra).
+        logger.error("gateway request failed: %s", exc)
+        return _error(503, str(exc), "provider_not_installed", "api_error")
 
     @app.exception_handler(AutonomyError)
     async def _on_autonomy_error(request: Request, exc: AutonomyError) -> Response:

@@ -11,6 +11,10 @@ A deploy returns when every node container (a container built from a local image
 pod's HTTP port, which a node opens after it has joined the fabric. If a container exits while the
 deploy waits, the deploy fails with the tail of its log and the zone stays as it is (crash-looping and
 visible in ``zone status`` / ``zone logs``) until it is redeployed or deleted.
+
+Node containers also get ``gateway_env(zone)`` (the model gateway's URL and the zone's key, issued
+once per deploy) under their image's ``ENV`` and their ``env`` entries: a user's variable of the same
+name wins. External containers (mcp-proxy) do not get them.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ import shutil
 import socket
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -69,8 +74,9 @@ class LocalDeployer:
 
     def __init__(self, home: Path, cluster_id: str, state: ClusterState, *, fabric_url: str,
                  credentials_file: Path, network: str, netns: NetnsNetwork | None, cgroups: CgroupManager,
-                 public_url_template: str) -> None:
+                 public_url_template: str, gateway_env: Callable[[str], dict[str, str]] | None = None) -> None:
         self.home = home
+        self.gateway_env = gateway_env
         self.cluster_id = cluster_id
         self.state = state
         self.fabric_url = fabric_url
@@ -119,6 +125,8 @@ class LocalDeployer:
                 plans = {(p.name, c.name): plan_container(source, c) for p in zone.pods for c in p.containers}
                 _write_secrets(zdir / "secrets.json", secrets)
                 self.state.put_zone(zone.name, zone.model_dump(mode="json"), str(source), self.network)
+            # Issued after the old processes stopped: a redeploy rotates the key.
+            gateway_env = self.gateway_env(zone.name) if self.gateway_env is not None else {}
             running = RunningZone(spec=zone, url=self._url(zone))
             self._zones[zone.name] = running
             started = time.monotonic()
@@ -126,7 +134,8 @@ class LocalDeployer:
                 for pod in zone.pods:
                     names = pod.node_names(self.cluster_id, zone.name)
                     outcomes = await asyncio.gather(*(self._start_instance(zone, pod, i, names[i], plans, pythons,
-                                                                           secrets) for i in range(pod.clones)),
+                                                                           secrets, gateway_env)
+                                                      for i in range(pod.clones)),
                                                     return_exceptions=True)
                     # Started instances belong to the zone even when a sibling failed: stop/delete finds them.
                     running.instances.extend(o for o in outcomes if isinstance(o, PodInstance))
@@ -147,7 +156,8 @@ class LocalDeployer:
         return self.public_url_template.format(cluster=self.cluster_id, zone=zone.name) if main.public else None
 
     async def _start_instance(self, zone: Any, pod: Any, clone: int, node: str, plans: dict[Any, Any],
-                              pythons: dict[Any, Path], secrets: dict[str, str]) -> PodInstance:
+                              pythons: dict[Any, Path], secrets: dict[str, str],
+                              gateway_env: dict[str, str]) -> PodInstance:
 
         ns: PodNamespace | None = None
         if self.netns is not None:
@@ -158,14 +168,15 @@ class LocalDeployer:
         cgroup = self.cgroups.create(zone.name, pod.name, clone, pod.size)
         inst = PodInstance(pod.name, clone, node, address, port, cgroup, ns)
         try:
-            await self._start_containers(zone, pod, clone, inst, plans, pythons, secrets)
+            await self._start_containers(zone, pod, clone, inst, plans, pythons, secrets, gateway_env)
         except BaseException:
             await self._stop_instance(inst)  # a half-started pod leaves nothing behind
             raise
         return inst
 
     async def _start_containers(self, zone: Any, pod: Any, clone: int, inst: PodInstance, plans: dict[Any, Any],
-                                pythons: dict[Any, Path], secrets: dict[str, str]) -> None:
+                                pythons: dict[Any, Path], secrets: dict[str, str],
+                                gateway_env: dict[str, str]) -> None:
         from autonomy.zones.secrets import resolve_env
 
         node, port, ns, cgroup = inst.node, inst.port, inst.ns, inst.cgroup
@@ -183,6 +194,8 @@ class LocalDeployer:
                     argv[0] = str(python)
                 env["VIRTUAL_ENV"] = str(python.parent.parent)
                 env["PATH"] = f"{python.parent}:{env.get('PATH', '')}"
+            if plan.kind == "local":
+                env.update(gateway_env)  # under the image's ENV and the container's env: the user's wins
             env.update(plan.env)
             env.update(resolve_env(container, secrets))
             env.update({

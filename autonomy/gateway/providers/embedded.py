@@ -1,10 +1,11 @@
 """The embedded model as a provider: llama.cpp in the gateway's process, behind the adapter.
 
-The model loads on first use (once per process) and answers one request at a time. Plain answers
-stream token by token; answers to requests with tools are generated whole (the text must be read
-to know whether it is a tool call) and then sent as the chunks a stream would carry. Streamed usage
-counts one token per streamed chunk and tokenizes the prompt text (close to, not exactly, the
-model's own count). No embeddings.
+The model loads on first use (once per process; a missing ``[local]`` extra is reported then, not at
+construction, so a gateway whose config names the embedded model still starts) and answers one
+request at a time. Plain answers stream token by token; answers to requests with tools are
+generated whole (the text must be read to know whether it is a tool call) and then sent as the
+chunks a stream would carry. Streamed usage counts one token per streamed chunk and tokenizes the
+prompt text (close to, not exactly, the model's own count). No embeddings.
 """
 
 from __future__ import annotations
@@ -48,11 +49,12 @@ class EmbeddedProvider:
     """Serves every model name routed to it with the one configured GGUF."""
 
     def __init__(self, config: ProviderConfig) -> None:
-        require_llama_cpp()
         self.config = config
         self._path = Path(config.path) if config.path else None
 
     async def model(self) -> LocalModel:
+        """The loaded model (loaded at the first request); MissingExtra without the ``[local]`` extra."""
+        require_llama_cpp()
         return await load_local_model(self._path, self.config.sha256)
 
     def _plan(self, body: dict[str, Any]) -> adapter.Plan:
