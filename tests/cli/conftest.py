@@ -25,8 +25,11 @@ class Cli:
     home: Path
     cwd: Path
 
-    def __call__(self, *args: str, timeout: float = 120) -> Result:
-        env = {k: v for k, v in os.environ.items() if k not in ("CLUSTER", "ZONE", "NODE")}
+    env: dict[str, str] | None = None  # extra variables for every command (and a controller it starts)
+
+    def __call__(self, *args: str, timeout: float = 120, env: dict[str, str] | None = None) -> Result:
+        base = {k: v for k, v in os.environ.items() if k not in ("CLUSTER", "ZONE", "NODE")}
+        env = {**base, **(self.env or {}), **(env or {})}
         env.update(AUTONOMY_HOME=str(self.home), AUTONOMY_PUBLIC_PORT="0", COLUMNS="200")
         done = subprocess.run([AUTONOMY, *args], cwd=self.cwd, env=env, capture_output=True, text=True,
                               timeout=timeout, check=False)
