@@ -7,7 +7,7 @@ Routes (all need ``Authorization: Bearer <zone key>``; errors are OpenAI-style J
     GET  /v1/models             every configured model name and accepted alias
 
 Statuses: 401 missing/unknown key; 404 unknown model (lists the configured ones, or says how to add a
-provider when there is none); 503 the provider's extra is not installed (names the extra); 429 the model's
+provider when there is none); 424 the provider's extra is not installed (names the extra); 429 the model's
 queue is full or the provider kept rate limiting (with ``Retry-After``); 502 the provider is down or
 refused the gateway (the body names the provider, never its key); an upstream 4xx about the
 request itself is passed through unchanged. The ``X-Client-Cluster/Zone/Node`` headers nodes send
@@ -138,9 +138,10 @@ def create_gateway_app(config: GatewayConfig, keys: ZoneKeys, usage: UsageRecord
 
     @app.exception_handler(MissingExtra)
     async def _on_missing_extra(request: Request, exc: MissingExtra) -> Response:
-        # A provider that cannot run here (e.g. the embedded model without the [local] extra).
+        # A provider that cannot run here (e.g. the embedded model without the [local] extra). 424, not
+        # 5xx: it is permanent until someone installs the extra, and nodes retry 5xx for ~35 s.
         logger.error("gateway request failed: %s", exc)
-        return _error(503, str(exc), "provider_not_installed", "api_error")
+        return _error(424, str(exc), "provider_not_installed", "api_error")
 
     @app.exception_handler(AutonomyError)
     async def _on_autonomy_error(request: Request, exc: AutonomyError) -> Response:

@@ -54,7 +54,9 @@ async def main(node):
     await Agent.start(node=node, name="calc", instructions="You add numbers with the add tool.",
                       model=Model("claude-sonnet-4-v1"), tools=[Tool(add)])
     await Agent.start(node=node, name="ghost", instructions="You answer.", model=Model("no-such-model"))
-    await Agent.start(node=node, name="down", instructions="You answer.", model=Model("down-model"))
+    # No node-side retries of the 502 (upstream's default waits 5 + 10 + 20 s).
+    await Agent.start(node=node, name="down", instructions="You answer.",
+                      model=Model("down-model", throttle_max_retry_attempts=0))
 
 
 Node.start(main)
