@@ -1,0 +1,128 @@
+"""The examples, deployed as a user does: `autonomy zone deploy --dir examples/NAME` on a local cluster.
+
+The cluster's model gateway uses the fake OpenAI-compatible endpoint (in this test process, on
+127.0.0.1) as its default provider: one `autonomy cluster model add` command, as for a real provider.
+Agents in the pods reach the model only through the gateway. `examples/fanout` runs in
+tests/cluster/test_fabric_zone.py.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.support.fake_llm import FakeLLM
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+AUTONOMY = str(Path(sys.executable).parent / "autonomy")
+
+
+class Cluster:
+    def __init__(self, home: Path) -> None:
+        self.home = home
+        self.env = {k: v for k, v in os.environ.items() if k not in ("CLUSTER", "ZONE", "NODE")}
+        self.env.update(AUTONOMY_HOME=str(home), AUTONOMY_PUBLIC_PORT="0")
+
+    def run(self, *args: str, timeout: float = 180) -> str:
+        done = subprocess.run([AUTONOMY, *args], env=self.env, capture_output=True, text=True, timeout=timeout)
+        assert done.returncode == 0, f"autonomy {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}"
+        return done.stdout
+
+    def json(self, *args: str) -> dict:
+        return json.loads(self.run(*args, "-o", "json"))
+
+    def deploy(self, example: str) -> str:
+        """Deploy examples/NAME; returns the zone's public URL."""
+        return self.json("zone", "deploy", "--dir", str(EXAMPLES / example))["url"]
+
+
+@pytest.fixture(scope="module")
+def llm() -> Iterator[FakeLLM]:
+    with FakeLLM() as fake:
+        yield fake
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory, llm: FakeLLM) -> Iterator[Cluster]:
+    cluster = Cluster(tmp_path_factory.mktemp("home"))
+    cluster.run("cluster", "enroll", "--no-input")
+    try:
+        cluster.run("cluster", "model", "add", "fake", "--url", llm.base_url, "--default")
+        yield cluster
+    finally:
+        subprocess.run([AUTONOMY, "cluster", "stop"], env=cluster.env, capture_output=True, timeout=60)
+
+
+@pytest.fixture(autouse=True)
+def fresh_llm(llm: FakeLLM) -> None:
+    llm.reset()
+
+
+def public(url: str) -> httpx.Client:
+    """A client for a zone's public URL. `*.localhost` resolves to loopback in browsers and curl, not in
+    Python's resolver: connect to 127.0.0.1 and send the zone's Host, as the gateway routes by Host."""
+    parsed = httpx.URL(url)
+    return httpx.Client(base_url=f"http://127.0.0.1:{parsed.port}", headers={"Host": parsed.netloc.decode()},
+                        timeout=60)
+
+
+def post(url: str, path: str, body: dict, **params: str) -> httpx.Response:
+    with public(url) as client:
+        return client.post(path, json=body, params=params)
+
+
+def test_hello_answers_through_its_public_url_using_its_python_tool(cluster, llm):
+    url = cluster.deploy("hello")
+    llm.reply(tool_calls=[("count_words", {"text": "the quick brown fox"})])
+    llm.reply("There are 4 words.")
+    response = post(url, "/agents/henry", {"message": "How many words are in 'the quick brown fox'?"})
+    assert response.status_code == 200, response.text
+    messages = response.json()
+    tool_results = [m for m in messages if m["role"] == "tool"]
+    assert [(m["name"], m["content"]["text"]) for m in tool_results] == [("count_words", "4")]
+    assert messages[-1]["role"] == "assistant"
+    assert messages[-1]["content"]["text"] == "There are 4 words."
+    first = llm.completion_requests()[0]
+    assert {t["function"]["name"] for t in first.json["tools"]} == {
+        "count_words", "get_current_time_utc", "get_current_time"}
+    assert first.json["model"] == "claude-sonnet-4-v1"
+    cluster.run("zone", "delete", "hello")
+
+
+def test_tools_agent_calls_the_time_server_beside_it_in_the_pod(cluster, llm):
+    url = cluster.deploy("tools")
+    llm.reply(tool_calls=[("time_get_current_time", {"timezone": "Europe/Warsaw"})])
+    llm.reply("It is late in Warsaw.")
+    response = post(url, "/agents/clock", {"message": "What time is it in Warsaw?"})
+    assert response.status_code == 200, response.text
+    tool_result = next(m for m in response.json() if m["role"] == "tool")
+    result = json.loads(tool_result["content"]["text"])  # the MCP CallToolResult of mcp-server-time
+    assert result["isError"] is False
+    assert json.loads(result["content"][0]["text"])["timezone"] == "Europe/Warsaw"
+    cluster.run("zone", "delete", "tools")
+
+
+def test_chat_serves_its_page_and_streams_the_answer(cluster, llm):
+    url = cluster.deploy("chat")
+    client = public(url)
+    page = client.get("/")
+    assert page.status_code == 200
+    assert "/agents/henry?stream=true" in page.text
+    llm.reply("Hello there, I am Henry.")
+    with client.stream("POST", "/agents/henry", params={"stream": "true"},
+                       json={"message": "hi", "scope": "web", "conversation": "c1"}) as response:
+        assert response.status_code == 200
+        lines = [json.loads(line) for line in response.iter_lines() if line.strip()]
+    text = "".join(m["content"]["text"] for line in lines for m in line["messages"] if m["role"] == "assistant")
+    assert text == "Hello there, I am Henry."
+    assert len(lines) > 1  # streamed in parts, not one blob
+    assert all(line["scope"] == "web" and line["conversation"] == "c1" for line in lines)
+    client.close()
+    cluster.run("zone", "delete", "chat")
