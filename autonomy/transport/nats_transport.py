@@ -222,14 +222,19 @@ class NatsTransport:
 
     # ---- outbound ---------------------------------------------------------------------------------
 
-    async def request(self, node_name: str, address: str, message: str, timeout: float | None) -> str:
+    def _outbound(self, node_name: str, address: str, message: str) -> tuple[Any, str, bytes]:
+        """The connection, subject and frame for a message to ``address`` on ``node_name``; refuses
+        to send when not connected or when the frame is larger than the fabric accepts."""
         nc = self._nc
         if nc is None or self._stopping:
             raise FabricError("This node is not connected to the fabric (not started, or stopped)")
         payload = f"{address}\n{message}".encode()
         if len(payload) > self._max_payload:
             raise MessageTooLarge(len(payload), self._max_payload)
-        subject = self._subjects.node(node_name)  # type: ignore[union-attr]
+        return nc, self._subjects.node(node_name), payload  # type: ignore[union-attr]
+
+    async def request(self, node_name: str, address: str, message: str, timeout: float | None) -> str:
+        nc, subject, payload = self._outbound(node_name, address, message)
         token = f"~{next(self._tokens)}"
         future: asyncio.Future[str] = asyncio.get_running_loop().create_future()
         self._pending[token] = (future, node_name)
@@ -249,13 +254,7 @@ class NatsTransport:
             self._pending.pop(token, None)
 
     async def send(self, node_name: str, address: str, message: str, reply_to: MailboxCell | None) -> None:
-        nc = self._nc
-        if nc is None or self._stopping:
-            raise FabricError("This node is not connected to the fabric (not started, or stopped)")
-        payload = f"{address}\n{message}".encode()
-        if len(payload) > self._max_payload:
-            raise MessageTooLarge(len(payload), self._max_payload)
-        subject = self._subjects.node(node_name)  # type: ignore[union-attr]
+        nc, subject, payload = self._outbound(node_name, address, message)
         try:
             if reply_to is None:
                 await nc.publish(subject, payload)
