@@ -8,6 +8,7 @@ import pytest
 
 from autonomy.models import aclose_clients
 from tests.support.fake_llm import FakeLLM
+from tests.transport.fabric import fabric, pair  # noqa: F401 (fixtures: nodes joined by a real NATS fabric)
 
 
 @pytest.fixture

@@ -8,7 +8,6 @@ from autonomy import RemoteNode
 from autonomy.agents import Agent, AgentError, AgentReference
 from autonomy.nodes.message import ToolCallResponseMessage
 from tests.agents.conftest import AddTool
-from tests.transport.fabric import fabric  # noqa: F401
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ import asyncio
 
 from autonomy import Cluster, RemoteNode, Zone
 from autonomy.nodes.node import Node
-from tests.transport.fabric import fabric  # noqa: F401
 
 
 async def _until(predicate, timeout=10.0):

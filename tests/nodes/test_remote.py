@@ -16,7 +16,6 @@ from autonomy.errors import (
 )
 from autonomy.nodes.controller import NodeRequest, NodeResponse
 from autonomy.nodes.node import Node
-from tests.transport.fabric import fabric  # noqa: F401
 
 
 class Greeter:
@@ -30,15 +29,6 @@ class Greeter:
     async def handle_message(self, context, message):
         self.count += 1
         await context.reply(f"{self.greeting} {message} from {self.node.name} #{self.count}")
-
-
-@pytest.fixture
-async def pair(fabric):  # noqa: F811
-    a = await fabric.node("main")
-    b = await fabric.node("runner")
-    yield a, b
-    await a.stop()
-    await b.stop()
 
 
 async def test_start_worker_ships_the_worker_by_value_and_it_keeps_state(pair):

@@ -10,7 +10,7 @@ import sys
 import pytest
 
 from autonomy.errors import NodeLeft, NodeNotFound, WorkerNotFound
-from tests.transport.fabric import APPS, ROOT, fabric  # noqa: F401
+from tests.transport.fabric import APPS, ROOT
 
 
 def _start(fabric, name, script, **extra):  # noqa: F811

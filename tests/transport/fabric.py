@@ -1,6 +1,6 @@
 """Test support for the NATS fabric: an embedded server with two clusters, and node factories.
 
-Import the fixtures into a test module with ``from tests.transport.fabric import fabric  # noqa: F401``.
+Its fixtures ``fabric`` and ``pair`` are available to every test (tests/conftest.py imports them).
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import os
 import secrets
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -71,6 +71,16 @@ def fabric() -> Iterator[Fabric]:
         os.environ.pop("AUTONOMY_FABRIC_HEARTBEAT", None)
     else:
         os.environ["AUTONOMY_FABRIC_HEARTBEAT"] = previous
+
+
+@pytest.fixture
+async def pair(fabric: Fabric) -> AsyncIterator[tuple[Node, Node]]:  # noqa: F811
+    """Two nodes of cluster a, ``main`` and ``runner``, stopped after the test."""
+    a = await fabric.node("main")
+    b = await fabric.node("runner")
+    yield a, b
+    await a.stop()
+    await b.stop()
 
 
 PYTHON = sys.executable

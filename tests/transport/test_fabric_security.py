@@ -5,7 +5,6 @@ import pytest
 from autonomy.errors import NodeNotFound
 from autonomy.nodes.discovery import Cluster, Zone
 from autonomy.nodes.remote import RemoteNode
-from tests.transport.fabric import fabric  # noqa: F401
 
 
 class Secret:

@@ -15,7 +15,6 @@ from autonomy.errors import (
 )
 from autonomy.nodes.node import Node
 from autonomy.transport.base import FabricConfig
-from tests.transport.fabric import fabric  # noqa: F401
 
 
 class Echo:
@@ -59,15 +58,6 @@ async def wait_for(predicate, timeout=10.0):
         if asyncio.get_running_loop().time() > deadline:
             raise AssertionError("condition not met before the deadline")
         await asyncio.sleep(0.02)
-
-
-@pytest.fixture
-async def pair(fabric):  # noqa: F811
-    a = await fabric.node("main")
-    b = await fabric.node("runner")
-    yield a, b
-    await a.stop()
-    await b.stop()
 
 
 async def test_request_reaches_a_worker_on_another_node(pair):
