@@ -9,6 +9,7 @@ import logging
 import os
 import secrets
 import signal
+import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -120,6 +121,11 @@ class Node:
                 await node._stopped.wait()
         finally:
             await node.stop()
+            # Model SDK clients are cached per event loop; close them before this loop ends. Looked up,
+            # not imported: a node that never used a model does not load the models layer.
+            models = sys.modules.get("autonomy.models")
+            if models is not None:
+                await models.aclose_clients()
 
     @classmethod
     async def create(cls, name: str | None = None, *, cluster: str | None = None, zone: str | None = None,
