@@ -328,7 +328,10 @@ class LocalDeployer:
         main = _main_pod(running.spec)
         if not main.public:
             return f"zone {zone!r} is private: its main pod {main.name!r} is not public"
-        inst = next(i for i in running.instances if i.pod == main.name and i.clone == 0)
+        inst = next((i for i in running.instances if i.pod == main.name and i.clone == 0), None)
+        if inst is None:
+            why = running.error if running.state == "failed" else "it is starting"
+            return f"zone {zone!r}: its main pod {main.name!r} is not running ({why}); see `autonomy zone status`"
         return inst.address, inst.port
 
 

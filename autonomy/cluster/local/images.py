@@ -11,8 +11,11 @@ keyed by the requirements file's hash, so a redeploy with the same requirements 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
+import os
 import shutil
+import signal
 import site
 import sys
 from pathlib import Path
@@ -84,7 +87,13 @@ def _venv_dir(requirements: Path, venvs_dir: Path) -> tuple[Path, bool]:
 
 async def _run(argv: list[str], what: str) -> None:
     proc = await asyncio.create_subprocess_exec(*argv, stdout=asyncio.subprocess.PIPE,
-                                                stderr=asyncio.subprocess.STDOUT)
-    out, _ = await proc.communicate()
+                                                stderr=asyncio.subprocess.STDOUT, start_new_session=True)
+    try:
+        out, _ = await proc.communicate()
+    except BaseException:  # cancelled (the controller stops, the deploy is abandoned): leave no process
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(proc.pid, signal.SIGKILL)  # pip's own children (build backends) too
+        await asyncio.shield(proc.wait())
+        raise
     if proc.returncode != 0:
         raise ClusterError(f"{what} failed (exit {proc.returncode}):\n{out.decode(errors='replace')[-2000:]}")

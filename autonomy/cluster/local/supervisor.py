@@ -66,6 +66,7 @@ class ContainerProcess:
         if not task.cancelled() and task.exception() is not None:
             self.state, self.last_error = "crashed", f"supervisor failed: {task.exception()!r}"
             log.error("supervisor of %s failed", self.label, exc_info=task.exception())
+        self._started.set()  # whoever waits for the first spawn learns of the failure from ``state``
 
     async def wait_started(self) -> None:
         await self._started.wait()
@@ -81,7 +82,7 @@ class ContainerProcess:
             began = time.monotonic()
             try:
                 await self._run_once()
-            except OSError as exc:  # the command cannot be started (missing file, permission)
+            except (OSError, ValueError) as exc:  # cannot be started (missing file, permission, NUL in env)
                 self.last_error = f"cannot start {self.argv[0]!r}: {exc}"
                 self._write_log(f"[autonomy] {self.last_error}\n".encode())
                 self._started.set()
