@@ -10,7 +10,9 @@ Semantics:
   next message in that conversation becomes the call's result, then the turn goes on.
 - The turn fails with ``Reached max_iterations`` when the model was called ``max_iterations``
   times, and with ``Agent exceeded maximum execution time (Ns)`` when it ran longer than
-  ``max_execution_time`` seconds (time paused for input excluded).
+  ``max_execution_time`` seconds (time paused for input excluded). A turn cut short inside its tool
+  calls gives each call still without a result a ``Tool execution failed: ...`` result, so the
+  conversation's next message still works (models refuse a tool call without its result).
 """
 
 from __future__ import annotations
@@ -164,6 +166,27 @@ def _remember(agent: Agent, key: tuple[str, str], message: ConversationMessage) 
     agent.memory.add_message_nowait(key[0], key[1], to_dict(message))
 
 
+def _answer_open_calls(agent: Agent, key: tuple[str, str]) -> None:
+    """After a turn cut short (time limit, cancellation, failure): give every tool call of the last
+    assistant message that has no result yet a failed result, so the history stays one the model
+    accepts (OpenAI and Anthropic refuse a tool call without its result)."""
+    messages = agent.memory.messages_nowait(*key)
+    answered: set[Any] = set()
+    for message in reversed(messages):
+        role = message.get("role")
+        if role == "tool":
+            answered.add(message.get("tool_call_id"))
+            continue
+        if role == "assistant":
+            for call in message.get("tool_calls") or []:
+                if isinstance(call, dict) and call.get("id") not in answered:
+                    name = (call.get("function") or {}).get("name") or ""
+                    _remember(agent, key, ToolCallResponseMessage(
+                        call.get("id") or "", name, "Tool execution failed: the turn ended before this tool "
+                        "call finished"))
+        return
+
+
 async def _run_tool_calls(agent: Agent, tools: dict[str, Any], machine: StateMachine, key: tuple[str, str],
                           calls: list[ToolCall], emitter: Emitter) -> bool:
     """Run ``calls`` in order. Returns False when the conversation paused for the user's input."""
@@ -194,44 +217,11 @@ async def run_turn(agent: Agent, tools: tuple[dict[str, Any], list[dict[str, Any
     started = loop.time()
     limit = agent.max_execution_time
     deadline = asyncio.timeout(max(0.0, limit - machine.elapsed))
+    finished = False
     try:
         async with deadline:
-            if machine.is_paused:
-                answer = "\n".join(content_text(m.content) for m in incoming)
-                call_id, machine.paused_call_id = machine.paused_call_id or "", None
-                _remember(agent, key, ToolCallResponseMessage(call_id, ASK_USER_FOR_INPUT, answer))
-                pending, machine.pending_tool_calls = machine.pending_tool_calls, []
-                if not await _run_tool_calls(agent, by_name, machine, key, pending, emitter):
-                    return
-            else:
-                for message in incoming:
-                    _remember(agent, key, message if not isinstance(message, str) else UserMessage(message))
-            while True:
-                if machine.iterations >= agent.max_iterations:
-                    machine.transition(State.DONE)
-                    raise TurnFailed("Reached max_iterations")
-                machine.iterations += 1
-                machine.transition(State.THINKING)
-                context = [agent.system_message()] + [
-                    message_to_openai(m) for m in agent.memory.messages_nowait(*key)]
-                text, calls = await _call_model(agent, context, specs, emitter)
-                for call in calls:
-                    if not call.id:
-                        call.id = "call_" + uuid.uuid4().hex
-                if not calls:
-                    answer = AssistantMessage(text)
-                    _remember(agent, key, answer)
-                    machine.transition(State.DONE)
-                    if emitter.stream:
-                        await emitter.finish()
-                    else:
-                        await emitter.finish(answer)
-                    return
-                assistant = AssistantMessage(text, tool_calls=calls)
-                _remember(agent, key, assistant)
-                await emitter.message(AssistantMessage("", tool_calls=calls) if emitter.stream else assistant)
-                if not await _run_tool_calls(agent, by_name, machine, key, calls, emitter):
-                    return
+            await _turn(agent, by_name, specs, machine, key, incoming, emitter)
+        finished = True
     except TimeoutError:
         if not deadline.expired():
             raise
@@ -239,4 +229,47 @@ async def run_turn(agent: Agent, tools: tuple[dict[str, Any], list[dict[str, Any
         raise TurnFailed(f"Agent exceeded maximum execution time ({float(limit)}s)") from None
     finally:
         machine.elapsed += loop.time() - started
+        if not finished and not machine.is_paused:
+            _answer_open_calls(agent, key)
+
+
+async def _turn(agent: Agent, by_name: dict[str, Any], specs: list[dict[str, Any]], machine: StateMachine,
+                key: tuple[str, str], incoming: list[ConversationMessage], emitter: Emitter) -> None:
+    """The body of :func:`run_turn`, run under its deadline."""
+    if machine.is_paused:
+        answer = "\n".join(content_text(m.content) for m in incoming)
+        call_id, machine.paused_call_id = machine.paused_call_id or "", None
+        _remember(agent, key, ToolCallResponseMessage(call_id, ASK_USER_FOR_INPUT, answer))
+        pending, machine.pending_tool_calls = machine.pending_tool_calls, []
+        if not await _run_tool_calls(agent, by_name, machine, key, pending, emitter):
+            return
+    else:
+        for message in incoming:
+            _remember(agent, key, message if not isinstance(message, str) else UserMessage(message))
+    while True:
+        if machine.iterations >= agent.max_iterations:
+            machine.transition(State.DONE)
+            raise TurnFailed("Reached max_iterations")
+        machine.iterations += 1
+        machine.transition(State.THINKING)
+        context = [agent.system_message()] + [
+            message_to_openai(m) for m in agent.memory.messages_nowait(*key)]
+        text, calls = await _call_model(agent, context, specs, emitter)
+        for call in calls:
+            if not call.id:
+                call.id = "call_" + uuid.uuid4().hex
+        if not calls:
+            answer = AssistantMessage(text)
+            _remember(agent, key, answer)
+            machine.transition(State.DONE)
+            if emitter.stream:
+                await emitter.finish()
+            else:
+                await emitter.finish(answer)
+            return
+        assistant = AssistantMessage(text, tool_calls=calls)
+        _remember(agent, key, assistant)
+        await emitter.message(AssistantMessage("", tool_calls=calls) if emitter.stream else assistant)
+        if not await _run_tool_calls(agent, by_name, machine, key, calls, emitter):
+            return
 

@@ -240,3 +240,32 @@ async def test_bad_json_to_an_agent_gets_an_error_reply(node, model):
 async def test_stopping_a_node_with_agents(model):
     async with Node.open("stopper") as node:
         await Agent.start(node, "x", name="a1", model=model)
+
+
+async def test_a_turn_cut_during_a_tool_call_leaves_a_history_the_model_accepts(node, model, fake_llm):
+    # OpenAI and Anthropic refuse a history where an assistant tool call has no result: after a turn
+    # that ran out of time inside a tool, the next message of the conversation must still work.
+    never = asyncio.Event()
+
+    class Hangs:
+        name = "hangs"
+
+        async def spec(self):
+            return {"type": "function", "function": {"name": "hangs", "description": "waits",
+                                                     "parameters": {"type": "object", "properties": {}}}}
+
+        async def invoke(self, json_argument):
+            await never.wait()
+            return "never"
+
+    fake_llm.reply(tool_calls=[("hangs", {}), ("get_current_time_utc", {})])
+    agent = await Agent.start(node, "x", model=model, tools=[Hangs()], max_execution_time=0.3)
+    with pytest.raises(AgentError, match="maximum execution time"):
+        await agent.send("go", scope="s", conversation="c")
+    fake_llm.reply("fine")
+    assert (await agent.send("again", scope="s", conversation="c"))[-1].content.text == "fine"
+    sent = fake_llm.completion_requests()[-1].json["messages"]
+    called = [c["id"] for m in sent if m["role"] == "assistant" for c in m.get("tool_calls") or []]
+    answered = [m["tool_call_id"] for m in sent if m["role"] == "tool"]
+    assert called and answered == called
+    assert sent[-1] == {"role": "user", "content": "again"}
