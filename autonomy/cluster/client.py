@@ -32,6 +32,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 
@@ -125,11 +126,11 @@ class ClusterClient:
 
     def delete_zone(self, name: str) -> dict[str, Any]:
         """Stop every process of zone ``name``, remove its namespaces and its state. Blocks until done."""
-        return self._json("DELETE", f"/zones/{name}")
+        return self._json("DELETE", f"/zones/{_segment(name)}")
 
     def zone_status(self, name: str) -> dict[str, Any]:
         """Pods, clone indexes, containers (state, restarts, pid), node names, network mode, limits."""
-        return self._json("GET", f"/zones/{name}/status")
+        return self._json("GET", f"/zones/{_segment(name)}/status")
 
     def zone_logs(
         self, name: str, pod: str | None = None, container: str | None = None, follow: bool = False,
@@ -145,7 +146,7 @@ class ClusterClient:
             params["pod"] = pod
         if container:
             params["container"] = container
-        yield from self._stream("GET", f"/zones/{name}/logs", params=params, timeout=None)
+        yield from self._stream("GET", f"/zones/{_segment(name)}/logs", params=params, timeout=None)
 
     # --- the model gateway ----------------------------------------------------------------------
     def list_models(self) -> dict[str, Any]:
@@ -172,7 +173,7 @@ class ClusterClient:
 
     def remove_model(self, name: str) -> dict[str, Any]:
         """Remove provider ``name`` from the cluster's gateway."""
-        return self._json("DELETE", f"/models/{name}")
+        return self._json("DELETE", f"/models/{_segment(name)}")
 
     # --- HTTP over the Unix socket ---------------------------------------------------------------
     def _http(self, timeout: float | None = REQUEST_TIMEOUT) -> httpx.Client:
@@ -200,7 +201,7 @@ class ClusterClient:
                 self._http(timeout) as http,
                 http.stream(method, path, json=json_body, params=params) as response,
             ):
-                if response.status_code >= 400:
+                if response.status_code >= 300:
                     response.read()
                     _decode(response)
                 for line in response.iter_lines():
@@ -275,6 +276,11 @@ class ClusterClient:
         )
 
 
+def _segment(name: str) -> str:
+    """``name`` as one URL path segment: ``?``, ``#`` or ``/`` in it must not name another zone or provider."""
+    return quote(name, safe="")
+
+
 def _alive(pid: int) -> bool:
     """True while ``pid`` runs (a zombie, left when init does not reap, counts as gone)."""
     try:
@@ -289,7 +295,7 @@ def _decode(response: httpx.Response) -> Any:
         body = response.json()
     except ValueError:
         body = {"message": response.text}
-    if response.status_code >= 400:
+    if response.status_code >= 300:  # the controller never redirects: one would mean "not what was asked"
         message = body.get("message") if isinstance(body, dict) else None
         raise ClusterError(message or f"The cluster controller answered {response.status_code}: {body}")
     return body

@@ -144,3 +144,14 @@ def test_an_image_with_requirements_runs_in_a_virtualenv_layered_on_autonomy(clu
     prefix = httpx.get(f"http://127.0.0.1:{pod['port']}/", timeout=5).text
     assert prefix.startswith(str(cluster.home / "zones" / "reqs" / "venvs"))
     cluster.delete_zone("reqs")
+
+
+def test_a_name_with_url_syntax_names_nothing_rather_than_another_provider_or_zone(cluster):
+    cluster.add_model("urlname", url="http://127.0.0.1:9/v1", models=["urlname-model"])
+    try:
+        for name in ("urlname?x=1", "urlname#x", "urlname/"):
+            with pytest.raises(ClusterError):
+                cluster.remove_model(name)
+            assert "urlname" in [p["name"] for p in cluster.list_models()["providers"]], name
+    finally:
+        cluster.remove_model("urlname")
