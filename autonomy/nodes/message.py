@@ -312,6 +312,8 @@ def _decode_content(value: Any, where: str) -> Content:
             encoded = value.get("encoded")
             if encoded is None and isinstance(value.get("image_url"), dict):
                 encoded = value["image_url"].get("url")
+            if encoded is not None and not isinstance(encoded, str):
+                raise InvalidMessage(f"{where}content.encoded", encoded, "base64 text or a data: URL")
             try:
                 quality = ImageQuality(value.get("quality") or "auto")
             except ValueError:
@@ -319,7 +321,10 @@ def _decode_content(value: Any, where: str) -> Content:
             return ImageContent(encoded=encoded, quality=quality)
         return TextContent(_str(value, "text", where=f"{where}content."))
     if isinstance(value, list):  # OpenAI content parts
-        return TextContent("".join(p.get("text", "") for p in value if isinstance(p, dict)))
+        texts = [p.get("text") or "" for p in value if isinstance(p, dict)]
+        if not all(isinstance(t, str) for t in texts):
+            raise InvalidMessage(f"{where}content", value, 'content parts like [{"type": "text", "text": "hi"}]')
+        return TextContent("".join(texts))
     if isinstance(value, (int, float, bool)):
         return TextContent(str(value))
     raise InvalidMessage(f"{where}content", value, "a string or {\"text\": ..., \"type\": \"text\"}")
@@ -420,9 +425,11 @@ def from_dict(data: Any) -> AgentMessage:
     if kind == "get_conversation_state_request":
         return GetConversationStateRequest(_str(data, "scope"), _str(data, "conversation"))
     if kind == "get_conversation_state_response":
+        count = data.get("message_count") or 0
+        if not isinstance(count, int):
+            raise InvalidMessage("message_count", count, "an integer")
         return GetConversationStateResponse(bool(data.get("is_paused", False)), _str(data, "phase", "ready"),
-                                            int(data.get("message_count") or 0), _str(data, "scope"),
-                                            _str(data, "conversation"))
+                                            count, _str(data, "scope"), _str(data, "conversation"))
     if kind == "error":
         return Error(_str(data, "message"))
     raise InvalidMessage("type", kind, "one of conversation_snippet, streamed_conversation_snippet, "

@@ -102,6 +102,7 @@ async def test_conversation_routes(node, http, model):
     (b'{"message": 5}', 422),
     (b'{"message": "hi", "scope": 3}', 422),
     (b'{"message": [{"role": "wizard"}]}', 422),
+    (b'{"message": [{"role": "user", "content": [{"type": "text", "text": 5}]}]}', 422),
 ])
 async def test_malformed_bodies_are_refused(node, http, model, content, status):
     await Agent.start(node, "x", name="henry", model=model)

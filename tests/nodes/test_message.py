@@ -80,6 +80,11 @@ def test_decoding_is_lenient_about_content_and_missing_fields():
     ('{"type":"conversation_snippet","messages":"x"}', "messages"),
     ('{"type":"conversation_snippet","messages":[{"role":"wizard"}]}', "messages[0].role"),
     ('{"type":"streamed_conversation_snippet","part_nb":"x"}', "part_nb"),
+    ('{"type":"conversation_snippet","messages":[{"content":[{"type":"text","text":5}]}]}',
+     "messages[0].content"),
+    ('{"type":"conversation_snippet","messages":[{"content":{"type":"image","encoded":5}}]}',
+     "messages[0].content.encoded"),
+    ('{"type":"get_conversation_state_response","message_count":"many"}', "message_count"),
 ])
 def test_bad_messages_raise_invalid_message_naming_the_field(text, where):
     with pytest.raises(InvalidMessage) as info:
