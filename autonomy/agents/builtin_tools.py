@@ -54,7 +54,7 @@ class GetCurrentTime:
         try:
             name = _arguments(json_argument).get("timezone") or "UTC"
             return datetime.now(ZoneInfo(str(name))).isoformat()
-        except (ZoneInfoNotFoundError, ValueError) as exc:
+        except (ZoneInfoNotFoundError, ValueError, OSError) as exc:  # "America" is a directory
             return f"Tool execution failed: {type(exc).__name__}: unknown timezone or bad arguments ({exc})"
 
 

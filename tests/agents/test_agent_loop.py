@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 
 import pytest
 
@@ -269,3 +270,11 @@ async def test_a_turn_cut_during_a_tool_call_leaves_a_history_the_model_accepts(
     answered = [m["tool_call_id"] for m in sent if m["role"] == "tool"]
     assert called and answered == called
     assert sent[-1] == {"role": "user", "content": "again"}
+
+
+async def test_get_current_time_with_a_bad_timezone_answers_an_error_text():
+    from autonomy.agents.builtin_tools import GetCurrentTime
+
+    for timezone in ("America", "Nowhere/City", "../etc", ""):
+        result = await GetCurrentTime().invoke(json.dumps({"timezone": timezone}))
+        assert result.startswith("Tool execution failed") or timezone == ""
