@@ -7,7 +7,8 @@ as the protocol's JSON dicts (see ``autonomy.nodes.message``) plus a ``timestamp
 Trimming keeps at most ``max_messages_in_short_term_memory`` messages and about
 ``max_tokens_in_short_term_memory`` estimated tokens per conversation, dropping the oldest first,
 and never leaves a tool result without the assistant message that called it: an assistant tool
-call and its results are dropped together. The newest message is always kept.
+call and its results are dropped together, or kept together (beyond the limits) when they are the
+newest messages. The newest message is always kept.
 """
 
 from __future__ import annotations
@@ -39,10 +40,14 @@ def _is_tool_result(message: dict[str, Any]) -> bool:
 
 def find_safe_trim_count(messages: list[dict[str, Any]], wanted: int) -> int:
     """How many of the oldest ``messages`` to drop, at least ``wanted``, so that the history does not
-    start with tool results whose assistant tool call was dropped. Never drops the last message."""
+    start with tool results whose assistant tool call was dropped. Never drops the last message; when
+    the newest messages are tool results, their assistant tool call is kept with them (fewer than
+    ``wanted`` are then dropped)."""
     count = max(0, min(wanted, len(messages) - 1))
     while count < len(messages) - 1 and _is_tool_result(messages[count]):
         count += 1
+    while count > 0 and _is_tool_result(messages[count]):
+        count -= 1
     return count
 
 

@@ -60,3 +60,19 @@ def test_safe_trim_count_and_pairing():
     assert not validate_tool_pairing(history[2:])
     with pytest.raises(ValueError, match="max_messages_in_short_term_memory"):
         Memory(max_messages_in_short_term_memory=0)
+
+
+async def test_trimming_keeps_the_tool_call_of_results_that_are_the_newest_messages():
+    # A tool result bigger than the token budget (a large file read) must not be left alone: the
+    # model refuses a history starting with a tool result whose call it never saw.
+    memory = Memory(max_tokens_in_short_term_memory=100)
+    big = {**result("1"), "content": {"text": "x" * 4000, "type": "text"}}
+    for message in (user("read it"), call("1"), big):
+        await memory.add_message("s", "c", message)
+    history = await memory.get_messages_only("s", "c")
+    assert [m["role"] for m in history] == ["assistant", "tool"] and validate_tool_pairing(history)
+    memory = Memory(max_messages_in_short_term_memory=2)
+    for message in (user("q"), call("1"), result("1"), result("1")):
+        await memory.add_message("s", "c", message)
+    history = await memory.get_messages_only("s", "c")
+    assert history[0]["role"] == "assistant" and validate_tool_pairing(history)
