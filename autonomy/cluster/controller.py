@@ -209,6 +209,8 @@ class Controller:
                 log.info("zone %s restored", name)
             except AutonomyError as exc:
                 log.error("zone %s could not be restored: %s", name, exc)
+            except Exception as exc:  # one zone's broken files (secrets.json, spec) must not keep the others down
+                log.error("zone %s could not be restored: %r", name, exc, exc_info=exc)
 
     # --- views -----------------------------------------------------------------------------------
     def show(self) -> dict[str, Any]:

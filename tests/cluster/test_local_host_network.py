@@ -155,3 +155,23 @@ def test_a_name_with_url_syntax_names_nothing_rather_than_another_provider_or_zo
             assert "urlname" in [p["name"] for p in cluster.list_models()["providers"]], name
     finally:
         cluster.remove_model("urlname")
+
+
+def test_a_zone_that_cannot_be_restored_does_not_keep_the_others_down(cluster, tmp_path):
+    one = "name: {}\npods:\n  - name: main-pod\n    containers:\n      - name: web\n        image: web\n"
+    for name in ("aaa", "bbb"):
+        deploy(cluster, write_zone(tmp_path / name, one.format(name)))
+    cluster.stop()
+    (cluster.home / "zones" / "aaa" / "secrets.json").write_text("{not json")  # restored first, and fails
+    try:
+        cluster.enroll()
+
+        def restored() -> bool:
+            try:
+                return cluster.zone_status("bbb")["state"] == "running"
+            except ClusterError:
+                return False
+        wait_until(restored, timeout=60, what="zone bbb restored after zone aaa failed to be")
+    finally:
+        for name in ("aaa", "bbb"):
+            cluster.delete_zone(name)
