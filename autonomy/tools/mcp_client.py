@@ -189,7 +189,13 @@ class McpClient:
             runner = self._runner
             assert runner is not None
             task = asyncio.ensure_future(call(session))
-            done, _ = await asyncio.wait({task, runner}, return_when=asyncio.FIRST_COMPLETED)
+            try:
+                done, _ = await asyncio.wait({task, runner}, return_when=asyncio.FIRST_COMPLETED)
+            except BaseException:  # cancelled (a caller's timeout): the request must not go on alone
+                task.cancel()
+                with contextlib.suppress(BaseException):
+                    await task
+                raise
             if task in done:
                 try:
                     return task.result()

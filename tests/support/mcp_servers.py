@@ -3,12 +3,13 @@
 * :class:`TimeServer`: ``mcp-server-time`` (stdio) behind ``mcp-proxy``, a subprocess; serves
   ``/sse``, ``/mcp`` and ``/status``. ``start()`` returns once ``GET /status`` answers. ``stop()`` and
   ``start()`` again reuse the port, to test reconnection after a restart.
-* :class:`SdkServer`: a server built with the SDK's ``FastMCP`` (tools ``add``, ``shout``, ``fail``),
+* :class:`SdkServer`: a server built with the SDK's ``FastMCP`` (tools ``add``, ``shout``, ``wait``, ``fail``),
   run by uvicorn in a thread; serves ``/sse`` and ``/mcp``.
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 import socket
@@ -102,6 +103,12 @@ def _fastmcp() -> FastMCP:
     async def shout(text: str) -> str:
         """Upper-case the text."""
         return text.upper()
+
+    @server.tool()
+    async def wait(seconds: float) -> str:
+        """Answer after some seconds."""
+        await asyncio.sleep(seconds)
+        return "waited"
 
     @server.tool()
     def fail(reason: str) -> str:

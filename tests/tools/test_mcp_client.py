@@ -84,3 +84,20 @@ async def test_the_client_reconnects_after_the_server_restarts(path: str) -> Non
     finally:
         await client.close()
         server.stop()
+
+
+@pytest.mark.parametrize("path", ["/sse", "/mcp"])
+async def test_a_cancelled_call_does_not_leave_its_request_running(sdk_server: SdkServer, path: str) -> None:
+    client = McpClient("calc", sdk_server.url + path)
+    await client.connect()
+    try:
+        with pytest.raises(TimeoutError):
+            await asyncio.wait_for(client.call_tool_json("wait", '{"seconds": 60}'), 0.5)
+
+        calls = [t for t in asyncio.all_tasks() if "call_tool" in t.get_coro().__qualname__]
+        if calls:  # a cancelled request ends at once; one left running would wait for the 60 s tool
+            await asyncio.wait(calls, timeout=10)
+        assert [t for t in calls if not t.done()] == []
+        assert json.loads(await client.call_tool_json("add", '{"a": 1, "b": 2}'))["content"][0]["text"] == "3"
+    finally:
+        await client.close()
