@@ -213,18 +213,22 @@ class Agent:
                                           "available yet in this runtime") from None
             tools.insert(0, FilesystemTools(visibility=filesystem_visibility))
         if not hasattr(node, "start_spawner") and hasattr(node, "start_agent"):  # a RemoteNode
-            started = await node.start_agent(instructions, name=name, model=model, tools=tools,
-                                             exposed_as=exposed_as, max_iterations=max_iterations)
-            return AgentReference(started if isinstance(started, str) else name, node, exposed_as)
-        agent = Agent(node, name, instructions, model, tools, max_iterations, max_execution_time,
-                      max_messages_in_short_term_memory, max_tokens_in_short_term_memory,
-                      enable_ask_for_user_input, exposed_as)
-        start = node.start_spawner(name, agent.create_worker, key_extractor, None, exposed_as)
+            start = node.start_agent(
+                instructions, name=name, model=model, tools=tools, exposed_as=exposed_as,
+                max_iterations=max_iterations, max_execution_time=max_execution_time,
+                max_messages_in_short_term_memory=max_messages_in_short_term_memory,
+                max_tokens_in_short_term_memory=max_tokens_in_short_term_memory,
+                enable_ask_for_user_input=enable_ask_for_user_input)
+        else:
+            agent = Agent(node, name, instructions, model, tools, max_iterations, max_execution_time,
+                          max_messages_in_short_term_memory, max_tokens_in_short_term_memory,
+                          enable_ask_for_user_input, exposed_as)
+            start = node.start_spawner(name, agent.create_worker, key_extractor, None, exposed_as)
         try:
-            await (asyncio.wait_for(start, timeout) if timeout is not None else start)
+            started = await (asyncio.wait_for(start, timeout) if timeout is not None else start)
         except TimeoutError:
             raise AgentStartTimeoutError(timeout, name) from None
-        return AgentReference(name, node, exposed_as)
+        return AgentReference(started if isinstance(started, str) else name, node, exposed_as)
 
     @staticmethod
     async def start_many(node: Any, instructions: str, number_of_agents: int, model: Any = None,

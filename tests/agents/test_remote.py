@@ -57,3 +57,17 @@ async def test_remote_start_agents_and_errors_come_back(pair, model, fake_llm):
     fake_llm.fail(500)
     with pytest.raises(AgentError, match="Model completion failed"):
         await AgentReference(names[0], runner).send("hi", timeout=30)
+
+
+async def test_agent_start_on_a_remote_node_keeps_all_its_settings(pair, model, fake_llm):
+    a, b = pair
+    runner = RemoteNode(a, b.name)
+    fake_llm.reply("late", delay=5)
+    agent = await Agent.start(runner, "You talk.", name="quick", model=model, max_execution_time=0.3)
+    with pytest.raises(AgentError, match=r"maximum execution time \(0.3s\)"):
+        await agent.send("hi", timeout=30)
+    fake_llm.reset()
+    fake_llm.reply(tool_calls=[("ask_user_for_input", {"question": "Which city?"})])
+    asking = await Agent.start(runner, "You ask.", name="asker", model=model, enable_ask_for_user_input=True)
+    reply = await asking.send("weather?", scope="s", conversation="c", timeout=30)
+    assert reply[-1].content.text == "Which city?" and reply[-1].phase.value == "waiting_for_input"
