@@ -188,8 +188,9 @@ class Reference:
             "required": ["prompt"]}}}
 
     async def invoke(self, json_argument: str | None = None) -> str:
-        """Send ``{"prompt": ...}`` to the agent (a fresh conversation); return its answer's text.
-        Errors come back as text, as tools do."""
+        """Send ``{"prompt": ...}`` to the agent and return its answer's text; errors come back as text,
+        as tools do. As upstream, the prompt goes to the agent's default conversation (no scope or
+        conversation), which every caller of the agent as a tool shares, one call at a time."""
         try:
             arguments = json.loads(json_argument) if json_argument else {}
             prompt = arguments.get("prompt") if isinstance(arguments, dict) else None

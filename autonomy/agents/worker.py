@@ -70,17 +70,31 @@ class ConversationWorker:
             await self._converse(context, request.snippet, stream=True)
         elif isinstance(request, ConversationSnippet):
             await self._converse(context, request, stream=False)
-        elif isinstance(request, GetConversationStateRequest):
-            await context.reply(to_json(self._state(request.scope, request.conversation)))
-        elif isinstance(request, GetIdentifierRequest):
-            await context.reply(to_json(GetIdentifierResponse(
-                request.scope, request.conversation, self.agent.name.lower().replace(" ", "_"))))
-        elif isinstance(request, GetConversationsRequest):
-            await context.reply(to_json(self._conversations(request.scope, request.conversation)))
+        elif (answer := self.answer_now(message)) is not None:  # a query that reached the queue directly
+            await context.reply(answer)
         else:
             await context.reply(to_json(Error(
                 f"Agent {self.agent.name!r} cannot handle a {request.type!r} message: send a "
                 "conversation_snippet, a streamed_conversation_snippet or a get_* request")))
+
+    def answer_now(self, message: str) -> str | None:
+        """The reply to a read-only query (conversation state, identifier, conversations), answered by
+        the spawner at once, even while a turn of this conversation runs; None for every other message,
+        which waits its turn in order."""
+        if '"get_' not in message:  # cheap: conversation messages are not parsed twice
+            return None
+        try:
+            request = from_json(message)
+        except InvalidMessage:
+            return None
+        if isinstance(request, GetConversationStateRequest):
+            return to_json(self._state(request.scope, request.conversation))
+        if isinstance(request, GetIdentifierRequest):
+            return to_json(GetIdentifierResponse(
+                request.scope, request.conversation, self.agent.name.lower().replace(" ", "_")))
+        if isinstance(request, GetConversationsRequest):
+            return to_json(self._conversations(request.scope, request.conversation))
+        return None
 
     async def _converse(self, context: Any, snippet: ConversationSnippet, stream: bool) -> None:
         key = (snippet.scope, snippet.conversation)

@@ -43,6 +43,10 @@ class Spawner:
     ``factory(scope, conversation)`` (sync or async); later messages go to the same worker, so each
     conversation is ordered while different conversations run in parallel. Routing never waits for
     a conversation's worker: only worker creation is serialized.
+
+    A conversation worker may answer some messages at once, outside its queue: when it has
+    ``answer_now(message) -> str | None`` and that returns a reply (read-only queries such as an
+    agent's conversation state, which must not wait behind a running turn).
     """
 
     def __init__(self, node: Node, name: str, factory: AgentFactory, key_extractor: KeyExtractor,
@@ -66,6 +70,13 @@ class Spawner:
             cell = WorkerCell(self.node, random_tagged(self.name), worker, internal=True)
             self.node._routes[cell.address] = cell
             self.workers[routing_key] = cell
+        answer_now = getattr(cell.worker, "answer_now", None)
+        if answer_now is not None:
+            reply = answer_now(message)
+            if reply is not None:
+                if context.reply_to is not None:
+                    await context.reply_to.reply(reply)
+                return
         cell.deliver(message, context.reply_to)
 
     async def stop(self) -> None:

@@ -278,3 +278,23 @@ async def test_get_current_time_with_a_bad_timezone_answers_an_error_text():
     for timezone in ("America", "Nowhere/City", "../etc", ""):
         result = await GetCurrentTime().invoke(json.dumps({"timezone": timezone}))
         assert result.startswith("Tool execution failed") or timezone == ""
+
+
+async def test_conversation_state_is_answered_while_a_turn_is_running(node, model, fake_llm):
+    fake_llm.reply("slow answer", delay=30)
+    agent = await Agent.start(node, "x", name="slowpoke", model=model)
+    turn = asyncio.ensure_future(agent.send("hi", scope="s", conversation="c"))
+    try:
+        deadline = asyncio.get_running_loop().time() + 10
+        while not fake_llm.completion_requests():  # the turn is waiting on the model
+            assert asyncio.get_running_loop().time() < deadline, "the model was never called"
+            await asyncio.sleep(0.01)
+        state = await agent.get_conversation_state("s", "c", timeout=5)
+        assert (state.phase, state.is_paused) == ("thinking", False)
+        assert await agent.identifier("s", "c") == "slowpoke"
+        conversations = await asyncio.wait_for(node.send_and_receive(
+            "slowpoke", json.dumps({"type": "get_conversations_request", "scope": "s", "conversation": "c"})), 5)
+        assert json.loads(conversations)["type"] == "get_conversations_response"
+    finally:
+        turn.cancel()
+        await asyncio.gather(turn, return_exceptions=True)
