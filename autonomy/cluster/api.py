@@ -35,6 +35,12 @@ def build_app(controller: Controller) -> FastAPI:
     async def refused(request: Request, exc: AutonomyError) -> JSONResponse:
         return JSONResponse({"message": str(exc)}, status_code=400)
 
+    async def json_body(request: Request) -> Any:
+        try:
+            return await request.json()
+        except ValueError:
+            raise ConfigError("the request body must be JSON") from None
+
     def deployer() -> LocalDeployer:
         if controller.deployer is None:
             raise ClusterError("the controller is starting or stopping")
@@ -69,7 +75,7 @@ def build_app(controller: Controller) -> FastAPI:
 
         from autonomy.zones.spec import ZoneSpec
 
-        body = await request.json()
+        body = await json_body(request)
         try:
             zone = ZoneSpec.model_validate(body["zone"])
             secrets = {str(k): str(v) for k, v in dict(body.get("secrets") or {}).items()}
@@ -118,7 +124,7 @@ def build_app(controller: Controller) -> FastAPI:
 
     @app.post("/models")
     async def add_model(request: Request) -> dict[str, Any]:
-        body = await request.json()
+        body = await json_body(request)
         fields = {"url": str, "kind": str, "api_key_env": str, "api_key_value": str, "api_key_file": str,
                   "models": list, "default": bool}
         if not isinstance(body, dict) or not isinstance(body.get("name"), str):

@@ -175,3 +175,12 @@ def test_a_zone_that_cannot_be_restored_does_not_keep_the_others_down(cluster, t
     finally:
         for name in ("aaa", "bbb"):
             cluster.delete_zone(name)
+
+
+def test_the_controller_api_refuses_a_body_that_is_not_json_with_400(cluster):
+    transport = httpx.HTTPTransport(uds=str(cluster.home / "controller.sock"))
+    with httpx.Client(transport=transport, base_url="http://controller", timeout=10) as api:
+        for path in ("/zones", "/models"):
+            answer = api.post(path, content=b"not json", headers={"content-type": "application/json"})
+            assert answer.status_code == 400, (path, answer.text)
+            assert "must be JSON" in answer.json()["message"]
