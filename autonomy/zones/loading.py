@@ -277,6 +277,9 @@ class _Checker:
     def scalar(self, value: Any, path: str) -> str | None:
         if isinstance(value, bool):
             return "true" if value else "false"
+        if isinstance(value, str) and "\0" in value:  # a process's env and argv cannot carry NUL
+            self.problem(path, "contains a NUL character (\\0): a process's environment and arguments cannot hold one")
+            return None
         if isinstance(value, str | int | float):
             return str(value)
         if value is None:

@@ -56,6 +56,9 @@ def parse_secrets(data: Any, file: str = "secrets.yaml") -> dict[str, str]:
         elif isinstance(value, bool) or not isinstance(value, str | int | float):
             # Never echo the value: it may be a secret pasted in the wrong shape.
             problems.append((path, f"the value of {name!r} must be a string (quote it)"))
+        elif "\0" in str(value):
+            problems.append((path, f"the value of {name!r} contains a NUL character, which a process's "
+                                   "environment cannot hold"))
         else:
             out[name] = str(value)
 

@@ -56,3 +56,11 @@ def test_check_secrets_lists_every_missing_reference() -> None:
         check_secrets(zone, {"Y": "y"})
     assert [p for p, _ in info.value.problems] == [
         "pods[0].containers[0].env.A", "pods[0].containers[0].env.C"]
+
+
+def test_a_secret_holding_a_nul_character_is_refused_without_echoing_it(tmp_path: Path) -> None:
+    (tmp_path / "secrets.yaml").write_text('API_KEY: "abc\\0def"\n')
+    with pytest.raises(ZoneSpecError) as info:
+        load_secrets(tmp_path)
+    assert "API_KEY" in str(info.value) and "NUL" in str(info.value)
+    assert "abc" not in str(info.value)

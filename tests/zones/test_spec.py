@@ -186,3 +186,20 @@ def test_models_refuse_bad_values_sent_over_the_api() -> None:
     other = {"name": "q", "containers": [{"name": "c", "image": "i"}]}
     with pytest.raises(ValueError, match="main-pod"):
         ZoneSpec.model_validate({**good, "pods": [*good["pods"], other]})
+
+
+def test_env_values_and_args_holding_a_nul_character_are_refused(tmp_path: Path) -> None:
+    write(tmp_path, """
+        name: nul
+        pods:
+          - name: main-pod
+            containers:
+              - name: main
+                image: main
+                env:
+                  GREETING: "hi\\0there"
+                args: ["ok", "bad\\0arg"]
+    """)
+    problems = dict(refusal(tmp_path).problems)
+    assert "NUL" in problems["pods[0].containers[0].env.GREETING"]
+    assert "NUL" in problems["pods[0].containers[0].args[1]"]
