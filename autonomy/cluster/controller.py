@@ -47,7 +47,7 @@ from autonomy.cluster.model_gateway import ClusterModelGateway
 from autonomy.cluster.public_gateway import PublicGateway
 from autonomy.cluster.state import ClusterState
 from autonomy.errors import AutonomyError, ClusterError, ConfigError
-from autonomy.http.serving import ServedApp
+from autonomy.serving import ServedApp
 
 __all__ = ["Controller", "main"]
 

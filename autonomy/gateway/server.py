@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from autonomy.http.serving import ServedApp, bind_tcp
+from autonomy.serving import ServedApp, bind_tcp
 
 __all__ = ["GatewayServer"]
 

@@ -10,9 +10,9 @@ from typing import Annotated, Any
 from fastapi import Depends, FastAPI, HTTPException, Query, Request, WebSocket
 from fastapi.responses import FileResponse
 
-from autonomy.http.serving import ServedApp, bind_tcp
 from autonomy.nodes.address import parse_socket_address
 from autonomy.nodes.node import Node
+from autonomy.serving import ServedApp, bind_tcp
 
 __all__ = ["HttpServer", "NodeDep", "WebSocketNodeDep", "get_node", "get_websocket_node"]
 

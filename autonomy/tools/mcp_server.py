@@ -27,8 +27,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from autonomy.http.serving import ServedApp, bind_tcp
 from autonomy.nodes.address import parse_socket_address
+from autonomy.serving import ServedApp, bind_tcp
 
 __all__ = ["McpServer"]
 
