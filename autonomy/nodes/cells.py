@@ -150,6 +150,10 @@ class MailboxCell:
     async def fail(self, error: Exception) -> None:
         self._push(error)
 
+    def fail_nowait(self, error: Exception) -> None:
+        """Like :meth:`fail`, from synchronous code (the transport, when the other node leaves)."""
+        self._push(error)
+
     def _push(self, item: str | Exception) -> None:
         self._items.append(item)
         waiter = self._waiter

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from typing import Any, Protocol, runtime_checkable
 
+# Defined by the transport (which sits below the nodes and hands replies over); the same shape here.
+from autonomy.transport.host import ReplyTo
+
 __all__ = ["Worker", "Context", "Mailbox", "ReplyTo"]
 
 
@@ -30,15 +33,3 @@ class Mailbox(Protocol):
     async def send(self, address: str, message: str, node: str | None = None, policy: Any = None) -> None: ...
 
     async def receive(self, policy: Any = None, timeout: float | None = None) -> str: ...
-
-
-class ReplyTo(Protocol):
-    """Where the replies to one message go: a waiting caller, a mailbox, or another node."""
-
-    async def reply(self, message: str) -> None:
-        """Deliver one reply. Replies after the receiver is gone are dropped."""
-        ...
-
-    async def fail(self, error: Exception) -> None:
-        """Tell the receiver that no (more) replies will come, and why."""
-        ...

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
-if TYPE_CHECKING:
-    from autonomy.nodes.cells import MailboxCell
-    from autonomy.nodes.node import Node
+from autonomy.transport.host import Host, ReplyMailbox
 
 __all__ = ["Transport", "LocalTransport", "FabricConfig"]
 
@@ -44,7 +42,7 @@ class Transport(Protocol):
 
     is_remote: bool
 
-    async def start(self, node: Node) -> None:
+    async def start(self, node: Host) -> None:
         """Join the fabric; return when the node can send and be reached."""
         ...
 
@@ -52,7 +50,7 @@ class Transport(Protocol):
         """Leave the fabric; requests pending on other nodes fail."""
         ...
 
-    async def send(self, node_name: str, address: str, message: str, reply_to: MailboxCell | None) -> None:
+    async def send(self, node_name: str, address: str, message: str, reply_to: ReplyMailbox | None) -> None:
         """Send to ``address`` on ``node_name``; replies go to the local mailbox ``reply_to``."""
         ...
 
@@ -75,15 +73,15 @@ class LocalTransport:
     is_remote = False
 
     def __init__(self) -> None:
-        self._node: Node | None = None
+        self._node: Host | None = None
 
-    async def start(self, node: Node) -> None:
+    async def start(self, node: Host) -> None:
         self._node = node
 
     async def stop(self) -> None:
         self._node = None
 
-    async def send(self, node_name: str, address: str, message: str, reply_to: MailboxCell | None) -> None:
+    async def send(self, node_name: str, address: str, message: str, reply_to: ReplyMailbox | None) -> None:
         assert self._node is not None
         self._node.deliver(address, message, reply_to)
 

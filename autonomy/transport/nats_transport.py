@@ -41,14 +41,12 @@ from autonomy.errors import (
 from autonomy.transport.base import FabricConfig
 from autonomy.transport.credentials import NodeCredentials, load_node_credentials
 from autonomy.transport.frames import ERROR_HEADER, Subjects, decode_error, encode_error
+from autonomy.transport.host import Host, ReplyMailbox
 from autonomy.transport.presence import Presence, heartbeat_interval_from_env
 
 if TYPE_CHECKING:
     from nats.aio.client import Client
     from nats.aio.msg import Msg
-
-    from autonomy.nodes.cells import MailboxCell
-    from autonomy.nodes.node import Node
 
 __all__ = ["NatsTransport"]
 
@@ -110,7 +108,7 @@ class NatsTransport:
         self.connect_timeout = connect_timeout
         self.credentials: NodeCredentials | None = None
         self._nc: Client | None = None
-        self._node: Node | None = None
+        self._node: Host | None = None
         self._subjects: Subjects | None = None
         self._presence: Presence | None = None
         self._presence_task: asyncio.Task[None] | None = None
@@ -119,7 +117,7 @@ class NatsTransport:
         # token -> (future, node name) for requests waiting on their first reply
         self._pending: dict[str, tuple[asyncio.Future[str], str]] = {}
         # node name -> mailboxes that sent to it (they learn of the node leaving)
-        self._watchers: dict[str, weakref.WeakSet[MailboxCell]] = {}
+        self._watchers: dict[str, weakref.WeakSet[ReplyMailbox]] = {}
         self._stopping = False
 
     @property
@@ -128,7 +126,7 @@ class NatsTransport:
 
     # ---- life cycle -------------------------------------------------------------------------------
 
-    async def start(self, node: Node) -> None:
+    async def start(self, node: Host) -> None:
         """Connect, subscribe, and learn who is present; returns when the node can send and be reached."""
         if not self.config.credentials:
             raise FabricError("AUTONOMY_FABRIC_URL is set but AUTONOMY_FABRIC_CREDENTIALS is not: give the "
@@ -253,7 +251,7 @@ class NatsTransport:
         finally:
             self._pending.pop(token, None)
 
-    async def send(self, node_name: str, address: str, message: str, reply_to: MailboxCell | None) -> None:
+    async def send(self, node_name: str, address: str, message: str, reply_to: ReplyMailbox | None) -> None:
         nc, subject, payload = self._outbound(node_name, address, message)
         try:
             if reply_to is None:
@@ -345,8 +343,7 @@ class NatsTransport:
         """Fail what waits on ``name``: pending requests and the mailboxes that sent to it."""
         self._fail_pending(lambda node: NodeLeft(name) if node == name else None)
         for cell in list(self._watchers.pop(name, ())):
-            # MailboxCell.fail is async only to fit ReplyTo; _push is its synchronous core.
-            cell._push(NodeLeft(name))
+            cell.fail_nowait(NodeLeft(name))
 
     def _fail_pending(self, error_for: Any) -> None:
         for token, (future, node_name) in list(self._pending.items()):
