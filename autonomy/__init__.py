@@ -16,6 +16,7 @@ _warnings.simplefilter("ignore", ResourceWarning)
 
 # ruff: noqa: E402 (the filters above must come first)
 from autonomy.agents import Agent, AgentReference, ConversationResponse
+from autonomy.assembly import assemble as _assemble
 from autonomy.errors import *  # noqa: F403
 from autonomy.errors import __all__ as _errors_all
 from autonomy.http import HttpServer, NodeDep, WebSocketNodeDep
@@ -37,6 +38,9 @@ from autonomy.nodes import (
 from autonomy.nodes.mailbox import NodeMailbox as RustMailbox
 from autonomy.nodes.message import AssistantMessage, SystemMessage, ToolCallResponseMessage, UserMessage
 from autonomy.tools import InvokableTool, McpTool, Tool, ToolFactory
+
+# Here the pieces meet: Node.start gets its HTTP server, the node controller its agent methods.
+_assemble()
 
 _LAZY = {
     # The mcp SDK takes ~0.15 s to import: McpClient and McpServer load it on first use.

@@ -8,12 +8,16 @@ credentials ensure that only nodes of this node's own cluster can reach this wor
 from __future__ import annotations
 
 import base64
+import functools
 import logging
 import pickle
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import cloudpickle
+
+from autonomy.nodes.extensions import EXTENSIONS
 
 if TYPE_CHECKING:
     from autonomy.nodes.node import Node
@@ -65,7 +69,7 @@ class NodeController:
         except Exception as exc:
             await context.reply(encode_message(NodeResponse(False, error=f"Bad request: {exc}")))
             return
-        handler = getattr(self, f"_handle_{request.method}", None)
+        handler = self._handler(request.method)
         if handler is None:
             response = NodeResponse(False, error=f"Unknown method: {request.method}")
         else:
@@ -79,6 +83,13 @@ class NodeController:
         except Exception as exc:  # a result that cannot be pickled
             encoded = encode_message(NodeResponse(False, error=f"Cannot return the result: {exc}"))
         await context.reply(encoded)
+
+    def _handler(self, method: str) -> Callable[..., Awaitable[Any]] | None:
+        own: Callable[..., Awaitable[Any]] | None = getattr(self, f"_handle_{method}", None)
+        if own is not None:
+            return own
+        extension = EXTENSIONS.controller_methods.get(method)  # start_agent(s): from the agents layer
+        return functools.partial(extension, self.node) if extension is not None else None
 
     async def _handle_identifier(self) -> str:
         return await self.node.identifier()
@@ -99,15 +110,3 @@ class NodeController:
 
     async def _handle_list_nodes_priv(self) -> list[str]:
         return await self.node.list_nodes_priv()
-
-    async def _handle_start_agent(self, *args: Any, **kwargs: Any) -> str:
-        from autonomy.agents.agent import Agent  # agents sit above nodes; imported only when asked
-
-        reference = await Agent.start(self.node, *args, **kwargs)
-        return reference.name
-
-    async def _handle_start_agents(self, *args: Any, **kwargs: Any) -> list[str]:
-        from autonomy.agents.agent import Agent
-
-        references = await Agent.start_many(self.node, *args, **kwargs)
-        return [reference.name for reference in references]

@@ -9,13 +9,13 @@ import logging
 import os
 import secrets
 import signal
-import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
-from autonomy.errors import DeliveryTimeout, InvalidName, WorkerNotFound
+from autonomy.errors import AddressInUse, DeliveryTimeout, InvalidName, WorkerNotFound
 from autonomy.nodes.address import random_name, validate_address
 from autonomy.nodes.cells import FutureReply, MailboxCell, WorkerCell
+from autonomy.nodes.extensions import EXTENSIONS
 from autonomy.nodes.mailbox import NodeMailbox
 from autonomy.nodes.protocol import ReplyTo, Worker
 from autonomy.nodes.spawner import AgentFactory, KeyExtractor, Spawner
@@ -97,10 +97,8 @@ class Node:
     @staticmethod
     async def _run_main(main: Main | None, name: str | None, http_server: Any, wait: bool,
                         kwargs: dict[str, Any]) -> None:
-        if http_server is None:
-            from autonomy.http.server import HttpServer  # the app entry point composes every layer
-
-            http_server = HttpServer()
+        if http_server is None and EXTENSIONS.default_http_server is not None:
+            http_server = EXTENSIONS.default_http_server()  # HttpServer(), set by the autonomy package
         node = await Node.create(name=name, http_server=http_server, **kwargs)
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
@@ -121,11 +119,9 @@ class Node:
                 await node._stopped.wait()
         finally:
             await node.stop()
-            # Model SDK clients are cached per event loop; close them before this loop ends. Looked up,
-            # not imported: a node that never used a model does not load the models layer.
-            models = sys.modules.get("autonomy.models")
-            if models is not None:
-                await models.aclose_clients()
+            # e.g. model SDK clients are cached per event loop: they are closed before this loop ends.
+            for close in list(EXTENSIONS.loop_closers.values()):
+                await close()
 
     @classmethod
     async def create(cls, name: str | None = None, *, cluster: str | None = None, zone: str | None = None,
@@ -235,7 +231,7 @@ class Node:
         if not inspect.iscoroutinefunction(worker.handle_message):
             raise TypeError(f"worker {name!r}: handle_message must be 'async def'")
         if name in self._routes:
-            raise ValueError(f"Address {name!r} is already in use on node {self.name!r}: stop it first")
+            raise AddressInUse(name, self.name)
         cell = WorkerCell(self, name, worker, internal=internal, exposed_as=exposed_as)
         self._routes[name] = cell
         self._workers[name] = cell
@@ -246,7 +242,7 @@ class Node:
         """Start an agent: a spawner at ``name`` with one worker per conversation key (spec §3.2)."""
         validate_address(name, "agent")
         if name in self._routes:
-            raise ValueError(f"Address {name!r} is already in use on node {self.name!r}: stop it first")
+            raise AddressInUse(name, self.name)
         spawner = Spawner(self, name, agent_factory, key_extractor, exposed_as)
         self._routes[name] = WorkerCell(self, name, spawner, internal=True, exposed_as=exposed_as)
         self._agents[name] = spawner
@@ -338,7 +334,7 @@ class Node:
         """A mailbox bound to ``address`` on this node (released when the mailbox is garbage-collected)."""
         validate_address(address, "mailbox")
         if address in self._routes:
-            raise ValueError(f"Address {address!r} is already in use on node {self.name!r}")
+            raise AddressInUse(address, self.name)
         cell = MailboxCell(address)
         self._routes[address] = cell
         return NodeMailbox(self, cell)
