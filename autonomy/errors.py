@@ -4,30 +4,52 @@ Every error derives from :class:`AutonomyError`, so ``except AutonomyError`` cat
 Errors from NATS, HTTP, SQLite or Kubernetes are translated at the boundary where they happen,
 with the original kept as ``__cause__``.
 
-    AutonomyError
-    ├── InvalidName (also ValueError)         a worker, agent or node name that is not [a-zA-Z0-9_-]+
-    ├── DeliveryError                         a message could not be delivered or answered
-    │   ├── WorkerNotFound                    no worker or mailbox at that address
-    │   ├── NodeNotFound                      no node of that name in the cluster's fabric
-    │   ├── NodeLeft                          the remote node left while a request was pending
-    │   ├── WorkerStopped                     the worker was stopped before handling the message
-    │   ├── MessageTooLarge (also ValueError) the message is larger than the fabric accepts
-    │   └── DeliveryTimeout (also TimeoutError) no reply within the timeout
-    ├── WorkerError                           the worker's handle_message raised; carries its message
-    ├── FabricError                           the node cannot use the fabric (connection, credentials)
-    ├── RemoteNodeError (also RuntimeError)   a remote node's controller refused or failed a request
-    ├── ConfigError (also ValueError)         bad configuration or input; names the field and the fix
-    │   ├── InvalidMessage                    an agent message (JSON) that does not follow the protocol
-    │   ├── ZoneSpecError                     autonomy.yaml / secrets.yaml refused
-    │   └── MissingExtra (also ImportError)   an optional dependency is not installed
-    ├── ClusterError                          the control plane refused or failed an operation
-    └── GatewayError                          the model gateway refused or failed a request (has .status)
-        ├── ModelNotFound                     no configured provider serves that model name (404)
-        ├── ProviderUnavailable               the provider is down or refused the gateway (502)
-        └── GatewayBusy                       the model's throttle queue is full or timed out (429)
-    ├── ModelError                            a model call failed; names the URL/provider and the fix
-    │   └── ModelTimeout (also TimeoutError)  no answer in time, or too long in the throttle queue
-    └── McpError                              an MCP server could not be reached or refused a request
+Each class has ``http_status``: the HTTP status a node route or the cluster controller's API answers
+with when the error escapes a request (translated in one place each: :mod:`autonomy.agents.http_errors`
+for node routes, :mod:`autonomy.cluster.api` for the controller). The CLI's exit code is derived from
+it too (``docs/cli.md``). Statuses are in brackets below.
+
+    AutonomyError [500]
+    ├── InvalidName (also ValueError) [400]      a worker, agent or node name that is not [a-zA-Z0-9_-]+
+    ├── AddressInUse (also ValueError) [409]     a worker, agent or mailbox already has that address on the node
+    ├── DeliveryError [502]                      a message could not be delivered or answered
+    │   ├── WorkerNotFound [404]                 no worker or mailbox at that address
+    │   │   └── AgentNotFound [404]              (agents.errors) no agent, flow or tool of that name on the node
+    │   ├── NodeNotFound [404]                   no node of that name in the cluster's fabric
+    │   ├── NodeLeft [502]                       the remote node left while a request was pending
+    │   ├── WorkerStopped [503]                  the worker was stopped before handling the message
+    │   ├── MessageTooLarge (also ValueError) [413]  the message is larger than the fabric accepts
+    │   └── DeliveryTimeout (also TimeoutError) [504]  no reply within the timeout
+    ├── WorkerError [500]                        the worker's handle_message raised; carries its message
+    ├── FabricError [503]                        the node cannot use the fabric (connection, credentials)
+    ├── RemoteNodeError (also RuntimeError) [502]  a remote node's controller refused or failed a request
+    ├── ConfigError (also ValueError) [400]      bad configuration or input; names the field and the fix
+    │   ├── InvalidMessage [422]                 an agent message (JSON) that does not follow the protocol
+    │   ├── ZoneSpecError [422]                  autonomy.yaml / secrets.yaml refused
+    │   └── MissingExtra (also ImportError) [500]  an optional dependency is not installed
+    ├── ClusterError [400]                       the control plane refused or failed an operation
+    │   ├── ZoneNotFound [404]                   no zone of that name in the cluster
+    │   ├── ControllerFailed [500]               the controller failed unexpectedly (a bug): see controller.log
+    │   └── ClusterUnavailable [503]             the controller is not answering, starting or stopping, or
+    │                                            the zone is being restored: retry later
+    ├── GatewayError [500]                       the model gateway refused or failed a request (.status = http_status)
+    │   ├── ModelNotFound [404]                  no configured provider serves that model name
+    │   ├── ProviderUnavailable [502]            the provider is down or refused the gateway
+    │   ├── GatewayBusy [429]                    the model's throttle queue is full or timed out
+    │   ├── UpstreamError [the provider's 4xx]   (gateway.providers) the provider refused the request: passed through
+    │   └── NotSupported [400]                   (gateway.providers) the provider has no such endpoint
+    ├── ModelError [502]                         a model call failed; names the URL/provider and the fix
+    │   └── ModelTimeout (also TimeoutError) [504]  no answer in time, or too long in the throttle queue
+    ├── McpError [502]                           an MCP server could not be reached or refused a request
+    ├── AgentError [500]                         (agents.errors) the agent answered with an error
+    │   └── TurnFailed [500]                     (agents.loop) a turn ended with an error the sender sees
+    └── AgentTimeoutError (also asyncio.TimeoutError) [504]  (agents.errors) an agent operation timed out
+        ├── AgentStartTimeoutError [504]         Agent.start(..., timeout=) expired
+        ├── AgentStopTimeoutError [504]          Agent.stop(..., timeout=, raise_on_timeout=True) expired
+        └── SendMessageTimeoutError [504]        AgentReference.send_message(..., timeout=) could not send in time
+
+Internal, never seen by a caller (still under the root so nothing escapes the tree): the gateway's
+``RetryableStatus`` (a retried provider answer) and its request refusals (``_HTTPError``).
 """
 
 from __future__ import annotations
@@ -35,6 +57,7 @@ from __future__ import annotations
 __all__ = [
     "AutonomyError",
     "InvalidName",
+    "AddressInUse",
     "DeliveryError",
     "WorkerNotFound",
     "NodeNotFound",
@@ -50,6 +73,9 @@ __all__ = [
     "InvalidMessage",
     "MissingExtra",
     "ClusterError",
+    "ZoneNotFound",
+    "ControllerFailed",
+    "ClusterUnavailable",
     # model gateway
     "GatewayError",
     "ModelNotFound",
@@ -63,11 +89,19 @@ __all__ = [
 
 
 class AutonomyError(Exception):
-    """Root of every error raised by autonomy."""
+    """Root of every error raised by autonomy.
+
+    ``http_status`` is the HTTP status a node route or the controller's API answers with when this
+    error escapes a request (500: an unexpected failure).
+    """
+
+    http_status: int = 500
 
 
 class InvalidName(AutonomyError, ValueError):
     """A name that is not made of ``a-z A-Z 0-9 _ -`` (upstream raises ValueError here)."""
+
+    http_status = 400
 
     def __init__(self, kind: str, name: object) -> None:
         self.kind = kind
@@ -75,12 +109,27 @@ class InvalidName(AutonomyError, ValueError):
         super().__init__(f"Invalid {kind} name {name!r}: use only letters, digits, '_' and '-'")
 
 
+class AddressInUse(AutonomyError, ValueError):
+    """A worker, agent or mailbox already has ``address`` on ``node`` (upstream raises ValueError here)."""
+
+    http_status = 409
+
+    def __init__(self, address: str, node: str) -> None:
+        self.address = address
+        self.node = node
+        super().__init__(f"Address {address!r} is already in use on node {node!r}: stop it first, or use another name")
+
+
 class DeliveryError(AutonomyError):
     """A message could not be delivered, or its reply could not come back."""
+
+    http_status = 502
 
 
 class WorkerNotFound(DeliveryError):
     """No worker, agent or mailbox listens at ``address`` (on ``node``)."""
+
+    http_status = 404
 
     def __init__(self, address: str, node: str | None = None) -> None:
         self.address = address
@@ -91,6 +140,8 @@ class WorkerNotFound(DeliveryError):
 
 class NodeNotFound(DeliveryError):
     """No node of that name is in the cluster's fabric."""
+
+    http_status = 404
 
     def __init__(self, node: str, detail: str = "") -> None:
         self.node = node
@@ -103,6 +154,8 @@ class NodeNotFound(DeliveryError):
 class NodeLeft(DeliveryError):
     """The remote node left the fabric (crashed or stopped) while a request to it was pending."""
 
+    http_status = 502
+
     def __init__(self, node: str) -> None:
         self.node = node
         super().__init__(f"Node {node!r} left the fabric before replying")
@@ -111,6 +164,8 @@ class NodeLeft(DeliveryError):
 class WorkerStopped(DeliveryError):
     """The worker was stopped before (or while) handling the message."""
 
+    http_status = 503
+
     def __init__(self, address: str) -> None:
         self.address = address
         super().__init__(f"Worker {address!r} was stopped before it handled the message")
@@ -118,6 +173,8 @@ class WorkerStopped(DeliveryError):
 
 class MessageTooLarge(DeliveryError, ValueError):
     """The message is larger than the fabric accepts."""
+
+    http_status = 413
 
     def __init__(self, size: int, limit: int) -> None:
         self.size = size
@@ -131,6 +188,8 @@ class MessageTooLarge(DeliveryError, ValueError):
 class DeliveryTimeout(DeliveryError, TimeoutError):
     """No reply arrived within the timeout."""
 
+    http_status = 504
+
     def __init__(self, address: str, timeout: float, node: str | None = None) -> None:
         self.address = address
         self.timeout = timeout
@@ -142,6 +201,8 @@ class DeliveryTimeout(DeliveryError, TimeoutError):
 class WorkerError(AutonomyError):
     """The worker's ``handle_message`` raised. ``message`` is the worker's error as text."""
 
+    http_status = 500
+
     def __init__(self, address: str, message: str) -> None:
         self.address = address
         self.message = message
@@ -151,9 +212,13 @@ class WorkerError(AutonomyError):
 class FabricError(AutonomyError):
     """The node cannot use its cluster's fabric (unreachable server, refused credentials)."""
 
+    http_status = 503
+
 
 class RemoteNodeError(AutonomyError, RuntimeError):
     """A remote node's controller answered ``success=False`` (upstream: ``RuntimeError("Remote node error: ...")``)."""
+
+    http_status = 502
 
     def __init__(self, node: str, method: str, error: str | None) -> None:
         self.node = node
@@ -165,9 +230,13 @@ class RemoteNodeError(AutonomyError, RuntimeError):
 class ConfigError(AutonomyError, ValueError):
     """Bad configuration or input. The message names the field or value and the fix."""
 
+    http_status = 400
+
 
 class InvalidMessage(ConfigError):
     """An agent message (spec §3.1) that cannot be decoded: ``field`` is where, ``value`` what was there."""
+
+    http_status = 422
 
     def __init__(self, field: str, value: object, expected: str) -> None:
         self.field = field
@@ -183,6 +252,8 @@ class ZoneSpecError(ConfigError):
     ``problems`` lists every problem found, each as ``(path, message)``.
     """
 
+    http_status = 422
+
     def __init__(self, file: str, problems: list[tuple[str, str]]) -> None:
         self.file = file
         self.problems = problems
@@ -193,6 +264,8 @@ class ZoneSpecError(ConfigError):
 class MissingExtra(ConfigError, ImportError):
     """An optional dependency is not installed; the message names the ``pip install`` to run."""
 
+    http_status = 500
+
     def __init__(self, feature: str, extra: str) -> None:
         self.feature = feature
         self.extra = extra
@@ -202,6 +275,32 @@ class MissingExtra(ConfigError, ImportError):
 class ClusterError(AutonomyError):
     """The control plane refused or failed an operation."""
 
+    http_status = 400
+
+
+class ZoneNotFound(ClusterError):
+    """No zone named ``zone`` in this cluster."""
+
+    http_status = 404
+
+    def __init__(self, zone: str, message: str | None = None) -> None:
+        self.zone = zone
+        super().__init__(message or f"no zone {zone!r} in this cluster: `autonomy zone list` shows the zones")
+
+
+class ControllerFailed(ClusterError):
+    """The cluster controller failed unexpectedly (not a refusal); the message names its log, where the
+    traceback is."""
+
+    http_status = 500
+
+
+class ClusterUnavailable(ClusterError):
+    """The control plane cannot serve the request now (not answering, starting or stopping, or the zone is
+    being restored): retry later; the message names the controller's log when it helps."""
+
+    http_status = 503
+
 
 # --- model gateway -------------------------------------------------------------------------------
 
@@ -209,14 +308,19 @@ class ClusterError(AutonomyError):
 class GatewayError(AutonomyError):
     """The model gateway refused or failed a request; ``status`` is the HTTP status it answers with."""
 
-    status: int = 500
+    http_status = 500
     code: str = "gateway_error"
+
+    @property
+    def status(self) -> int:
+        """The HTTP status the gateway answers with (its ``http_status``; the gateway's own name for it)."""
+        return self.http_status
 
 
 class ModelNotFound(GatewayError):
     """No configured provider serves ``model`` and there is no default provider."""
 
-    status = 404
+    http_status = 404
     code = "model_not_found"
 
     def __init__(self, model: str, available: list[str]) -> None:
@@ -237,7 +341,7 @@ class ModelNotFound(GatewayError):
 class ProviderUnavailable(GatewayError):
     """The provider named ``provider`` is down, unreachable or refused the gateway's request."""
 
-    status = 502
+    http_status = 502
     code = "provider_unavailable"
 
     def __init__(self, provider: str, detail: str) -> None:
@@ -249,7 +353,7 @@ class ProviderUnavailable(GatewayError):
 class GatewayBusy(GatewayError):
     """Too many requests are queued for ``model``, or one waited longer than the queue allows."""
 
-    status = 429
+    http_status = 429
     code = "rate_limit_exceeded"
 
     def __init__(self, model: str, detail: str, retry_after: float = 1.0) -> None:
@@ -264,6 +368,8 @@ class ModelError(AutonomyError):
     ``status`` is the HTTP status when the endpoint answered; ``retry_after`` its ``Retry-After`` (s);
     ``retryable`` is true for answers that mean "try later" (429, 5xx).
     """
+
+    http_status = 502
 
     def __init__(self, message: str, *, model: str | None = None, url: str | None = None,
                  status: int | None = None, retry_after: float | None = None) -> None:
@@ -281,9 +387,13 @@ class ModelError(AutonomyError):
 class ModelTimeout(ModelError, TimeoutError):
     """The model did not answer in time, or the request waited too long in the throttle queue."""
 
+    http_status = 504
+
 
 class McpError(AutonomyError):
     """An MCP server could not be reached, or refused a request. The message names its URL."""
+
+    http_status = 502
 
     def __init__(self, message: str, *, server: str | None = None, url: str | None = None) -> None:
         self.server = server

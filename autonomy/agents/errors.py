@@ -1,5 +1,6 @@
-"""Errors of agents (upstream ``autonomy.agents.errors``).
+"""Errors of agents (upstream ``autonomy.agents.errors``); the whole tree is drawn in :mod:`autonomy.errors`.
 
+    AgentNotFound (WorkerNotFound)         no agent, flow or tool of that name on the node (404)
     AgentError (AutonomyError)             the agent answered with an error (its message is the text)
     AgentTimeoutError (AutonomyError, asyncio.TimeoutError)
     ├── AgentStartTimeoutError             Agent.start(..., timeout=) expired
@@ -12,14 +13,26 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from autonomy.errors import AutonomyError
+from autonomy.errors import AutonomyError, WorkerNotFound
 
-__all__ = ["AgentError", "AgentTimeoutError", "AgentStartTimeoutError", "AgentStopTimeoutError",
+__all__ = ["AgentNotFound", "AgentError", "AgentTimeoutError", "AgentStartTimeoutError", "AgentStopTimeoutError",
            "SendMessageTimeoutError"]
+
+
+class AgentNotFound(WorkerNotFound):
+    """No agent (or flow, or tool: ``kind``) named ``name`` on this node; ``hint`` says where to look."""
+
+    def __init__(self, name: str, kind: str = "Agent",
+                 hint: str = "GET /agents lists the agents of this node") -> None:
+        self.kind = kind
+        super().__init__(name)
+        self.args = (f"{kind} {name!r} not found on this node" + (f": {hint}" if hint else ""),)
 
 
 class AgentError(AutonomyError):
     """The agent replied with an error (``Reached max_iterations``, ``Model completion failed: ...``)."""
+
+    http_status = 500
 
     def __init__(self, message: str, agent_name: str | None = None) -> None:
         self.message = message
@@ -33,6 +46,7 @@ class AgentTimeoutError(AutonomyError, asyncio.TimeoutError):
     ``method`` names the operation, ``context`` a dict of what it was about (agent name, scope).
     """
 
+    http_status = 504
     suggestion = "Increase the timeout, or check that the agent and its model are responsive."
 
     def __init__(self, method: str, timeout: float | None, context: dict[str, Any] | None = None,

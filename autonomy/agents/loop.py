@@ -24,6 +24,7 @@ import uuid
 from typing import TYPE_CHECKING, Any
 
 from autonomy.agents.builtin_tools import ASK_USER_FOR_INPUT, waiting_for_input_prompt
+from autonomy.agents.errors import AgentError
 from autonomy.agents.state import State, StateMachine
 from autonomy.nodes.message import (
     AssistantMessage,
@@ -50,7 +51,7 @@ __all__ = ["Emitter", "TurnFailed", "run_turn"]
 logger = logging.getLogger("autonomy.agents")
 
 
-class TurnFailed(Exception):
+class TurnFailed(AgentError):
     """The turn ended with an error the sender should see (its text is the error reply)."""
 
 

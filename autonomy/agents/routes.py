@@ -6,6 +6,9 @@ JSON, 422 body of the wrong shape, 504 no answer within ``?timeout=`` seconds (f
 object per line, each the inner ``conversation_snippet`` of a part; if the agent fails after the
 stream started, the last line is ``{"message": ..., "type": "error"}``; ``timeout`` then bounds the
 wait for each part.
+
+Handlers raise errors of the tree (:mod:`autonomy.errors`); :mod:`autonomy.agents.http_errors` turns
+them into answers, in one place, from each error's ``http_status``.
 """
 
 from __future__ import annotations
@@ -17,7 +20,9 @@ from typing import Any
 from fastapi import APIRouter, FastAPI, HTTPException, Request
 from fastapi.responses import Response, StreamingResponse
 
-from autonomy.errors import DeliveryError, DeliveryTimeout, InvalidMessage, WorkerNotFound
+from autonomy.agents.errors import AgentError, AgentNotFound, AgentTimeoutError
+from autonomy.agents.http_errors import ErrorTranslatingRoute
+from autonomy.errors import AutonomyError, DeliveryError, DeliveryTimeout, InvalidMessage, WorkerNotFound
 from autonomy.nodes.message import (
     ConversationSnippet,
     Error,
@@ -32,7 +37,7 @@ from autonomy.nodes.message import (
 
 __all__ = ["add_agent_routes", "parse_agent_request"]
 
-router = APIRouter()
+router = APIRouter(route_class=ErrorTranslatingRoute)
 DEFAULT_TIMEOUT = 180.0
 
 
@@ -77,18 +82,20 @@ def parse_agent_request(body: bytes) -> tuple[list[Any], str, str]:
     return messages, scope, conversation
 
 
-def _status_of(exc: Exception, name: str, timeout: float) -> HTTPException:
+def _agent_failure(exc: Exception, name: str, timeout: float) -> AutonomyError:
+    """What a failed exchange with agent ``name`` means to the HTTP caller (its status: ``http_status``)."""
     if isinstance(exc, WorkerNotFound):
-        return HTTPException(404, f"Agent {name!r} not found: GET /agents lists the agents of this node")
+        return AgentNotFound(name)
     if isinstance(exc, DeliveryTimeout):
-        return HTTPException(504, f"Agent {name!r} did not answer within {timeout:g} s: retry with a larger "
-                             "?timeout= (seconds)")
-    return HTTPException(500, f"Agent {name!r} failed: {exc}")
+        return AgentTimeoutError(f"POST /agents/{name}", timeout, {"agent_name": name},
+                                 message=f"Agent {name!r} did not answer within {timeout:g} s: retry with a "
+                                 "larger ?timeout= (seconds)")
+    return AgentError(f"Agent {name!r} failed: {exc}", name)
 
 
 def _check_agent(node: Any, name: str) -> None:
     if node.endpoint(name) is None:
-        raise HTTPException(404, f"Agent {name!r} not found: GET /agents lists the agents of this node")
+        raise AgentNotFound(name)
 
 
 async def _ask(node: Any, name: str, request: Any, timeout: float) -> Any:
@@ -96,9 +103,9 @@ async def _ask(node: Any, name: str, request: Any, timeout: float) -> Any:
         text = await node.send_and_receive(name, to_json(request), timeout=timeout)
         reply = from_json(text)
     except (DeliveryError, InvalidMessage) as exc:
-        raise _status_of(exc, name, timeout) from None
+        raise _agent_failure(exc, name, timeout) from None
     if isinstance(reply, Error):
-        raise HTTPException(500, reply.message)
+        raise AgentError(reply.message, name)
     return reply
 
 
@@ -107,9 +114,9 @@ async def _stream(node: Any, name: str, snippet: ConversationSnippet, timeout: f
         mailbox = await node.send(name, to_json(StreamedConversationSnippet(snippet, 0)))
         first = from_json(await mailbox.receive(timeout=timeout))
     except (DeliveryError, InvalidMessage) as exc:
-        raise _status_of(exc, name, timeout) from None
+        raise _agent_failure(exc, name, timeout) from None
     if isinstance(first, Error):
-        raise HTTPException(500, first.message)
+        raise AgentError(first.message, name)
 
     async def lines() -> AsyncIterator[str]:
         expected, early, reply = 1, {}, first
@@ -131,7 +138,7 @@ async def _stream(node: Any, name: str, snippet: ConversationSnippet, timeout: f
                 try:
                     reply = from_json(await mailbox.receive(timeout=timeout))
                 except (DeliveryError, InvalidMessage) as exc:
-                    reply = Error(_status_of(exc, name, timeout).detail)
+                    reply = Error(str(_agent_failure(exc, name, timeout)))
         finally:
             mailbox.close()
 
@@ -148,7 +155,7 @@ async def get_agent(name: str, request: Request) -> Response:
     for agent in await _node(request).list_agents():
         if agent["name"] == name:
             return _json(agent)
-    raise HTTPException(404, f"Agent {name!r} not found: GET /agents lists the agents of this node")
+    raise AgentNotFound(name)
 
 
 async def _conversations(node: Any, name: str, scope: str | None, conversation: str | None) -> Response:
@@ -199,17 +206,17 @@ async def _post(node: Any, name: str, request: Request) -> Response:
         text = await node.send_and_receive(name, to_json(snippet), timeout=timeout)
         reply = json.loads(text)
     except (DeliveryError, ValueError) as exc:
-        raise _status_of(exc, name, timeout) from None
+        raise _agent_failure(exc, name, timeout) from None
     if isinstance(reply, dict) and reply.get("type") == "conversation_snippet" \
             and isinstance(reply.get("messages"), list):
         return _json(reply["messages"])  # the agent's own encoding: no need to decode and re-encode
     try:
         decoded = from_dict(reply)
     except InvalidMessage as exc:
-        raise _status_of(exc, name, timeout) from None
+        raise _agent_failure(exc, name, timeout) from None
     if isinstance(decoded, Error):
-        raise HTTPException(500, decoded.message)
-    raise HTTPException(500, f"Agent {name!r} answered with a {decoded.type!r} message")
+        raise AgentError(decoded.message, name)
+    raise AgentError(f"Agent {name!r} answered with a {decoded.type!r} message", name)
 
 
 @router.post("/agents/{name}")
@@ -222,7 +229,7 @@ async def post_to_agent(name: str, request: Request) -> Response:
 @router.post("/flows/{name}")
 async def post_to_flow(name: str, request: Request) -> Response:
     if _node(request).endpoint(name) is None:
-        raise HTTPException(404, f"Flow {name!r} not found on this node")
+        raise AgentNotFound(name, "Flow", hint="")
     return await _post(_node(request), name, request)
 
 
@@ -236,7 +243,7 @@ async def get_tool(name: str, request: Request) -> Response:
     for tool in await _node(request).list_tools():
         if tool["name"] == name:
             return _json(tool)
-    raise HTTPException(404, f"Tool {name!r} not found: GET /tools lists the agents exposed as tools")
+    raise AgentNotFound(name, "Tool", "GET /tools lists the agents exposed as tools")
 
 
 def add_agent_routes(app: FastAPI) -> None:

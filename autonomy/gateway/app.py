@@ -38,9 +38,13 @@ __all__ = ["Gateway", "create_gateway_app"]
 logger = logging.getLogger("autonomy.gateway")
 
 
-class _HTTPError(Exception):
+class _HTTPError(AutonomyError):
+    """A request the gateway refuses before any provider sees it (answered by ``_on_http_error``)."""
+
     def __init__(self, status: int, message: str, code: str, type_: str = "invalid_request_error") -> None:
         self.status, self.message, self.code, self.type = status, message, code, type_
+        self.http_status = status
+        super().__init__(message)
 
 
 def _error(status: int, message: str, code: str, type_: str, headers: dict[str, str] | None = None) -> JSONResponse:

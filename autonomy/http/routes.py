@@ -7,12 +7,13 @@ from typing import Any
 from fastapi import APIRouter, Body, FastAPI, HTTPException
 
 from autonomy import logs
+from autonomy.agents.http_errors import ErrorTranslatingRoute
 from autonomy.agents.routes import add_agent_routes
 from autonomy.http.server import NodeDep
 
 __all__ = ["add_builtin_routes"]
 
-router = APIRouter()
+router = APIRouter(route_class=ErrorTranslatingRoute)
 
 
 @router.get("/workers")

@@ -12,7 +12,7 @@ import signal
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
-from autonomy.errors import DeliveryTimeout, InvalidName, WorkerNotFound
+from autonomy.errors import AddressInUse, DeliveryTimeout, InvalidName, WorkerNotFound
 from autonomy.nodes.address import random_name, validate_address
 from autonomy.nodes.cells import FutureReply, MailboxCell, WorkerCell
 from autonomy.nodes.extensions import EXTENSIONS
@@ -231,7 +231,7 @@ class Node:
         if not inspect.iscoroutinefunction(worker.handle_message):
             raise TypeError(f"worker {name!r}: handle_message must be 'async def'")
         if name in self._routes:
-            raise ValueError(f"Address {name!r} is already in use on node {self.name!r}: stop it first")
+            raise AddressInUse(name, self.name)
         cell = WorkerCell(self, name, worker, internal=internal, exposed_as=exposed_as)
         self._routes[name] = cell
         self._workers[name] = cell
@@ -242,7 +242,7 @@ class Node:
         """Start an agent: a spawner at ``name`` with one worker per conversation key (spec §3.2)."""
         validate_address(name, "agent")
         if name in self._routes:
-            raise ValueError(f"Address {name!r} is already in use on node {self.name!r}: stop it first")
+            raise AddressInUse(name, self.name)
         spawner = Spawner(self, name, agent_factory, key_extractor, exposed_as)
         self._routes[name] = WorkerCell(self, name, spawner, internal=True, exposed_as=exposed_as)
         self._agents[name] = spawner
@@ -334,7 +334,7 @@ class Node:
         """A mailbox bound to ``address`` on this node (released when the mailbox is garbage-collected)."""
         validate_address(address, "mailbox")
         if address in self._routes:
-            raise ValueError(f"Address {address!r} is already in use on node {self.name!r}")
+            raise AddressInUse(address, self.name)
         cell = MailboxCell(address)
         self._routes[address] = cell
         return NodeMailbox(self, cell)

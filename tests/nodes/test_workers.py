@@ -14,6 +14,7 @@ from autonomy import (
     WorkerNotFound,
     WorkerStopped,
 )
+from autonomy.errors import AddressInUse
 
 
 class Echo:
@@ -195,8 +196,9 @@ async def test_invalid_worker_names_raise_value_error(node, name):
 
 async def test_a_second_worker_at_the_same_address_is_refused(node):
     await node.start_worker("echo", Echo())
-    with pytest.raises(ValueError, match="already in use"):
+    with pytest.raises(AddressInUse, match="already in use") as refused:
         await node.start_worker("echo", Echo())
+    assert isinstance(refused.value, ValueError)  # upstream raises ValueError: callers catching it still do
 
 
 async def test_messages_must_be_text(node):

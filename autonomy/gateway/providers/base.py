@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
-from autonomy.errors import GatewayBusy, GatewayError, ProviderUnavailable
+from autonomy.errors import AutonomyError, GatewayBusy, GatewayError, ProviderUnavailable
 from autonomy.gateway.config import ProviderConfig
 from autonomy.gateway.routing import Route
 from autonomy.gateway.throttle import RETRYABLE_STATUSES, retry_delay
@@ -68,7 +68,7 @@ class UpstreamError(GatewayError):
 
     def __init__(self, provider: str, status: int, body: bytes) -> None:
         self.provider = provider
-        self.status = status
+        self.http_status = status  # passed through: the gateway answers with the provider's own status
         self.body = body
         super().__init__(f"Model provider {provider!r} refused the request (HTTP {status})")
 
@@ -76,7 +76,7 @@ class UpstreamError(GatewayError):
 class NotSupported(GatewayError):
     """The provider has no such endpoint (e.g. embeddings on Anthropic)."""
 
-    status = 400
+    http_status = 400
     code = "unsupported"
 
     def __init__(self, provider: str, what: str) -> None:
@@ -85,8 +85,10 @@ class NotSupported(GatewayError):
                          f"and route the model name to it")
 
 
-class RetryableStatus(Exception):
-    """Raised inside a retried call: the upstream answered a retryable ``status``."""
+class RetryableStatus(AutonomyError):
+    """Raised inside a retried call: the upstream answered a retryable ``status`` (never leaves the retry loop)."""
+
+    http_status = 502
 
     def __init__(self, status: int, retry_after: str | None, body: bytes = b"") -> None:
         self.status = status
