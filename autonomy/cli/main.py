@@ -4,8 +4,10 @@ The CLI is thin: it reads and checks the zone's files locally (:mod:`autonomy.zo
 the cluster only through :class:`autonomy.cluster.client.ClusterClient` (``AUTONOMY_HOME``, default
 ``~/.autonomy``).
 
-Exit codes: 0 success; 1 a refusal or an error (the message, never a traceback, on stderr);
-2 a usage error (unknown command or option, missing argument); 130 interrupted.
+Exit codes (the message, never a traceback, on stderr): 0 success; 2 a usage error (unknown command or
+option, missing argument); 130 interrupted; for an error of the tree, :func:`exit_code` of its
+``http_status`` (docs/cli.md): 3 invalid zone files, 4 not found, 5 unavailable (retry later), 1 any
+other refusal or failure.
 """
 
 from __future__ import annotations
@@ -21,7 +23,17 @@ from autonomy.cli.output import stderr
 from autonomy.cli.zone import zone
 from autonomy.errors import AutonomyError, ZoneSpecError
 
-__all__ = ["cli", "main"]
+__all__ = ["cli", "exit_code", "main"]
+
+# http_status of an error (autonomy.errors) -> the CLI's exit code; any other status exits 1 ("refused or failed").
+EXIT_CODES = {422: 3,  # invalid input: autonomy.yaml or secrets.yaml refused (every problem is listed)
+              404: 4,  # not found: no such zone
+              429: 5, 502: 5, 503: 5, 504: 5}  # unavailable: the cluster or a node is busy or down, retry later
+
+
+def exit_code(exc: AutonomyError) -> int:
+    """The exit code for ``exc``: derived from its ``http_status``, so the CLI and the controller's API agree."""
+    return EXIT_CODES.get(exc.http_status, 1)
 
 
 def _version() -> str:
@@ -59,7 +71,7 @@ def main(argv: list[str] | None = None) -> None:
         code = exc.exit_code
     except AutonomyError as exc:
         _print_error(exc)
-        code = 1
+        code = exit_code(exc)
     except KeyboardInterrupt:
         stderr().print("Interrupted.")
         code = 130

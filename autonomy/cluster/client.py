@@ -36,7 +36,7 @@ from urllib.parse import quote
 
 import httpx
 
-from autonomy.errors import ClusterError
+from autonomy.errors import ClusterError, ClusterUnavailable, ControllerFailed, ZoneNotFound
 
 __all__ = ["ClusterClient", "default_home"]
 
@@ -109,16 +109,28 @@ class ClusterClient:
         """Deploy (or replace) ``zone`` (a ``ZoneSpec``) built from ``source_dir``.
 
         Yields the controller's events: ``{"event":"progress","step","detail"}`` ... then
-        ``{"event":"done","result":{"zone","url","pods"}}``. An ``{"event":"error"}`` raises
-        :class:`ClusterError` with the controller's message instead of being yielded.
+        ``{"event":"done","result":{"zone","url","pods"}}``, the last one. An ``{"event":"error"}`` raises
+        :class:`ClusterError` with the controller's message instead of being yielded; so does a stream
+        that ends without ``done`` (the controller died or the connection broke): a deploy is only
+        deployed when the controller says so.
         """
         spec = zone.model_dump() if hasattr(zone, "model_dump") else dict(zone)
         body = {"zone": spec, "secrets": dict(secrets), "source_dir": str(Path(source_dir).resolve())}
         for line in self._stream("POST", "/zones", json_body=body):
-            event = json.loads(line)
-            if event.get("event") == "error":
-                raise ClusterError(event.get("message", "deploy failed (no message from the controller)"))
+            try:
+                event = json.loads(line)
+            except ValueError:
+                raise ClusterError(f"The cluster controller sent a deploy event that is not JSON: {line[:200]!r}. "
+                                   f"See {self.log_path}") from None
+            if not isinstance(event, dict) or event.get("event") == "error":
+                message = event.get("message") if isinstance(event, dict) else None
+                raise ClusterError(message or f"deploy failed (no message from the controller). See {self.log_path}")
             yield event
+            if event.get("event") == "done":
+                return
+        raise ClusterError(f"The deploy of zone {spec.get('name')!r} ended without the controller confirming it "
+                           "(no 'done' event): its state is unknown, check `autonomy zone status`. "
+                           f"See {self.log_path}")
 
     def list_zones(self) -> list[dict[str, Any]]:
         """Every zone of the cluster: ``[{"zone","url","public","pods","network",...}]``."""
@@ -126,11 +138,11 @@ class ClusterClient:
 
     def delete_zone(self, name: str) -> dict[str, Any]:
         """Stop every process of zone ``name``, remove its namespaces and its state. Blocks until done."""
-        return self._json("DELETE", f"/zones/{_segment(name)}")
+        return self._json("DELETE", f"/zones/{_segment(name)}", zone=name)
 
     def zone_status(self, name: str) -> dict[str, Any]:
         """Pods, clone indexes, containers (state, restarts, pid), node names, network mode, limits."""
-        return self._json("GET", f"/zones/{_segment(name)}/status")
+        return self._json("GET", f"/zones/{_segment(name)}/status", zone=name)
 
     def zone_logs(
         self, name: str, pod: str | None = None, container: str | None = None, follow: bool = False,
@@ -146,7 +158,7 @@ class ClusterClient:
             params["pod"] = pod
         if container:
             params["container"] = container
-        yield from self._stream("GET", f"/zones/{_segment(name)}/logs", params=params, timeout=None)
+        yield from self._stream("GET", f"/zones/{_segment(name)}/logs", params=params, timeout=None, zone=name)
 
     # --- the model gateway ----------------------------------------------------------------------
     def list_models(self) -> dict[str, Any]:
@@ -180,20 +192,20 @@ class ClusterClient:
         transport = httpx.HTTPTransport(uds=str(self.socket_path))
         return httpx.Client(transport=transport, base_url="http://controller", timeout=timeout)
 
-    def _json(self, method: str, path: str, *, start: bool = True, **kwargs: Any) -> Any:
+    def _json(self, method: str, path: str, *, start: bool = True, zone: str | None = None, **kwargs: Any) -> Any:
         if start:
             self._ensure_controller(create=False)
         try:
             with self._http() as http:
                 response = http.request(method, path, **kwargs)
         except httpx.HTTPError as exc:
-            raise ClusterError(f"The cluster controller did not answer {method} {path}: {exc}. "
-                               f"See {self.log_path}") from exc
-        return _decode(response)
+            raise ClusterUnavailable(f"The cluster controller did not answer {method} {path}: {exc}. "
+                                     f"See {self.log_path}") from exc
+        return _decode(response, zone)
 
     def _stream(
         self, method: str, path: str, *, json_body: Any = None, params: dict[str, str] | None = None,
-        timeout: float | None = REQUEST_TIMEOUT * 10,
+        timeout: float | None = REQUEST_TIMEOUT * 10, zone: str | None = None,
     ) -> Iterator[str]:
         self._ensure_controller(create=False)
         try:
@@ -203,7 +215,7 @@ class ClusterClient:
             ):
                 if response.status_code >= 300:
                     response.read()
-                    _decode(response)
+                    _decode(response, zone)
                 for line in response.iter_lines():
                     if line:
                         yield line
@@ -257,20 +269,20 @@ class ClusterClient:
             start_new_session=True, check=False,
         )
         if launcher.returncode != 0 or not launcher.stdout.strip().isdigit():
-            raise ClusterError(f"Could not start the cluster controller: {launcher.stderr.strip()}")
+            raise ClusterUnavailable(f"Could not start the cluster controller: {launcher.stderr.strip()}")
         pid = int(launcher.stdout.strip())
         deadline = time.monotonic() + self.start_timeout
         while time.monotonic() < deadline:
             if self._answers():
                 return
             if not _alive(pid):
-                raise ClusterError(
+                raise ClusterUnavailable(
                     f"The cluster controller exited while starting. See {self.log_path}:\n{_tail(self.log_path)}"
                 )
             time.sleep(0.05)
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGTERM)
-        raise ClusterError(
+        raise ClusterUnavailable(
             f"The cluster controller did not answer on {self.socket_path} within {self.start_timeout:g} s. "
             f"See {self.log_path}:\n{_tail(self.log_path)}"
         )
@@ -290,14 +302,24 @@ def _alive(pid: int) -> bool:
     return stat.rsplit(")", 1)[1].split()[0] != "Z"
 
 
-def _decode(response: httpx.Response) -> Any:
+def _decode(response: httpx.Response, zone: str | None = None) -> Any:
+    """The JSON body of a 2xx answer; otherwise the error of the tree whose ``http_status`` it is (an unknown
+    ``zone`` is ZoneNotFound, a controller starting or stopping ClusterUnavailable, its unexpected failure
+    ControllerFailed, else ClusterError), so the CLI's exit code says the same as the controller's status."""
     try:
         body = response.json()
     except ValueError:
         body = {"message": response.text}
     if response.status_code >= 300:  # the controller never redirects: one would mean "not what was asked"
         message = body.get("message") if isinstance(body, dict) else None
-        raise ClusterError(message or f"The cluster controller answered {response.status_code}: {body}")
+        message = message or f"The cluster controller answered {response.status_code}: {body}"
+        if response.status_code == ZoneNotFound.http_status and zone is not None:
+            raise ZoneNotFound(zone, message)
+        if response.status_code == ClusterUnavailable.http_status:
+            raise ClusterUnavailable(message)
+        if response.status_code >= 500:
+            raise ControllerFailed(message)
+        raise ClusterError(message)
     return body
 
 

@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from autonomy.cluster.state import USAGE_FIELDS, ClusterState
-from autonomy.errors import ClusterError, ConfigError
+from autonomy.errors import ClusterUnavailable, ConfigError
 from autonomy.gateway import (
     GatewayConfig,
     GatewayServer,
@@ -98,7 +98,7 @@ class ClusterModelGateway:
     def zone_env(self, zone: str) -> dict[str, str]:
         """The gateway variables for zone ``zone``'s node containers, with a newly issued key."""
         if not self.url:
-            raise ClusterError("the model gateway is not started yet")
+            raise ClusterUnavailable("the model gateway is not started yet: retry in a moment")
         key = self.keys.issue(zone)
         self.state.set_setting("zone_keys", self.keys.to_json())
         return {"AUTONOMY_USE_EXTERNAL_APIS_GATEWAY": "1", "AUTONOMY_EXTERNAL_APIS_GATEWAY_URL": self.url,

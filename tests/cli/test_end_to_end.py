@@ -102,7 +102,7 @@ def test_deployed_zone_runs_serves_its_public_url_and_is_deleted(cluster: Cli) -
     assert deleted.code == 0 and "Deleted zone hello" in deleted.stdout
     assert json.loads(cli("zone", "list", "-o", "json").stdout) == []
     again = cli("zone", "delete", "hello")
-    assert again.code == 1 and "no zone 'hello'" in again.stderr and "Traceback" not in again.stderr
+    assert again.code == 4 and "no zone 'hello'" in again.stderr and "Traceback" not in again.stderr
 
 
 def test_failing_container_fails_the_deploy_with_its_log(cluster: Cli) -> None:

@@ -21,7 +21,7 @@ pods:
 
 def assert_refused(cli: Cli, *messages: str, args: tuple[str, ...] = ("zone", "deploy")) -> str:
     result = cli(*args)
-    assert result.code == 1, result
+    assert result.code == 3, result  # invalid zone files (docs/cli.md)
     assert "Traceback" not in result.stderr and result.stdout == ""
     for message in messages:
         assert message in result.stderr, result.stderr

@@ -37,7 +37,7 @@ from autonomy.cluster.local.images import copy_images, ensure_venv
 from autonomy.cluster.local.netns import NetnsNetwork, PodNamespace
 from autonomy.cluster.local.supervisor import MARKER, ContainerProcess
 from autonomy.cluster.state import ClusterState
-from autonomy.errors import ClusterError
+from autonomy.errors import ClusterError, ClusterUnavailable, ZoneNotFound
 
 __all__ = ["LocalDeployer", "POD_HTTP_PORT"]
 
@@ -257,7 +257,7 @@ class LocalDeployer:
             running = self._zones.pop(name, None)
             stored = self.state.delete_zone(name)
             if running is None and not stored:
-                raise ClusterError(f"no zone {name!r} in this cluster: `autonomy zone list` shows the zones")
+                raise ZoneNotFound(name)
             if running is not None:
                 await self._stop_zone(running)
             await asyncio.to_thread(shutil.rmtree, self.zone_dir(name), True)
@@ -283,8 +283,9 @@ class LocalDeployer:
         running = self._zones.get(name)
         if running is None:
             if self.state.zone(name) is not None:
-                raise ClusterError(f"zone {name!r} is not running yet (it is being restored or redeployed)")
-            raise ClusterError(f"no zone {name!r} in this cluster: `autonomy zone list` shows the zones")
+                raise ClusterUnavailable(f"zone {name!r} is not running yet (it is being restored or redeployed): "
+                                         "retry in a moment")
+            raise ZoneNotFound(name)
         return running
 
     def status(self, name: str) -> dict[str, Any]:
