@@ -87,6 +87,26 @@ def test_a_node_that_exits_at_start_fails_the_deploy_with_its_log(cluster, tmp_p
     assert "broken" not in [z["zone"] for z in cluster.list_zones()]
 
 
+def test_every_clone_that_exits_at_start_is_reported_not_only_the_first(cluster, tmp_path):
+    directory = write_zone(tmp_path / "z", """
+        name: twice
+        pods:
+          - name: main-pod
+            clones: 2
+            containers:
+              - name: web
+                image: web
+    """, images={"web": "import sys\nprint('missing configuration BAR', flush=True)\nsys.exit(3)\n"})
+    with pytest.raises(ClusterError) as failed:
+        list(cluster.deploy(load_zone(directory), {}, directory))
+    try:
+        assert "container main-pod-0/web exited" in str(failed.value), failed.value
+        assert "container main-pod-1/web exited" in str(failed.value), failed.value
+        assert str(failed.value).count("missing configuration BAR") >= 2
+    finally:
+        cluster.delete_zone("twice")
+
+
 def test_an_image_this_backend_cannot_run_is_refused(cluster, tmp_path):
     directory = write_zone(tmp_path / "z", """
         name: ext

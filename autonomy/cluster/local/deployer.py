@@ -139,9 +139,7 @@ class LocalDeployer:
                                                     return_exceptions=True)
                     # Started instances belong to the zone even when a sibling failed: stop/delete finds them.
                     running.instances.extend(o for o in outcomes if isinstance(o, PodInstance))
-                    failed = next((o for o in outcomes if isinstance(o, BaseException)), None)
-                    if failed is not None:
-                        raise failed
+                    _raise_failed_clones(pod, outcomes)
                     progress("pod", f"{pod.name}: {pod.clones} instance(s) started ({self.network} network)")
                 await self._wait_ready(running, progress)
             except BaseException as exc:
@@ -222,25 +220,34 @@ class LocalDeployer:
         await asyncio.gather(*(p.wait_started() for p in inst.containers.values()))
 
     async def _wait_ready(self, running: RunningZone, progress: Progress) -> None:
+        """Wait until every node is up or has failed; then raise one error naming every failed clone."""
         deadline = time.monotonic() + READY_TIMEOUT
         waiting = [i for i in running.instances if i.nodes]
+        failures: list[str] = []
         while waiting:
             for inst in list(waiting):
-                for name, proc in inst.containers.items():
-                    if proc.restarts or proc.state not in ("running", "starting"):
-                        raise ClusterError(
-                            f"container {inst.pod}-{inst.clone}/{name} exited (code {proc.last_exit}) while the "
-                            f"zone was starting; its log ({proc.log_path}) ends with:\n{_tail(proc.log_path)}")
-                if await _answers(inst.address, inst.port):
+                exited = [(name, proc) for name, proc in inst.containers.items()
+                          if proc.restarts or proc.state not in ("running", "starting")]
+                if exited:
+                    waiting.remove(inst)
+                    failures += [f"container {inst.pod}-{inst.clone}/{name} exited (code {proc.last_exit}) while "
+                                 f"the zone was starting; its log ({proc.log_path}) ends with:\n{_tail(proc.log_path)}"
+                                 for name, proc in exited]
+                elif await _answers(inst.address, inst.port):
                     waiting.remove(inst)
                     progress("node", f"{inst.node} is up")
             if not waiting:
-                return
+                break
             if time.monotonic() > deadline:
                 names = ", ".join(i.node for i in waiting)
-                raise ClusterError(f"nodes did not open their HTTP port within {READY_TIMEOUT:g} s: {names}; "
-                                   "see `autonomy zone logs`")
+                failures.append(f"nodes did not open their HTTP port within {READY_TIMEOUT:g} s: {names}; "
+                                "see `autonomy zone logs`")
+                break
             await asyncio.sleep(0.05)  # polling a port of another process: there is no event to wait on
+        if len(failures) == 1:
+            raise ClusterError(failures[0])
+        if failures:
+            raise ClusterError(f"{len(failures)} problems while the zone was starting:\n" + "\n".join(failures))
 
     # --- stop / delete ---------------------------------------------------------------------------
     async def _stop_instance(self, inst: PodInstance) -> None:
@@ -334,6 +341,20 @@ class LocalDeployer:
             why = running.error if running.state == "failed" else "it is starting"
             return f"zone {zone!r}: its main pod {main.name!r} is not running ({why}); see `autonomy zone status`"
         return inst.address, inst.port
+
+
+def _raise_failed_clones(pod: Any, outcomes: list[Any]) -> None:
+    """Raise if any clone of ``pod`` failed to start: its own error for one, a ClusterError naming each for
+    several (the first error is the cause); a cancellation is raised as it is."""
+    failed = [(i, o) for i, o in enumerate(outcomes) if isinstance(o, BaseException)]
+    for _, outcome in failed:
+        if not isinstance(outcome, Exception):
+            raise outcome
+    if len(failed) == 1:
+        raise failed[0][1]
+    if failed:
+        raise ClusterError(f"{len(failed)} of {len(outcomes)} clones of pod {pod.name!r} failed to start:\n"
+                           + "\n".join(f"{pod.name}-{i}: {exc or repr(exc)}" for i, exc in failed)) from failed[0][1]
 
 
 def _main_pod(zone: Any) -> Any:
