@@ -37,12 +37,10 @@ from pathlib import Path
 from typing import Any
 
 from autonomy.cluster.api import build_app
+from autonomy.cluster.backends import open_backend
+from autonomy.cluster.deployer import Backend, Deployer, DeployerSettings
 from autonomy.cluster.fabric import ClusterFabric, start_fabric
 from autonomy.cluster.identity import ClusterIdentity, load_or_create_identity
-from autonomy.cluster.local.cgroups import CgroupManager
-from autonomy.cluster.local.deployer import LocalDeployer, read_secrets
-from autonomy.cluster.local.netns import NetnsNetwork, namespaces_available
-from autonomy.cluster.local.supervisor import kill_orphans
 from autonomy.cluster.model_gateway import ClusterModelGateway
 from autonomy.cluster.public_gateway import PublicGateway
 from autonomy.cluster.state import ClusterState
@@ -63,12 +61,10 @@ class Controller:
         self.identity: ClusterIdentity | None = None
         self.state: ClusterState | None = None
         self.fabric: ClusterFabric | None = None
-        self.netns: NetnsNetwork | None = None
-        self.cgroups: CgroupManager | None = None
+        self.backend: Backend | None = None
         self.gateway: PublicGateway | None = None
         self.models: ClusterModelGateway | None = None
-        self.deployer: LocalDeployer | None = None
-        self.network = "host"
+        self.deployer: Deployer | None = None
         self._stopping = asyncio.Event()
         self._tasks: set[asyncio.Task[Any]] = set()
 
@@ -108,31 +104,20 @@ class Controller:
 
     async def _start(self) -> None:
         self.identity = identity = load_or_create_identity(self.home)
-        killed = kill_orphans(identity.id)
-        if killed:
-            log.warning("killed %d container process group(s) left by a previous controller", killed)
         self.state = ClusterState(self.home / "state.db")
-        self.network = _choose_network()
-        self.cgroups = CgroupManager(identity.id)
-        self.cgroups.remove_all()
-        host = "127.0.0.1"
-        if self.network == "namespace":
-            self.netns = NetnsNetwork(identity.id)
-            await asyncio.to_thread(self.netns.setup)
-            host = self.netns.gateway
+        self.backend = backend = open_backend("local", self.home, identity.id, self.state)
+        host = await backend.prepare()  # where pods reach the fabric and the model gateway
         self.fabric = await asyncio.to_thread(start_fabric, self.home, identity.id, host)
         self.models = ClusterModelGateway(self.state)
         await self.models.start(host)
         port = _public_port()
         self.gateway = PublicGateway(identity.id, self._public_target, port=port)
         port = await self.gateway.start()
-        self.deployer = LocalDeployer(
-            self.home, identity.id, self.state, fabric_url=self.fabric.url,
-            credentials_file=self.fabric.credentials_file, network=self.network, netns=self.netns,
-            cgroups=self.cgroups, public_url_template=f"http://{{cluster}}-{{zone}}.localhost:{port}/",
-            gateway_env=self.models.zone_env)
+        self.deployer = backend.create_deployer(DeployerSettings(
+            fabric_url=self.fabric.url, credentials_file=self.fabric.credentials_file,
+            public_url_template=f"http://{{cluster}}-{{zone}}.localhost:{port}/", gateway_env=self.models.zone_env))
         log.info("cluster %s: network %s, fabric %s, model gateway %s, public gateway on 127.0.0.1:%d",
-                 identity.id, self.network, self.fabric.url, self.models.url, port)
+                 identity.id, backend.network, self.fabric.url, self.models.url, port)
 
     def _public_target(self, zone: str) -> tuple[str, int] | str:
         if self.deployer is None:
@@ -166,10 +151,8 @@ class Controller:
             await self.models.stop()
         if self.fabric is not None:
             await asyncio.to_thread(self.fabric.stop)
-        if self.netns is not None:
-            await asyncio.to_thread(self.netns.teardown)
-        if self.cgroups is not None:
-            self.cgroups.remove_all()
+        if self.backend is not None:
+            await self.backend.close()
         if self.state is not None:
             self.state.close()
 
@@ -196,12 +179,12 @@ class Controller:
     async def _restore_zones(self) -> None:
         from autonomy.zones.spec import ZoneSpec
 
-        assert self.state is not None and self.deployer is not None
+        assert self.state is not None and self.deployer is not None and self.backend is not None
         for stored in self.state.zones():
             name = stored["name"]
             try:
                 zone = ZoneSpec.model_validate(stored["spec"])
-                secrets = read_secrets(self.home / "zones" / name / "secrets.json")
+                secrets = self.backend.stored_secrets(name)
                 await self.deployer.deploy(zone, secrets, Path(stored["source_dir"]),
                                            lambda step, detail, name=name: log.info("restore %s: %s: %s",
                                                                                     name, step, detail),
@@ -214,29 +197,15 @@ class Controller:
 
     # --- views -----------------------------------------------------------------------------------
     def show(self) -> dict[str, Any]:
-        assert self.identity and self.fabric and self.gateway and self.deployer and self.models
+        assert self.identity and self.fabric and self.gateway and self.deployer and self.models and self.backend
         return {"id": self.identity.id, "kind": self.identity.kind, "created": self.identity.created,
                 "fabric_url": self.fabric.url, "gateway_url": self.models.url,
                 "models": [p.name for p in self.models.config.providers],
                 "usage": self.models.usage_totals(),
                 "public_url_template": f"http://{self.identity.id}-{{zone}}.localhost:{self.gateway.port}/",
-                "public_port": self.gateway.port, "network": self.network, "home": str(self.home),
-                "cgroups": self.cgroups.mechanism if self.cgroups else None,
+                "public_port": self.gateway.port, "network": self.backend.network, "home": str(self.home),
+                "cgroups": self.backend.limits,
                 "zones": self.deployer.zones()}
-
-
-def _choose_network() -> str:
-    wanted = os.environ.get("AUTONOMY_NETWORK", "").strip().lower()
-    ok, why = namespaces_available()
-    if wanted not in ("", "namespace", "host"):
-        raise ConfigError(f"AUTONOMY_NETWORK={wanted!r}: use 'namespace' or 'host'")
-    if wanted == "namespace" and not ok:
-        raise ClusterError(f"AUTONOMY_NETWORK=namespace but {why}; unset it to use the host network")
-    if wanted == "host" or not ok:
-        if not ok:
-            log.warning("pods use the host network: %s", why)
-        return "host"
-    return "namespace"
 
 
 def _public_port() -> int:

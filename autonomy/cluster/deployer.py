@@ -1,17 +1,20 @@
 """The deployer interface: what the controller needs from a backend that runs zones.
 
 The local backend (:class:`autonomy.cluster.local.LocalDeployer`) runs pods as processes in network
-namespaces on this machine; a Kubernetes backend implements the same protocol later. Every method
+namespaces on this machine; a Kubernetes backend implements the same protocol later. A backend also
+implements :class:`Backend` (set up its pod network before the cluster's services start, make its
+deployer, tear down); :func:`autonomy.cluster.backends.open_backend` chooses one. Every method
 is a coroutine of the controller's event loop except the read-only ones.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-__all__ = ["Deployer", "Progress"]
+__all__ = ["Deployer", "Progress", "Backend", "DeployerSettings"]
 
 # progress(step, detail): called as a deploy advances; the controller streams each call to the client.
 Progress = Callable[[str, str], None]
@@ -49,4 +52,38 @@ class Deployer(Protocol):
 
     def public_target(self, zone: str) -> tuple[str, int] | str:
         """Where the public gateway sends zone ``zone``'s traffic, or why it does not (a message)."""
+        ...
+
+
+@dataclass(frozen=True)
+class DeployerSettings:
+    """What the controller has ready for a backend's deployer once the cluster's services run."""
+
+    fabric_url: str  # the NATS fabric the nodes join
+    credentials_file: Path  # the cluster's fabric credentials (per-zone ones are derived from it)
+    public_url_template: str  # e.g. ``http://{cluster}-{zone}.localhost:32100/``
+    gateway_env: Callable[[str], dict[str, str]] | None = None  # model gateway URL and key of a zone
+
+
+class Backend(Protocol):
+    """Where a cluster's pods run: set up before the cluster's services start, torn down after."""
+
+    network: str  # how pods are networked: "namespace", "host", "kubernetes"
+    limits: str | None  # how pod sizes are enforced (e.g. "cgroup2"), for ``cluster show``
+
+    async def prepare(self) -> str:
+        """Clean up what a previous controller left, set up the pod network; return the address on
+        which pods reach the cluster's services (the fabric, the model gateway)."""
+        ...
+
+    def create_deployer(self, settings: DeployerSettings) -> Deployer:
+        """The deployer that runs zones on this backend (called once, after :meth:`prepare`)."""
+        ...
+
+    def stored_secrets(self, zone: str) -> dict[str, str]:
+        """The secrets of zone ``zone``'s last deploy, as the backend kept them (to restore it)."""
+        ...
+
+    async def close(self) -> None:
+        """Tear down what :meth:`prepare` set up (after the deployer stopped)."""
         ...
