@@ -26,6 +26,7 @@ __all__ = ["Node"]
 logger = logging.getLogger("autonomy.nodes")
 
 Main = Callable[["Node"], Awaitable[Any]]
+STOP_TIMEOUT = 10.0  # seconds Node.stop waits for its cancelled background tasks to end
 
 
 def _env_flag(name: str) -> bool:
@@ -171,24 +172,44 @@ class Node:
         self._stopped.set()
 
     async def stop(self) -> None:
-        """Stop the node: its HTTP server, its workers (failing their queued requests), its fabric link."""
+        """Stop the node: its HTTP and MCP servers, its MCP clients, its agents and workers (failing their
+        queued requests), its fabric link, then its background tasks (cancelled, then awaited).
+
+        A part that fails to stop is logged with its traceback and the others are still stopped; a
+        background task that ignores its cancellation for ``STOP_TIMEOUT`` seconds is logged, not waited
+        for forever. A second call returns at once."""
         if self._stopping:
             return
         self._stopping = True
         self._stopped.set()
-        for component in (self.http_server, self.mcp_server):
-            if component is not None:
-                with contextlib.suppress(Exception):
-                    await component.stop()
-        for client in self.mcp_clients.values():
-            with contextlib.suppress(Exception):
-                await client.close()
-        for name in list(self._agents) + list(self._workers):
-            await self.stop_worker(name)
-        with contextlib.suppress(Exception):
-            await self.transport.stop()
-        for task in list(self._background):
+        steps: list[tuple[str, Callable[[], Awaitable[Any]]]] = []
+        if self.http_server is not None:
+            steps.append(("its HTTP server", self.http_server.stop))
+        if self.mcp_server is not None:
+            steps.append(("its MCP server", self.mcp_server.stop))
+        steps += [(f"MCP client {name!r}", client.close) for name, client in self.mcp_clients.items()]
+        steps += [(f"worker {name!r}", lambda name=name: self.stop_worker(name))
+                  for name in list(self._agents) + list(self._workers)]
+        steps.append(("its fabric link", self.transport.stop))
+        for what, step in steps:
+            try:
+                await step()
+            except Exception:
+                logger.exception("node %s: stopping %s failed", self.name, what)
+        await self._cancel_background()
+
+    async def _cancel_background(self) -> None:
+        current = asyncio.current_task()
+        tasks = [t for t in self._background if t is not current]
+        for task in tasks:
             task.cancel()
+        if not tasks:
+            return
+        # Failures are logged by spawn's done callback; here we only make sure each task has ended.
+        _, pending = await asyncio.wait(tasks, timeout=STOP_TIMEOUT)
+        for task in pending:
+            logger.error("node %s: background task %s still runs %g s after being cancelled", self.name,
+                         task.get_name(), STOP_TIMEOUT)
 
     async def interrupted(self) -> None:
         """Wait until the node is interrupted (Ctrl-C, SIGTERM) or stopped, then stop it."""
@@ -198,6 +219,8 @@ class Node:
     def spawn(self, coro: Awaitable[Any], name: str | None = None) -> asyncio.Task[Any]:
         """Run ``coro`` in the background, owned by the node: failures are logged, stop cancels it."""
         task = asyncio.ensure_future(coro)
+        if name is not None and isinstance(task, asyncio.Task):
+            task.set_name(name)
         self._background.add(task)
 
         def _done(t: asyncio.Task[Any]) -> None:

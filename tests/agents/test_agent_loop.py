@@ -9,6 +9,7 @@ import pytest
 
 from autonomy import Node
 from autonomy.agents import Agent, AgentError, AgentReference
+from autonomy.errors import WorkerStopped
 from autonomy.nodes.message import AssistantMessage, Phase, ToolCallResponseMessage, UserMessage
 from tests.agents.conftest import AddTool
 from tests.support.fake_llm import Reply
@@ -238,9 +239,34 @@ async def test_bad_json_to_an_agent_gets_an_error_reply(node, model):
     assert (await agent.send("still alive"))[-1].content.text == "echo: still alive"
 
 
-async def test_stopping_a_node_with_agents(model):
-    async with Node.open("stopper") as node:
-        await Agent.start(node, "x", name="a1", model=model)
+async def test_stopping_a_node_fails_a_turn_in_progress_and_ends_every_task(model, fake_llm):
+    in_tool, never = asyncio.Event(), asyncio.Event()
+
+    class Hangs:
+        name = "hangs"
+
+        async def spec(self):
+            return {"type": "function", "function": {"name": "hangs", "description": "waits",
+                                                     "parameters": {"type": "object", "properties": {}}}}
+
+        async def invoke(self, json_argument):
+            in_tool.set()
+            await never.wait()
+            return "never"
+
+    fake_llm.reply(tool_calls=[("hangs", {})])
+    node = await Node.create("stopper")
+    try:
+        agent = await Agent.start(node, "x", name="a1", model=model, tools=[Hangs()])
+        turn = asyncio.ensure_future(agent.send("go", scope="s", conversation="c", timeout=60))
+        await asyncio.wait_for(in_tool.wait(), 30)
+    finally:
+        await node.stop()
+    # The caller is told at once (not after its 60 s timeout), the agent is gone, nothing is left running.
+    with pytest.raises(WorkerStopped):
+        await asyncio.wait_for(turn, 30)
+    assert await node.list_agents() == [] and await node.list_workers() == []
+    assert node._background == set()
 
 
 async def test_a_turn_cut_during_a_tool_call_leaves_a_history_the_model_accepts(node, model, fake_llm):

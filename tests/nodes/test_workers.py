@@ -223,3 +223,38 @@ async def test_stopping_the_node_fails_pending_requests():
     await node.stop()
     with pytest.raises(WorkerStopped):
         await request
+
+
+async def test_stop_logs_a_part_that_fails_to_stop_and_still_stops_the_rest(caplog):
+    class BrokenClient:
+        async def close(self):
+            raise OSError("socket already gone")
+
+    node = await Node.create("stop-failures")
+    await node.start_worker("echo", Echo())
+    node.mcp_clients["broken"] = BrokenClient()
+    cancelled = asyncio.Event()
+
+    async def background():
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            cancelled.set()
+            raise RuntimeError("failed while being cancelled") from None
+
+    started = asyncio.Event()
+
+    async def runs():
+        started.set()
+        await background()
+
+    node.spawn(runs(), "watcher")
+    await asyncio.wait_for(started.wait(), 10)
+    with caplog.at_level(logging.ERROR, logger="autonomy.nodes"):
+        await node.stop()
+    messages = [r.getMessage() for r in caplog.records]
+    assert any("MCP client 'broken'" in m for m in messages), messages  # logged, not suppressed
+    assert any("watcher" in m for m in messages), messages  # the task's failure on cancellation is seen
+    # ... and the rest was still stopped: the worker is gone, the background task has ended.
+    assert cancelled.is_set() and node._background == set()
+    assert await node.list_workers() == []
