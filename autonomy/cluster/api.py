@@ -1,6 +1,9 @@
 """The controller's HTTP API, served on ``AUTONOMY_HOME/controller.sock`` (see :mod:`.controller`).
 
-Errors are ``{"message": ...}`` with status 400; ``POST /zones`` streams JSON lines of progress events
+Errors are ``{"message": ...}`` with the error's ``http_status`` (:mod:`autonomy.errors`), translated in
+one place (the two handlers of :func:`build_app`): a refused request 400, an unknown zone 404, a controller
+that is starting or stopping 503, an unexpected failure 500 naming ``controller.log`` (where its
+traceback is; never in the body). ``POST /zones`` streams JSON lines of progress events
 and ends with a ``done`` or an ``error`` event. ``GET /models``, ``POST /models`` (``{"name", "url",
 "kind", "api_key_env", "api_key_value", "api_key_file", "models", "default"}``) and
 ``DELETE /models/{name}`` are ``autonomy cluster model list|add|remove``.
@@ -20,7 +23,7 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from autonomy.cluster.deployer import Deployer
 from autonomy.cluster.logs import follow_logs
 from autonomy.cluster.model_gateway import ClusterModelGateway
-from autonomy.errors import AutonomyError, ClusterError, ConfigError
+from autonomy.errors import AutonomyError, ClusterUnavailable, ConfigError
 
 if TYPE_CHECKING:
     from autonomy.cluster.controller import Controller
@@ -33,7 +36,13 @@ def build_app(controller: Controller) -> FastAPI:
 
     @app.exception_handler(AutonomyError)
     async def refused(request: Request, exc: AutonomyError) -> JSONResponse:
-        return JSONResponse({"message": str(exc)}, status_code=400)
+        return JSONResponse({"message": str(exc)}, status_code=exc.http_status)
+
+    @app.exception_handler(Exception)
+    async def failed(request: Request, exc: Exception) -> JSONResponse:
+        # Starlette re-raises after this answer, so uvicorn logs the traceback to controller.log.
+        return JSONResponse({"message": f"the controller failed on {request.method} {request.url.path} "
+                             f"({type(exc).__name__}): see {controller.home / 'controller.log'}"}, status_code=500)
 
     async def json_body(request: Request) -> Any:
         try:
@@ -43,12 +52,12 @@ def build_app(controller: Controller) -> FastAPI:
 
     def deployer() -> Deployer:
         if controller.deployer is None:
-            raise ClusterError("the controller is starting or stopping")
+            raise ClusterUnavailable("the controller is starting or stopping: retry in a moment")
         return controller.deployer
 
     def models() -> ClusterModelGateway:
         if controller.models is None:
-            raise ClusterError("the controller is starting or stopping")
+            raise ClusterUnavailable("the controller is starting or stopping: retry in a moment")
         return controller.models
 
     @app.get("/health")
