@@ -16,6 +16,7 @@ _warnings.simplefilter("ignore", ResourceWarning)
 
 # ruff: noqa: E402 (the filters above must come first)
 from autonomy.agents import Agent, AgentReference, ConversationResponse
+from autonomy.agents.protocol import AssistantMessage, SystemMessage, ToolCallResponseMessage, UserMessage
 from autonomy.assembly import assemble as _assemble
 from autonomy.errors import *  # noqa: F403
 from autonomy.errors import __all__ as _errors_all
@@ -36,7 +37,6 @@ from autonomy.nodes import (
     Zone,
 )
 from autonomy.nodes.mailbox import NodeMailbox as RustMailbox
-from autonomy.nodes.message import AssistantMessage, SystemMessage, ToolCallResponseMessage, UserMessage
 from autonomy.tools import InvokableTool, McpTool, Tool, ToolFactory
 
 # Here the pieces meet: Node.start gets its HTTP server, the node controller its agent methods.

@@ -24,9 +24,9 @@ import uuid
 from typing import TYPE_CHECKING, Any
 
 from autonomy.agents.builtin_tools import ASK_USER_FOR_INPUT, waiting_for_input_prompt
+from autonomy.agents.codec import message_to_openai, to_dict, to_json
 from autonomy.agents.errors import AgentError
-from autonomy.agents.state import State, StateMachine
-from autonomy.nodes.message import (
+from autonomy.agents.protocol import (
     AssistantMessage,
     ConversationMessage,
     ConversationSnippet,
@@ -38,10 +38,8 @@ from autonomy.nodes.message import (
     ToolCallResponseMessage,
     UserMessage,
     content_text,
-    message_to_openai,
-    to_dict,
-    to_json,
 )
+from autonomy.agents.state import State, StateMachine
 
 if TYPE_CHECKING:
     from autonomy.agents.agent import Agent

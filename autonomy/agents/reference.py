@@ -13,9 +13,9 @@ import json
 from collections.abc import AsyncIterator
 from typing import Any
 
+from autonomy.agents.codec import from_json, message_from_dict, to_json
 from autonomy.agents.errors import AgentError, AgentTimeoutError, SendMessageTimeoutError
-from autonomy.errors import DeliveryTimeout
-from autonomy.nodes.message import (
+from autonomy.agents.protocol import (
     AgentMessage,
     ConversationMessage,
     ConversationSnippet,
@@ -30,10 +30,8 @@ from autonomy.nodes.message import (
     TextContent,
     UserMessage,
     content_text,
-    from_json,
-    message_from_dict,
-    to_json,
 )
+from autonomy.errors import DeliveryTimeout
 
 __all__ = ["AgentReference", "ReceiveReference", "Reference"]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from autonomy.nodes.message import ConversationSnippet, StreamedConversationSnippet
+from autonomy.agents.protocol import ConversationSnippet, StreamedConversationSnippet
 
 __all__ = ["ConversationResponse"]
 

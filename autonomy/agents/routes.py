@@ -20,20 +20,11 @@ from typing import Any
 from fastapi import APIRouter, FastAPI, HTTPException, Request
 from fastapi.responses import Response, StreamingResponse
 
+from autonomy.agents.codec import from_dict, from_json, message_from_dict, to_dict, to_json
 from autonomy.agents.errors import AgentError, AgentNotFound, AgentTimeoutError
 from autonomy.agents.http_errors import ErrorTranslatingRoute
+from autonomy.agents.protocol import ConversationSnippet, Error, GetConversationsRequest, StreamedConversationSnippet
 from autonomy.errors import AutonomyError, DeliveryError, DeliveryTimeout, InvalidMessage, WorkerNotFound
-from autonomy.nodes.message import (
-    ConversationSnippet,
-    Error,
-    GetConversationsRequest,
-    StreamedConversationSnippet,
-    from_dict,
-    from_json,
-    message_from_dict,
-    to_dict,
-    to_json,
-)
 
 __all__ = ["add_agent_routes", "parse_agent_request"]
 

@@ -19,10 +19,9 @@ import asyncio
 import logging
 from typing import TYPE_CHECKING, Any
 
+from autonomy.agents.codec import from_json, to_json
 from autonomy.agents.loop import Emitter, TurnFailed, run_turn
-from autonomy.agents.state import StateMachine
-from autonomy.errors import InvalidMessage
-from autonomy.nodes.message import (
+from autonomy.agents.protocol import (
     ConversationSnippet,
     Error,
     GetConversationsRequest,
@@ -32,9 +31,9 @@ from autonomy.nodes.message import (
     GetIdentifierRequest,
     GetIdentifierResponse,
     StreamedConversationSnippet,
-    from_json,
-    to_json,
 )
+from autonomy.agents.state import StateMachine
+from autonomy.errors import InvalidMessage
 
 if TYPE_CHECKING:
     from autonomy.agents.agent import Agent

@@ -2,7 +2,7 @@
 
 One :class:`Memory` is shared by all the conversation workers of an agent; it holds one history per
 ``(scope, conversation)`` key (agents use ``("{agent}/{scope}", conversation)``). Messages are stored
-as the protocol's JSON dicts (see ``autonomy.nodes.message``) plus a ``timestamp`` (float, seconds).
+as the protocol's JSON dicts (see ``autonomy.agents.protocol``) plus a ``timestamp`` (float, seconds).
 
 Trimming keeps at most ``max_messages_in_short_term_memory`` messages and about
 ``max_tokens_in_short_term_memory`` estimated tokens per conversation, dropping the oldest first,

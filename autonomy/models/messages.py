@@ -1,7 +1,7 @@
 """Normalise chat messages to OpenAI dicts, and estimate their size in tokens.
 
 ``Model.complete_chat`` accepts OpenAI dicts (``{"role", "content", "tool_calls"?, "tool_call_id"?}``)
-or the message dataclasses of ``autonomy.nodes.message`` (``UserMessage``, ``AssistantMessage``,
+or the message dataclasses of ``autonomy.agents.protocol`` (``UserMessage``, ``AssistantMessage``,
 ``ToolCallResponseMessage``, ...). The dataclasses are read by duck typing (``role``, ``content``,
 ``tool_calls``, ``tool_call_id``, ``name``) so this module does not depend on the agents layer.
 """
