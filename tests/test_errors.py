@@ -31,7 +31,8 @@ def _exception_classes() -> list[type[BaseException]]:
 
 
 CLASSES = _exception_classes()
-DRAWN = {m.group(1): m.group(2) for m in re.finditer(r"(\w+)(?: \(also [\w.]+\))? \[([\w' 4x]+)\]", errors.__doc__ or "")}
+DRAWN = {m.group(1): m.group(2)
+         for m in re.finditer(r"(\w+)(?: \(also [\w.]+\))? \[([\w' 4x]+)\]", errors.__doc__ or "")}
 
 
 def test_the_tree_was_found():

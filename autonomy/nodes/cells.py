@@ -84,6 +84,11 @@ class WorkerCell:
     def busy(self) -> bool:
         return self._task is not None
 
+    @property
+    def queued(self) -> int:
+        """How many messages wait behind the one being handled."""
+        return len(self._queue) if self._queue else 0
+
     def deliver(self, message: str, reply_to: ReplyTo | None) -> None:
         """Queue ``message``; never blocks. Raises WorkerStopped after ``stop``."""
         if self._stopped:

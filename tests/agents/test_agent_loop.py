@@ -13,6 +13,7 @@ from autonomy.errors import WorkerStopped
 from autonomy.nodes.message import AssistantMessage, Phase, ToolCallResponseMessage, UserMessage
 from tests.agents.conftest import AddTool
 from tests.support.fake_llm import Reply
+from tests.support.until import until
 
 
 async def test_agent_answers_and_the_model_sees_instructions_and_message(node, model, fake_llm):
@@ -311,10 +312,7 @@ async def test_conversation_state_is_answered_while_a_turn_is_running(node, mode
     agent = await Agent.start(node, "x", name="slowpoke", model=model)
     turn = asyncio.ensure_future(agent.send("hi", scope="s", conversation="c"))
     try:
-        deadline = asyncio.get_running_loop().time() + 10
-        while not fake_llm.completion_requests():  # the turn is waiting on the model
-            assert asyncio.get_running_loop().time() < deadline, "the model was never called"
-            await asyncio.sleep(0.01)
+        await until(fake_llm.completion_requests, what="the turn to wait on the model")
         state = await agent.get_conversation_state("s", "c", timeout=5)
         assert (state.phase, state.is_paused) == ("thinking", False)
         assert await agent.identifier("s", "c") == "slowpoke"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Iterator
 from urllib.parse import urlsplit
 
@@ -11,6 +10,7 @@ import httpx
 import pytest
 
 from tests.cli.conftest import Cli, write_app
+from tests.support.until import until_sync
 
 ZONE = """\
 name: hello
@@ -156,11 +156,8 @@ def test_mcp_proxy_container_serves_its_pod_on_localhost(cluster: Cli) -> None:
     deployed = cli("zone", "deploy", "-o", "json")
     assert deployed.code == 0, deployed
     url = urlsplit(json.loads(deployed.stdout)["url"])
-    deadline = time.monotonic() + 30
-    while True:  # the proxy may still be starting when the node is up
-        response = httpx.get(f"http://127.0.0.1:{url.port}/tools-status", headers={"Host": url.netloc}, timeout=10)
-        if response.status_code == 200 or time.monotonic() > deadline:
-            break
-        time.sleep(0.2)
-    assert response.status_code == 200, response.text
+    def tools_status() -> httpx.Response | None:  # the proxy may still be starting when the node is up
+        answer = httpx.get(f"http://127.0.0.1:{url.port}/tools-status", headers={"Host": url.netloc}, timeout=10)
+        return answer if answer.status_code == 200 else None
+    response = until_sync(tools_status, timeout=30, what="GET /tools-status to answer 200")
     assert response.json()["server_instances"] == {"default": "configured"}

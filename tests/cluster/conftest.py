@@ -8,7 +8,6 @@ import shutil
 import signal
 import subprocess
 import tempfile
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -23,23 +22,8 @@ IS_ROOT = os.geteuid() == 0
 needs_root = pytest.mark.skipif(not IS_ROOT, reason="network namespaces need root; the host-network tests still run")
 
 
-def wait_until(condition: Callable[[], Any], timeout: float = 20.0, what: str = "condition",
-               describe: Callable[[], str] | None = None) -> Any:
-    """Poll ``condition`` until it returns something truthy; fail after ``timeout`` seconds, with
-    ``describe()`` (what the system looked like) in the message."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            detail = f"\n{describe()}" if describe else ""
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}{detail}")
-        time.sleep(0.05)
-
-
 def describe_cluster(client: ClusterClient, zone: str) -> Callable[[], str]:
-    """A ``describe`` for wait_until: the zone's status and the controller log's tail."""
+    """A ``describe`` for until_sync: the zone's status and the controller log's tail."""
     def describe() -> str:
         try:
             status: Any = client.zone_status(zone)

@@ -10,7 +10,8 @@ import pytest
 from autonomy.errors import ClusterError
 from autonomy.zones.loading import load_zone
 from tests.cluster.apps import write_zone
-from tests.cluster.conftest import deploy, wait_until
+from tests.cluster.conftest import deploy
+from tests.support.until import until_sync
 
 ZONE = """
     name: hosted
@@ -80,7 +81,7 @@ def test_a_node_that_exits_at_start_fails_the_deploy_with_its_log(cluster, tmp_p
     status = cluster.zone_status("broken")
     assert status["state"] == "failed" and "exited" in status["error"]
     # It keeps being restarted with a growing backoff (0.5 s, 1 s, ...), each restart counted.
-    wait_until(lambda: cluster.zone_status("broken")["pods"][0]["containers"][0]["restarts"] >= 2,
+    until_sync(lambda: cluster.zone_status("broken")["pods"][0]["containers"][0]["restarts"] >= 2,
                what="two restarts")
     assert cluster.zone_status("broken")["pods"][0]["containers"][0]["state"] in ("running", "restarting")
     cluster.delete_zone("broken")
@@ -191,7 +192,7 @@ def test_a_zone_that_cannot_be_restored_does_not_keep_the_others_down(cluster, t
                 return cluster.zone_status("bbb")["state"] == "running"
             except ClusterError:
                 return False
-        wait_until(restored, timeout=60, what="zone bbb restored after zone aaa failed to be")
+        until_sync(restored, timeout=60, what="zone bbb restored after zone aaa failed to be")
     finally:
         for name in ("aaa", "bbb"):
             cluster.delete_zone(name)

@@ -12,7 +12,8 @@ import pytest
 
 from autonomy.errors import ClusterError
 from tests.cluster.apps import write_zone
-from tests.cluster.conftest import deploy, describe_cluster, needs_root, wait_until
+from tests.cluster.conftest import deploy, describe_cluster, needs_root
+from tests.support.until import until_sync
 
 pytestmark = needs_root
 
@@ -178,7 +179,7 @@ def test_an_mcp_proxy_sidecar_runs_in_the_pod_namespace(cluster, tmp_path):
     assert sidecar["node"] is False and sidecar["image"] == "ghcr.io/build-trust/mcp-proxy"
     # mcp-proxy listens on the pod's localhost (its default host), where the node reaches it.
     peer = f"http://{pod['address']}:8000/peer?port=8001&path=/status"
-    wait_until(lambda: _answers(peer), what="mcp-proxy on the pod's localhost")
+    until_sync(lambda: _answers(peer), what="mcp-proxy on the pod's localhost")
     cluster.delete_zone("tools")
 
 
@@ -188,17 +189,17 @@ def test_a_killed_container_restarts_and_is_counted(cluster, shop):
     before = runner()
     assert before["state"] == "running" and before["restarts"] == 0
     os.kill(before["pid"], signal.SIGKILL)
-    after = wait_until(lambda: (c := runner())["restarts"] == 1 and c["state"] == "running" and c["pid"] and c,
+    after = until_sync(lambda: (c := runner())["restarts"] == 1 and c["state"] == "running" and c["pid"] and c,
                        what="the restart")
     assert after["pid"] != before["pid"]
     address = cluster.zone_status("shop")["pods"][1]["address"]
-    wait_until(lambda: _answers(f"http://{address}:8000/"), what="the restarted node")
+    until_sync(lambda: _answers(f"http://{address}:8000/"), what="the restarted node")
 
 
 def test_zone_logs_tail_and_follow(cluster, shop):
     address = cluster.zone_status("shop")["pods"][0]["address"]
     httpx.get(f"http://{address}:8000/logged", timeout=5)
-    lines = wait_until(lambda: [x for x in cluster.zone_logs("shop", pod="main-pod", container="web")
+    lines = until_sync(lambda: [x for x in cluster.zone_logs("shop", pod="main-pod", container="web")
                                 if "request /logged" in x], what="the log line")
     assert lines
     both = list(cluster.zone_logs("shop", pod="main-pod"))
@@ -221,26 +222,26 @@ def test_controller_restart_brings_zones_back(cluster, shop):
     cluster.stop()
     assert not (cluster.home / "controller.sock").exists()
     cluster.enroll()
-    status = wait_until(lambda: _running(cluster, "shop"), timeout=60, what="the restored zone",
+    status = until_sync(lambda: _running(cluster, "shop"), timeout=60, what="the restored zone",
                         describe=describe_cluster(cluster, "shop"))
     assert len(status["pods"]) == 3
     base, headers = _gateway(cluster, "shop")
-    wait_until(lambda: _answers(base + "/", headers), timeout=30, what="the restored public pod")
+    until_sync(lambda: _answers(base + "/", headers), timeout=30, what="the restored public pod")
 
 
 def test_a_killed_controller_leaves_nothing_running_after_the_next_start(cluster, shop):
-    status = wait_until(lambda: _running(cluster, "shop"), timeout=60, what="the zone",
+    status = until_sync(lambda: _running(cluster, "shop"), timeout=60, what="the zone",
                         describe=describe_cluster(cluster, "shop"))
     old = [c["pid"] for p in status["pods"] for c in p["containers"]]
     controller = subprocess.run(["pgrep", "-f", f"autonomy.cluster.controller --home {cluster.home}"],
                                 capture_output=True, text=True).stdout.split()
     assert len(controller) == 1
     os.kill(int(controller[0]), signal.SIGKILL)
-    wait_until(lambda: not Path(f"/proc/{controller[0]}").exists(), what="the controller to die")
+    until_sync(lambda: not Path(f"/proc/{controller[0]}").exists(), what="the controller to die")
     cluster.enroll()
     # Killed by the new controller; init reaps them a moment later.
-    wait_until(lambda: not any(Path(f"/proc/{pid}").exists() for pid in old), what="the orphans to go")
-    wait_until(lambda: _running(cluster, "shop"), timeout=60, what="the restored zone",
+    until_sync(lambda: not any(Path(f"/proc/{pid}").exists() for pid in old), what="the orphans to go")
+    until_sync(lambda: _running(cluster, "shop"), timeout=60, what="the restored zone",
                describe=describe_cluster(cluster, "shop"))
     assert not _stale_nats(cluster)
 
@@ -252,7 +253,7 @@ def _stale_nats(cluster):
 
 
 def test_delete_leaves_nothing_behind(cluster, shop):
-    status = wait_until(lambda: _running(cluster, "shop"), timeout=60, what="the zone",
+    status = until_sync(lambda: _running(cluster, "shop"), timeout=60, what="the zone",
                         describe=describe_cluster(cluster, "shop"))
     pids = [c["pid"] for p in status["pods"] for c in p["containers"]]
     namespaces = [p["namespace"] for p in status["pods"]]

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
 import sys
-import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -14,6 +12,7 @@ import pytest
 from autonomy.cluster.model_gateway import ClusterModelGateway, default_config
 from autonomy.cluster.state import ClusterState
 from tests.support.fake_llm import FakeLLM
+from tests.support.until import until
 
 BODY = {"model": "fake-model", "messages": [{"role": "user", "content": "hi"}]}
 
@@ -49,10 +48,8 @@ async def test_usage_is_batched_then_kept_in_state_across_a_restart(running: Clu
     for _ in range(3):
         assert (await chat(running, key)).status_code == 200
     assert running.state.usage() == {}  # not one write per request
-    deadline = time.monotonic() + 10
-    while not running.state.usage():  # the batch is written within FLUSH_SECONDS without any read
-        assert time.monotonic() < deadline, "usage was never written"
-        await asyncio.sleep(0.05)
+    # the batch is written within FLUSH_SECONDS without any read
+    await until(running.state.usage, what="the usage batch to be written")
     usage = running.usage("z1")
     assert usage["models"]["fake-model"]["requests"] == 3 and usage["totals"]["prompt_tokens"] > 0
 

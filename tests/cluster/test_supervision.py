@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
-import time
 import uuid
 from pathlib import Path
 
@@ -16,6 +15,7 @@ from autonomy.cluster.local.images import _run
 from autonomy.cluster.local.supervisor import ContainerProcess
 from autonomy.cluster.state import ClusterState
 from autonomy.zones.spec import ZoneSpec
+from tests.support.until import until
 
 CLUSTER = "0123456789abcdef0123456789abcdef"
 
@@ -66,19 +66,16 @@ async def test_a_cancelled_image_build_step_leaves_no_process(tmp_path: Path):
     marker = f"autonomy-test-{uuid.uuid4().hex}"
     task = asyncio.ensure_future(_run([sys.executable, "-c", "import time, sys; time.sleep(60)", marker],
                                       "installing requirements.txt"))
-    deadline = time.monotonic() + 20
-    while not _processes_with(marker):
-        assert time.monotonic() < deadline, "the step did not start"
-        await asyncio.sleep(0.05)
+    await until(lambda: _processes_with(marker), what="the step to start")
     task.cancel()
     try:
         await asyncio.wait_for(task, 20)
     except asyncio.CancelledError:
         pass
-    deadline = time.monotonic() + 20
-    while (left := [p for p in _processes_with(marker) if p != os.getpid()]):
-        if time.monotonic() > deadline:
-            for pid in left:
-                os.kill(pid, 9)
-            raise AssertionError(f"the cancelled step's process is still running: {left}")
-        await asyncio.sleep(0.05)
+    def left() -> list[int]:
+        return [p for p in _processes_with(marker) if p != os.getpid()]
+    try:
+        await until(lambda: not left(), what="the cancelled step's process to end", describe=lambda: str(left()))
+    finally:
+        for pid in left():  # never leave it behind, even when the test fails
+            os.kill(pid, 9)

@@ -11,6 +11,7 @@ import pytest
 from autonomy.errors import ModelError, ModelTimeout
 from autonomy.models import Model
 from tests.support.fake_llm import FakeLLM
+from tests.support.until import until
 
 TOOLS = [{"type": "function", "function": {"name": "get_time", "description": "Current time",
                                            "parameters": {"type": "object", "properties": {"tz": {"type": "string"}}}}}]
@@ -21,14 +22,6 @@ def openai_env(fake_llm: FakeLLM, monkeypatch: pytest.MonkeyPatch) -> FakeLLM:
     monkeypatch.setenv("OPENAI_BASE_URL", fake_llm.base_url)
     monkeypatch.setenv("OPENAI_API_KEY", fake_llm.api_key)
     return fake_llm
-
-
-async def wait_for(condition, timeout: float = 10.0) -> None:  # type: ignore[no-untyped-def]
-    import asyncio
-
-    async with asyncio.timeout(timeout):
-        while not condition():  # noqa: ASYNC110 - the condition is set by the server thread
-            await asyncio.sleep(0.005)
 
 
 async def collect(stream):  # type: ignore[no-untyped-def]
@@ -256,7 +249,7 @@ async def test_throttle_queue_wait_times_out(openai_env: FakeLLM) -> None:
     model = Model("fake-model", throttle=True, throttle_max_requests_in_progress=1,
                   throttle_max_seconds_to_wait_in_queue=0.1)
     first = asyncio.ensure_future(model.complete_chat([{"role": "user", "content": "1"}]))
-    await wait_for(lambda: bool(openai_env.completion_requests()))
+    await until(openai_env.completion_requests, what="the request to reach the model")
     with pytest.raises(ModelTimeout, match="throttle queue"):
         await Model("fake-model", throttle=True).complete_chat([{"role": "user", "content": "2"}])
     first.cancel()

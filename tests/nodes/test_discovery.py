@@ -1,16 +1,9 @@
 """Zone and Cluster discovery over a real fabric, and for a standalone node."""
 
-import asyncio
 
 from autonomy import Cluster, RemoteNode, Zone
 from autonomy.nodes.node import Node
-
-
-async def _until(predicate, timeout=10.0):
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not await predicate():
-        assert asyncio.get_running_loop().time() < deadline, "condition not met before the deadline"
-        await asyncio.sleep(0.02)
+from tests.support.until import until
 
 
 async def test_zone_nodes_filters_by_pod_and_zone_and_cluster_lists_every_zone(fabric):  # noqa: F811
@@ -20,7 +13,7 @@ async def test_zone_nodes_filters_by_pod_and_zone_and_cluster_lists_every_zone(f
     nodes = [main, *runners, other_zone]
     try:
         names = {n.name for n in nodes}
-        await _until(lambda: _sees(main, names))
+        await until(lambda: _sees(main, names))
         found = await Zone.nodes(main, filter="runner")
         assert sorted(r.name for r in found) == sorted(r.name for r in runners)
         assert all(isinstance(r, RemoteNode) and r.local_node is main for r in found)
@@ -43,9 +36,9 @@ async def test_a_stopped_node_leaves_zone_nodes_promptly(fabric):  # noqa: F811
     main = await fabric.node("main")
     runner = await fabric.node("runner")
     try:
-        await _until(lambda: _sees(main, {runner.name}))
+        await until(lambda: _sees(main, {runner.name}))
         await runner.stop()
-        await _until(lambda: _gone(main, runner.name), timeout=3)
+        await until(lambda: _gone(main, runner.name), timeout=3)
     finally:
         await main.stop()
         await runner.stop()

@@ -8,13 +8,13 @@ import socket
 import subprocess
 import sys
 import textwrap
-import time
 
 import httpx
 import pytest
 from fastapi import FastAPI
 
 from autonomy import HttpServer, Node, NodeDep
+from tests.support.until import until_sync
 
 
 class Echo:
@@ -59,14 +59,12 @@ def run_script(body: str, env: dict[str, str], **kwargs) -> subprocess.Popen:
 
 
 def wait_http(url: str, deadline: float = 20.0) -> httpx.Response:
-    end = time.monotonic() + deadline
-    while True:
+    def answer() -> httpx.Response | None:
         try:
             return httpx.get(url, timeout=1)
         except httpx.TransportError:
-            if time.monotonic() > end:
-                raise
-            time.sleep(0.05)
+            return None
+    return until_sync(answer, timeout=deadline, what=f"{url} to answer")
 
 
 def test_node_start_runs_main_serves_http_and_exits_on_sigterm():

@@ -16,6 +16,7 @@ from autonomy.errors import (
 )
 from autonomy.nodes.controller import NodeRequest, NodeResponse
 from autonomy.nodes.node import Node
+from tests.support.until import until
 
 
 class Greeter:
@@ -150,7 +151,7 @@ async def test_conformance_timeout_then_worker_stopped(caller):
     with pytest.raises(DeliveryTimeout):
         await node.send_and_receive("w", "silent", node=target, timeout=0.1)
     mailbox = await node.send("w", "wait", node=target)
-    await _until(lambda: "wait" in worker.log)
+    await until(lambda: "wait" in worker.log)
     await (node if target == node.name else RemoteNode(node, target)).stop_worker("w")
     with pytest.raises(WorkerStopped):
         await mailbox.receive(timeout=5)
@@ -163,13 +164,6 @@ async def test_conformance_one_message_at_a_time_in_order(caller):
         await mailbox.send("w", str(i), node=target)
     assert [await mailbox.receive(timeout=5) for _ in range(30)] == [f"ok {i}" for i in range(30)]
     assert worker.log == [str(i) for i in range(30)]
-
-
-async def _until(predicate, timeout=10.0):
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not predicate():
-        assert asyncio.get_running_loop().time() < deadline, "condition not met before the deadline"
-        await asyncio.sleep(0.01)
 
 
 async def test_a_standalone_node_delivers_node_addressed_messages_locally():

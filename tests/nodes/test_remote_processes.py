@@ -10,6 +10,7 @@ import sys
 import pytest
 
 from autonomy.errors import NodeLeft, NodeNotFound, WorkerNotFound
+from tests.support.until import until
 from tests.transport.fabric import APPS, ROOT
 
 
@@ -26,13 +27,6 @@ def _stop(process):
     except subprocess.TimeoutExpired:
         process.kill()
         process.communicate()
-
-
-async def _until(predicate, timeout=30.0):
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not await predicate():
-        assert asyncio.get_running_loop().time() < deadline, "condition not met before the deadline"
-        await asyncio.sleep(0.05)
 
 
 async def test_upstream_style_main_ships_a_main_module_worker_to_discovered_runners(fabric):  # noqa: F811
@@ -60,10 +54,10 @@ async def test_a_killed_node_fails_waiting_requests_with_node_left_and_leaves_di
     name = fabric.name("runner")
     runner = _start(fabric, name, "runner.py")
     try:
-        await _until(lambda: _echoes(main, name))
+        await until(lambda: _echoes(main, name), timeout=30)
         call = asyncio.ensure_future(main.send_and_receive("sleeper", "forever", node=name))
         mailbox = await main.send("sleeper", "forever", node=name)
-        await asyncio.sleep(0.1)
+        await until(lambda: _entered(main, name), what="the runner's sleeper to take the request")
         assert not call.done()
         loop = asyncio.get_running_loop()
         killed_at = loop.time()
@@ -72,14 +66,14 @@ async def test_a_killed_node_fails_waiting_requests_with_node_left_and_leaves_di
             await asyncio.wait_for(call, 10)
         with pytest.raises(NodeLeft):
             await mailbox.receive(timeout=10)
-        await _until(lambda: _lacks(main, name), timeout=10)
+        await until(lambda: _lacks(main, name), timeout=10)
         detected = loop.time() - killed_at
         print(f"SIGKILL detected in {detected:.2f} s")  # reported with -s; no wall-time assertion
         with pytest.raises(NodeNotFound):
             await main.send_and_receive("echo", "x", node=name, timeout=5)
         _stop(runner)
         runner = _start(fabric, name, "runner.py")  # the pod restarts under the same name
-        await _until(lambda: _echoes(main, name))
+        await until(lambda: _echoes(main, name), timeout=30)
     finally:
         _stop(runner)
         await main.stop()
@@ -93,6 +87,10 @@ async def _echoes(node, name):
         return await node.send_and_receive("echo", "x", node=name, timeout=10) == "echo:x"
     except WorkerNotFound:
         return False
+
+
+async def _entered(node, name):
+    return await node.send_and_receive("entered", "", node=name, timeout=10) != "0"
 
 
 async def _lacks(node, name):

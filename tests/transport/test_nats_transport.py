@@ -15,6 +15,7 @@ from autonomy.errors import (
 )
 from autonomy.nodes.node import Node
 from autonomy.transport.base import FabricConfig
+from tests.support.until import until
 
 
 class Echo:
@@ -50,14 +51,6 @@ class Gate:
 class Big:
     async def handle_message(self, context, message):
         await context.reply("x" * int(message))
-
-
-async def wait_for(predicate, timeout=10.0):
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not await predicate():
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError("condition not met before the deadline")
-        await asyncio.sleep(0.02)
 
 
 async def test_request_reaches_a_worker_on_another_node(pair):
@@ -111,7 +104,7 @@ async def test_stopping_a_worker_fails_the_remote_request_it_queued(pair):
     first = asyncio.ensure_future(a.send_and_receive("gate", "1", node=b.name, timeout=10))
     await asyncio.wait_for(gate.entered.wait(), 10)
     second = asyncio.ensure_future(a.send_and_receive("gate", "2", node=b.name, timeout=10))
-    await asyncio.sleep(0.05)
+    await until(lambda: b.endpoint("gate").queued == 1, what="the second request queued behind the first")
     await b.stop_worker("gate")
     for call in (first, second):
         with pytest.raises(WorkerStopped):
@@ -134,12 +127,8 @@ async def test_a_remote_worker_sees_messages_from_one_sender_in_order(pair):
         await mailbox.send("counter", "0" if i % 2 else "1", node=b.name)
     replies = [await mailbox.receive(timeout=5) for _ in range(100)]
     assert replies == ["0"] * 100
-    await wait_for(lambda: _async(len(counter.seen) == 200))
+    await until(lambda: len(counter.seen) == 200)
     assert counter.seen == ["0" if i % 2 else "1" for i in range(200)]
-
-
-async def _async(value):
-    return value
 
 
 async def test_a_message_larger_than_the_fabric_accepts_raises_before_sending(pair):
@@ -175,7 +164,7 @@ async def test_a_graceful_stop_fails_waiting_requests_and_leaves_discovery(fabri
             await asyncio.wait_for(call, 10)
         with pytest.raises((WorkerStopped, NodeLeft)):
             await mailbox.receive(timeout=10)
-        await wait_for(lambda: _not_in(a, b.name))
+        await until(lambda: _not_in(a, b.name))
         with pytest.raises(NodeNotFound):
             await a.send_and_receive("gate", "x", node=b.name, timeout=5)
     finally:
@@ -194,7 +183,7 @@ async def test_a_new_node_sees_the_nodes_already_there_when_create_returns(fabri
         third = await fabric.node("three")
         try:
             assert {first.name, second.name, third.name} <= set(await third.list_nodes())
-            await wait_for(lambda: _has(first, third.name), timeout=5)
+            await until(lambda: _has(first, third.name), timeout=5)
         finally:
             await third.stop()
     finally:
