@@ -9,7 +9,7 @@ import pytest
 
 from autonomy import Node
 from autonomy.agents import Agent, AgentError, AgentReference
-from autonomy.errors import WorkerStopped
+from autonomy.errors import InvalidName, WorkerStopped
 from autonomy.nodes.message import AssistantMessage, Phase, ToolCallResponseMessage, UserMessage
 from tests.agents.conftest import AddTool
 from tests.support.fake_llm import Reply
@@ -213,7 +213,7 @@ async def test_identifier_send_message_and_stop(node, model, fake_llm):
 
 
 async def test_start_validates_names_and_refuses_later_features(node, model):
-    with pytest.raises(ValueError, match="Invalid agent name"):
+    with pytest.raises(InvalidName, match="Invalid agent name"):
         await Agent.start(node, "x", name="bad name", model=model)
     with pytest.raises(NotImplementedError, match="subagents"):
         await Agent.start(node, "x", model=model, subagents={"r": {}})

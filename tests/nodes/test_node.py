@@ -14,6 +14,7 @@ import pytest
 from fastapi import FastAPI
 
 from autonomy import HttpServer, Node, NodeDep
+from autonomy.errors import InvalidName
 from tests.support.until import until_sync
 
 
@@ -200,5 +201,5 @@ async def test_log_levels_can_be_read_and_changed_over_http():
 @pytest.mark.parametrize("bad", ["main-pod.x", "a b", "x>y"])
 async def test_node_names_that_break_addressing_are_refused(bad, monkeypatch):
     monkeypatch.delenv("NODE", raising=False)
-    with pytest.raises(ValueError):
+    with pytest.raises(InvalidName):
         await Node.create(bad)

@@ -49,7 +49,7 @@ async def test_start_worker_validates_the_name_before_sending(pair):
     a, b = pair
     with pytest.raises(InvalidName):
         await RemoteNode(a, b.name).start_worker("bad name", Greeter("x"))
-    with pytest.raises(ValueError):
+    with pytest.raises(InvalidName):
         await RemoteNode(a, b.name).start_worker("a.b", Greeter("x"))
 
 
@@ -57,9 +57,9 @@ async def test_a_remote_controller_failure_is_a_runtime_error_named_remote_node_
     a, b = pair
     runner = RemoteNode(a, b.name)
     await runner.start_worker("greeter", Greeter("x"))
-    with pytest.raises(RuntimeError, match="Remote node error: .*already in use") as info:
+    with pytest.raises(RemoteNodeError, match="Remote node error: .*already in use") as info:
         await runner.start_worker("greeter", Greeter("y"))
-    assert isinstance(info.value, RemoteNodeError) and isinstance(info.value, AutonomyError)
+    assert isinstance(info.value, RuntimeError) and isinstance(info.value, AutonomyError)  # upstream: RuntimeError
     with pytest.raises(RemoteNodeError, match="Unknown method: nope"):
         await runner.send_generic_request("nope")
 

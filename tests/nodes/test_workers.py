@@ -14,7 +14,7 @@ from autonomy import (
     WorkerNotFound,
     WorkerStopped,
 )
-from autonomy.errors import AddressInUse
+from autonomy.errors import AddressInUse, InvalidName
 
 
 class Echo:
@@ -190,8 +190,9 @@ async def test_a_worker_can_send_to_a_named_mailbox(node):
 
 @pytest.mark.parametrize("name", ["", "has space", "dot.ted", "slash/ed", 42])
 async def test_invalid_worker_names_raise_value_error(node, name):
-    with pytest.raises(ValueError):
+    with pytest.raises(InvalidName) as refused:
         await node.start_worker(name, Echo())
+    assert isinstance(refused.value, ValueError)  # what upstream raises
 
 
 async def test_a_second_worker_at_the_same_address_is_refused(node):

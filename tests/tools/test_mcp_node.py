@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator, Iterator
 
 import pytest
 
-from autonomy.errors import McpError
+from autonomy.errors import ConfigError, McpError
 from autonomy.nodes import Node
 from autonomy.tools import McpTool
 from autonomy.tools.mcp_client import McpClient
@@ -44,14 +44,14 @@ async def test_mcp_tool_spec_and_invoke_through_the_node(node: Node) -> None:
 async def test_mcp_tool_errors(node: Node) -> None:
     missing = McpTool("time", "nope")
     missing.node = node
-    with pytest.raises(ValueError, match="has no tool 'nope'"):
+    with pytest.raises(ConfigError, match="has no tool 'nope'"):
         await missing.spec()
     unknown_server = McpTool("other", "get_current_time")
     unknown_server.node = node
     assert (await unknown_server.invoke("{}")).startswith("Tool execution failed: WorkerNotFound")
     detached = McpTool("time", "get_current_time")
     assert "not attached to a node" in await detached.invoke("{}")
-    with pytest.raises(ValueError, match="Invalid MCP tool name"):
+    with pytest.raises(ConfigError, match="Invalid MCP tool name"):
         McpTool("Time", "get time")
 
 

@@ -138,5 +138,5 @@ def test_names_must_be_lower_case_identifiers() -> None:
     with pytest.raises(ConfigError, match="'GetTime'.*lower-case"):
         Tool(GetTime)
     assert Tool(GetTime, name="get_time").name == "get_time"
-    with pytest.raises(ValueError):
+    with pytest.raises(ConfigError):
         Tool(lambda: 1)
