@@ -1,22 +1,17 @@
 """RemoteNode against real nodes joined by a real NATS fabric (in one event loop)."""
 
-import asyncio
 
 import pytest
 
 from autonomy import RemoteNode
 from autonomy.errors import (
     AutonomyError,
-    DeliveryTimeout,
     InvalidName,
     RemoteNodeError,
-    WorkerError,
     WorkerNotFound,
-    WorkerStopped,
 )
 from autonomy.nodes.controller import NodeRequest, NodeResponse
 from autonomy.nodes.node import Node
-from tests.support.until import until
 
 
 class Greeter:
@@ -87,88 +82,13 @@ async def test_send_returns_a_mailbox_that_gets_every_reply(pair):
     assert await mailbox.receive(timeout=5) == f"hi x from {b.name} #1"
 
 
-# ---- conformance: the same worker behaviours whether the caller is local or remote -------------------
-
-
-class Behaviours:
-    def __init__(self):
-        self.node = None
-        self.log = []
-        self.release = asyncio.Event()
-
+class Ok:
     async def handle_message(self, context, message):
-        self.log.append(message)
-        if message == "raise":
-            raise KeyError("missing")
-        if message == "silent":
-            return
-        if message == "wait":
-            await self.release.wait()
-        if message.startswith("many:"):
-            for i in range(int(message[5:])):
-                await context.reply(f"part {i}")
-            return
         await context.reply(f"ok {message}")
-
-
-@pytest.fixture(params=["local", "remote"])
-async def caller(request, pair):
-    """(node that calls, node name to pass as node=, the worker's node)."""
-    a, b = pair
-    worker = Behaviours()
-    await b.start_worker("w", worker)
-    if request.param == "local":
-        return b, b.name, worker
-    return a, b.name, worker
-
-
-async def test_conformance_request_reply(caller):
-    node, target, _ = caller
-    assert await node.send_and_receive("w", "x", node=target, timeout=5) == "ok x"
-
-
-async def test_conformance_first_reply_wins_then_more_go_to_a_mailbox(caller):
-    node, target, _ = caller
-    assert await node.send_and_receive("w", "many:3", node=target, timeout=5) == "part 0"
-    mailbox = await node.send("w", "many:3", node=target)
-    assert [await mailbox.receive(timeout=5) for _ in range(3)] == ["part 0", "part 1", "part 2"]
-
-
-async def test_conformance_worker_error(caller):
-    node, target, _ = caller
-    with pytest.raises(WorkerError, match="KeyError"):
-        await node.send_and_receive("w", "raise", node=target, timeout=5)
-
-
-async def test_conformance_unknown_address(caller):
-    node, target, _ = caller
-    with pytest.raises(WorkerNotFound):
-        await node.send_and_receive("nobody", "x", node=target, timeout=5)
-
-
-async def test_conformance_timeout_then_worker_stopped(caller):
-    node, target, worker = caller
-    with pytest.raises(DeliveryTimeout):
-        await node.send_and_receive("w", "silent", node=target, timeout=0.1)
-    mailbox = await node.send("w", "wait", node=target)
-    await until(lambda: "wait" in worker.log)
-    await (node if target == node.name else RemoteNode(node, target)).stop_worker("w")
-    with pytest.raises(WorkerStopped):
-        await mailbox.receive(timeout=5)
-
-
-async def test_conformance_one_message_at_a_time_in_order(caller):
-    node, target, worker = caller
-    mailbox = await node.create_mailbox("seq")
-    for i in range(30):
-        await mailbox.send("w", str(i), node=target)
-    assert [await mailbox.receive(timeout=5) for _ in range(30)] == [f"ok {i}" for i in range(30)]
-    assert worker.log == [str(i) for i in range(30)]
 
 
 async def test_a_standalone_node_delivers_node_addressed_messages_locally():
     """Upstream: without a fabric, the node= argument is ignored (local development)."""
     async with Node.open("standalone") as node:
-        worker = Behaviours()
-        await node.start_worker("w", worker)
+        await node.start_worker("w", Ok())
         assert await RemoteNode(node, "elsewhere").send_and_receive("w", "x", timeout=5) == "ok x"

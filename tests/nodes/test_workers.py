@@ -50,12 +50,6 @@ class OneAtATime:
         await context.reply(message)
 
 
-class Streamer:
-    async def handle_message(self, context, message):
-        for i in range(int(message)):
-            await context.reply(f"part {i}")
-
-
 class FailsOnBoom:
     async def handle_message(self, context, message):
         if message == "boom":
@@ -78,11 +72,6 @@ class Blocker:
 async def node():
     async with Node.open("test-node") as node:
         yield node
-
-
-async def test_send_and_receive_returns_the_workers_reply(node):
-    await node.start_worker("echo", Echo())
-    assert await node.send_and_receive("echo", "hello") == "hello"
 
 
 async def test_worker_keeps_its_state_between_messages(node):
@@ -109,18 +98,6 @@ async def test_thousands_of_workers_run_concurrently(node):
     assert all(w.seen == [f"m{i}"] for i, w in enumerate(workers))
 
 
-async def test_mailbox_receives_every_reply_in_order(node):
-    await node.start_worker("streamer", Streamer())
-    mailbox = await node.send("streamer", "5")
-    parts = [await mailbox.receive(timeout=5) for _ in range(5)]
-    assert parts == [f"part {i}" for i in range(5)]
-
-
-async def test_send_and_receive_takes_the_first_of_several_replies(node):
-    await node.start_worker("streamer", Streamer())
-    assert await node.send_and_receive("streamer", "3") == "part 0"
-
-
 async def test_a_failing_worker_reports_the_error_and_lives_on(node, caplog):
     await node.start_worker("fragile", FailsOnBoom())
     with caplog.at_level(logging.ERROR, logger="autonomy.nodes"):
@@ -132,39 +109,12 @@ async def test_a_failing_worker_reports_the_error_and_lives_on(node, caplog):
     assert await node.send_and_receive("fragile", "ok") == "fine"
 
 
-async def test_a_failing_worker_fails_the_mailbox_waiting_on_it(node):
-    await node.start_worker("fragile", FailsOnBoom())
-    mailbox = await node.send("fragile", "boom")
-    with pytest.raises(WorkerError):
-        await mailbox.receive(timeout=5)
-
-
 async def test_unknown_address_fails_fast_with_a_named_error(node):
     with pytest.raises(WorkerNotFound) as info:
         await node.send_and_receive("nobody", "hi")
     assert info.value.address == "nobody"
     with pytest.raises(WorkerNotFound):
         await node.send("nobody", "hi")
-
-
-async def test_stopping_a_worker_fails_its_queued_and_running_requests(node):
-    blocker = Blocker()
-    await node.start_worker("blocker", blocker)
-    requests = [asyncio.ensure_future(node.send_and_receive("blocker", str(i))) for i in range(3)]
-    await asyncio.wait_for(blocker.started.wait(), 5)
-    await node.stop_worker("blocker")
-    results = await asyncio.gather(*requests, return_exceptions=True)
-    assert all(isinstance(r, WorkerStopped) for r in results), results
-    with pytest.raises(WorkerNotFound):
-        await node.send_and_receive("blocker", "after")
-
-
-async def test_timeout_accepts_float_seconds_and_raises_delivery_timeout(node):
-    await node.start_worker("blocker", Blocker())
-    with pytest.raises(DeliveryTimeout) as info:
-        await node.send_and_receive("blocker", "x", timeout=0.05)
-    assert isinstance(info.value, TimeoutError)
-    assert info.value.timeout == 0.05
 
 
 async def test_mailbox_receive_times_out(node):

@@ -4,13 +4,11 @@ import json
 import pytest
 
 from autonomy.errors import (
-    DeliveryTimeout,
     FabricError,
     MessageTooLarge,
     NodeLeft,
     NodeNotFound,
     WorkerError,
-    WorkerNotFound,
     WorkerStopped,
 )
 from autonomy.nodes.node import Node
@@ -23,18 +21,6 @@ class Echo:
         if message == "boom":
             raise ValueError("boom!")
         await context.reply(f"echo:{message}")
-
-
-class Counter:
-    """Replies n times to "n"; remembers every message it saw (in order)."""
-
-    def __init__(self):
-        self.seen = []
-
-    async def handle_message(self, context, message):
-        self.seen.append(message)
-        for i in range(int(message)):
-            await context.reply(str(i))
 
 
 class Gate:
@@ -53,82 +39,10 @@ class Big:
         await context.reply("x" * int(message))
 
 
-async def test_request_reaches_a_worker_on_another_node(pair):
-    a, b = pair
-    await b.start_worker("echo", Echo())
-    assert await a.send_and_receive("echo", "hi", node=b.name, timeout=5) == "echo:hi"
-
-
-async def test_unicode_and_newlines_survive_the_trip(pair):
-    a, b = pair
-    await b.start_worker("echo", Echo())
-    text = "línea 1\nline 2 ✓\n\n"
-    assert await a.send_and_receive("echo", text, node=b.name) == f"echo:{text}"
-
-
-async def test_unknown_address_on_a_remote_node_raises_worker_not_found(pair):
-    a, b = pair
-    with pytest.raises(WorkerNotFound) as info:
-        await a.send_and_receive("nobody", "x", node=b.name, timeout=5)
-    assert info.value.address == "nobody" and info.value.node == b.name
-
-
-async def test_a_remote_worker_raising_raises_worker_error_at_the_caller(pair):
-    a, b = pair
-    await b.start_worker("echo", Echo())
-    with pytest.raises(WorkerError, match="ValueError: boom!"):
-        await a.send_and_receive("echo", "boom", node=b.name, timeout=5)
-    assert await a.send_and_receive("echo", "still alive", node=b.name) == "echo:still alive"
-
-
 async def test_an_unknown_node_raises_node_not_found(pair):
     a, _ = pair
     with pytest.raises(NodeNotFound):
         await a.send_and_receive("echo", "x", node="no-such-node", timeout=5)
-
-
-async def test_no_reply_in_time_raises_delivery_timeout(pair):
-    a, b = pair
-    gate = Gate()
-    await b.start_worker("gate", gate)
-    with pytest.raises(DeliveryTimeout) as info:
-        await a.send_and_receive("gate", "x", node=b.name, timeout=0.2)
-    assert info.value.node == b.name
-    gate.release.set()
-
-
-async def test_stopping_a_worker_fails_the_remote_request_it_queued(pair):
-    a, b = pair
-    gate = Gate()
-    await b.start_worker("gate", gate)
-    first = asyncio.ensure_future(a.send_and_receive("gate", "1", node=b.name, timeout=10))
-    await asyncio.wait_for(gate.entered.wait(), 10)
-    second = asyncio.ensure_future(a.send_and_receive("gate", "2", node=b.name, timeout=10))
-    await until(lambda: b.endpoint("gate").queued == 1, what="the second request queued behind the first")
-    await b.stop_worker("gate")
-    for call in (first, second):
-        with pytest.raises(WorkerStopped):
-            await call
-
-
-async def test_mailbox_receives_every_reply_in_order_across_nodes(pair):
-    a, b = pair
-    await b.start_worker("counter", Counter())
-    mailbox = await a.send("counter", "50", node=b.name)
-    assert [await mailbox.receive(timeout=5) for _ in range(50)] == [str(i) for i in range(50)]
-
-
-async def test_a_remote_worker_sees_messages_from_one_sender_in_order(pair):
-    a, b = pair
-    counter = Counter()
-    await b.start_worker("counter", counter)
-    mailbox = await a.create_mailbox("orders")
-    for i in range(200):
-        await mailbox.send("counter", "0" if i % 2 else "1", node=b.name)
-    replies = [await mailbox.receive(timeout=5) for _ in range(100)]
-    assert replies == ["0"] * 100
-    await until(lambda: len(counter.seen) == 200)
-    assert counter.seen == ["0" if i % 2 else "1" for i in range(200)]
 
 
 async def test_a_message_larger_than_the_fabric_accepts_raises_before_sending(pair):
