@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import socket
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, Literal
 
 import uvicorn
 
@@ -62,11 +62,13 @@ class ServedApp:
         self.url = f"http://{f'[{host}]' if ':' in host else host}:{self.address[1]}"
 
     @classmethod
-    async def start(cls, app: Any, sock: socket.socket, *, lifespan: str = "on",
+    async def start(cls, app: Any, sock: socket.socket, *, lifespan: Literal["auto", "on", "off"] = "on",
                     graceful_seconds: float = 2.0, **config: Any) -> ServedApp:
         """Serve ``app`` on the listening ``sock``; return once listening, or raise why it could not."""
         server = _Uvicorn(uvicorn.Config(app, log_level="warning", access_log=False, lifespan=lifespan,
-                                         ws_ping_interval=None, timeout_graceful_shutdown=graceful_seconds,
+                                         ws_ping_interval=None,
+                                         # uvicorn annotates an int; any seconds work (asyncio.wait_for)
+                                         timeout_graceful_shutdown=graceful_seconds,  # type: ignore[arg-type]
                                          **config))
         task = asyncio.ensure_future(server.serve(sockets=[sock]))
         ready = asyncio.ensure_future(server.ready.wait())

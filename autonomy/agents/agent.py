@@ -207,7 +207,7 @@ class Agent:
         tools = list(tools or [])
         if enable_filesystem:
             try:
-                from autonomy.tools import FilesystemTools  # type: ignore[attr-defined]
+                from autonomy.tools import FilesystemTools
             except ImportError:
                 raise NotImplementedError("Agent.start(enable_filesystem=True): filesystem tools are not "
                                           "available yet in this runtime") from None

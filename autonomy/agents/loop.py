@@ -236,9 +236,9 @@ async def _turn(agent: Agent, by_name: dict[str, Any], specs: list[dict[str, Any
                 key: tuple[str, str], incoming: list[ConversationMessage], emitter: Emitter) -> None:
     """The body of :func:`run_turn`, run under its deadline."""
     if machine.is_paused:
-        answer = "\n".join(content_text(m.content) for m in incoming)
+        user_answer = "\n".join(content_text(m.content) for m in incoming)
         call_id, machine.paused_call_id = machine.paused_call_id or "", None
-        _remember(agent, key, ToolCallResponseMessage(call_id, ASK_USER_FOR_INPUT, answer))
+        _remember(agent, key, ToolCallResponseMessage(call_id, ASK_USER_FOR_INPUT, user_answer))
         pending, machine.pending_tool_calls = machine.pending_tool_calls, []
         if not await _run_tool_calls(agent, by_name, machine, key, pending, emitter):
             return

@@ -104,7 +104,7 @@ class Reference:
         ``timeout`` bounds each wait for a part."""
         mailbox = await self.node.send(self.name, to_json(request), node=self.name_of_remote_node)
         try:
-            expected, early = 1, {}
+            expected, early = 1, dict[int, Any]()
             while True:
                 while expected in early:
                     part = early.pop(expected)

@@ -110,7 +110,8 @@ async def _stream(node: Any, name: str, snippet: ConversationSnippet, timeout: f
         raise AgentError(first.message, name)
 
     async def lines() -> AsyncIterator[str]:
-        expected, early, reply = 1, {}, first
+        expected, early = 1, {}
+        reply: Any = first
         try:
             while True:
                 if isinstance(reply, Error):

@@ -27,6 +27,7 @@ import argparse
 import asyncio
 import contextlib
 import fcntl
+import functools
 import logging
 import os
 import signal
@@ -186,8 +187,7 @@ class Controller:
                 zone = ZoneSpec.model_validate(stored["spec"])
                 secrets = self.backend.stored_secrets(name)
                 await self.deployer.deploy(zone, secrets, Path(stored["source_dir"]),
-                                           lambda step, detail, name=name: log.info("restore %s: %s: %s",
-                                                                                    name, step, detail),
+                                           functools.partial(_log_restore_step, name),
                                            restore=True)
                 log.info("zone %s restored", name)
             except AutonomyError as exc:
@@ -206,6 +206,10 @@ class Controller:
                 "public_port": self.gateway.port, "network": self.backend.network, "home": str(self.home),
                 "cgroups": self.backend.limits,
                 "zones": self.deployer.zones()}
+
+
+def _log_restore_step(name: str, step: str, detail: str) -> None:
+    log.info("restore %s: %s: %s", name, step, detail)
 
 
 def _public_port() -> int:

@@ -53,7 +53,7 @@ def find_safe_trim_count(messages: list[dict[str, Any]], wanted: int) -> int:
 
 def validate_tool_pairing(messages: list[dict[str, Any]]) -> bool:
     """True when every tool result follows an assistant message that called it."""
-    open_calls: set[str] = set()
+    open_calls: set[Any] = set()  # tool call ids as the model sent them (None when missing)
     for message in messages:
         if message.get("role") == "assistant":
             open_calls = {c.get("id") for c in message.get("tool_calls") or [] if isinstance(c, dict)}

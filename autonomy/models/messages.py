@@ -12,7 +12,7 @@ import base64
 import json
 from collections.abc import Iterable
 from enum import Enum
-from typing import Any
+from typing import Any, cast
 
 from autonomy.errors import ConfigError
 
@@ -32,7 +32,7 @@ def _content(content: Any) -> Any:
     encoded = getattr(content, "encoded", None)
     binary = getattr(content, "binary", None)
     if encoded is not None or binary is not None:  # ImageContent
-        data = encoded if encoded is not None else base64.b64encode(binary).decode()
+        data = encoded if encoded is not None else base64.b64encode(cast(bytes, binary)).decode()
         url = data if str(data).startswith(("data:", "http://", "https://")) else f"data:image/png;base64,{data}"
         detail = _plain(getattr(content, "quality", "auto")) or "auto"
         return [{"type": "image_url", "image_url": {"url": url, "detail": str(detail)}}]

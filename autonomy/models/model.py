@@ -7,6 +7,7 @@ Results always have the OpenAI SDK's shapes, whatever the backend.
 
 from __future__ import annotations
 
+import builtins
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from typing import Any, TypeVar
@@ -270,7 +271,8 @@ class Model:
             self._openai_only(backend, "text_to_speech")
             response = await client.audio.speech.create(model=self.name, voice=voice, input=text,
                                                         response_format=response_format, **kwargs)
-            return response.content
+            audio: bytes = response.content
+            return audio
 
         return await self._call(request)
 
@@ -280,7 +282,8 @@ class Model:
             self._openai_only(backend, "speech_to_text")
             extra = {"language": language} if language else {}
             result = await client.audio.transcriptions.create(model=self.name, file=audio_file, **extra, **kwargs)
-            return result.text
+            transcript: str = result.text
+            return transcript
 
         return await self._call(request)
 
@@ -301,7 +304,7 @@ class Model:
         return sorted({name for names in Model.list_by_provider().values() for name in names})
 
     @staticmethod
-    def list_by_provider() -> dict[str, list[str]]:
+    def list_by_provider() -> dict[str, builtins.list[str]]:
         """``{provider: [model names]}`` for each configured provider (blocking)."""
         from autonomy.models.listing import list_by_provider
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import inspect
 import logging
 import os
@@ -188,7 +189,7 @@ class Node:
         if self.mcp_server is not None:
             steps.append(("its MCP server", self.mcp_server.stop))
         steps += [(f"MCP client {name!r}", client.close) for name, client in self.mcp_clients.items()]
-        steps += [(f"worker {name!r}", lambda name=name: self.stop_worker(name))
+        steps += [(f"worker {name!r}", functools.partial(self.stop_worker, name))
                   for name in list(self._agents) + list(self._workers)]
         steps.append(("its fabric link", self.transport.stop))
         for what, step in steps:
@@ -388,11 +389,11 @@ class Node:
 
     async def call_mcp_tool(self, server_name: str, tool_name: str, tool_args_as_json: str) -> str:
         """Call ``tool_name`` on MCP server ``server_name``; returns the CallToolResult as JSON."""
-        return await self._mcp_client(server_name).call_tool_json(tool_name, tool_args_as_json)
+        return str(await self._mcp_client(server_name).call_tool_json(tool_name, tool_args_as_json))
 
     async def mcp_tool_spec(self, server_name: str, tool_name: str) -> str:
         """The tool's MCP spec as JSON, or the JSON string ``"Error: Tool not found s/t"``."""
-        return await self._mcp_client(server_name).tool_spec_json(tool_name)
+        return str(await self._mcp_client(server_name).tool_spec_json(tool_name))
 
     async def mcp_tools(self) -> str:
         """JSON list of the tools of every configured MCP server."""

@@ -26,6 +26,7 @@ import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 from autonomy.errors import ConfigError, FabricError
 
@@ -65,20 +66,20 @@ class TlsMaterial:
     hosts: tuple[str, ...] = ()
 
 
-def _self_signed_ca(ca_key: object, ca_name: object, now: datetime.datetime) -> object:
+def _self_signed_ca(ca_key: Any, ca_name: Any, now: datetime.datetime) -> Any:
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes
 
     return (
-        x509.CertificateBuilder().subject_name(ca_name).issuer_name(ca_name)  # type: ignore[arg-type]
-        .public_key(ca_key.public_key())  # type: ignore[attr-defined]
+        x509.CertificateBuilder().subject_name(ca_name).issuer_name(ca_name)
+        .public_key(ca_key.public_key())
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - datetime.timedelta(minutes=5)).not_valid_after(now + datetime.timedelta(days=3650))
         .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
         .add_extension(x509.KeyUsage(digital_signature=True, key_cert_sign=True, crl_sign=True,
                                      content_commitment=False, key_encipherment=False, data_encipherment=False,
                                      key_agreement=False, encipher_only=False, decipher_only=False), critical=True)
-        .sign(ca_key, hashes.SHA256())  # type: ignore[arg-type]
+        .sign(ca_key, hashes.SHA256())
     )
 
 
@@ -127,7 +128,7 @@ def generate_tls(hosts: Iterable[str] = (), common_name: str = "autonomy fabric"
                                  serialization.NoEncryption()).decode()
 
     return TlsMaterial(
-        ca_cert_pem=ca_cert.public_bytes(serialization.Encoding.PEM).decode(),  # type: ignore[attr-defined]
+        ca_cert_pem=ca_cert.public_bytes(serialization.Encoding.PEM).decode(),
         ca_key_pem=ca.ca_key_pem if ca is not None else key_pem(ca_key),
         server_cert_pem=server_cert.public_bytes(serialization.Encoding.PEM).decode(),
         server_key_pem=key_pem(server_key), hosts=tuple(names),

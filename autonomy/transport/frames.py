@@ -111,6 +111,6 @@ def decode_error(payload: bytes) -> AutonomyError:
     """The error an error frame carries (a FabricError if the frame is malformed)."""
     try:
         fields = json.loads(payload)
-        return _BUILDERS[fields["type"]](fields)  # type: ignore[no-any-return]
+        return _BUILDERS[fields["type"]](fields)
     except (ValueError, KeyError, TypeError) as exc:
         return FabricError(f"Malformed error frame from the fabric ({exc}): {payload[:200]!r}")

@@ -146,7 +146,8 @@ class NatsTransport:
                                      pending_msgs_limit=1_000_000, pending_bytes_limit=-1)
             self._presence = Presence(self._nc, subjects, self._node_left, interval=self.heartbeat_interval)
             await self._presence.start()
-            await self._nc.flush(timeout=self.connect_timeout)
+            # nats-py annotates an int; any seconds work (it is handed to asyncio.wait_for)
+            await self._nc.flush(timeout=self.connect_timeout)  # type: ignore[arg-type]
         except BaseException:
             await self._nc.close()
             raise

@@ -314,7 +314,7 @@ class _LocalPlanner:
             argv = _shell(entry.text)
         else:
             tail = args if args is not None else (_command(cmd) if cmd is not None else [])
-            argv = (entry.exec_form if entry is not None else []) + tail
+            argv = ((entry.exec_form or []) if entry is not None else []) + tail
         if not argv:
             raise self.refuse(f'{self.shown} has no ENTRYPOINT or CMD: add one, e.g. ENTRYPOINT ["python", "main.py"]')
         argv[0] = sys.executable if _PYTHON.match(posixpath.basename(argv[0])) else _installed(argv[0])

@@ -20,6 +20,7 @@ name wins. External containers (mcp-proxy) do not get them.
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import os
 import shutil
@@ -211,7 +212,7 @@ class LocalDeployer:
             label = f"{pod.name}-{clone}/{container.name}"
             key = (zone.name, pod.name, clone, container.name)
             proc = ContainerProcess(label, argv, env, cwd, logs / f"{pod.name}-{clone}-{container.name}.log",
-                                    on_restart=lambda key=key: self.state.count_restart(*key))
+                                    on_restart=functools.partial(self.state.count_restart, *key))
             proc.start()
             inst.containers[container.name] = proc
             inst.images[container.name] = container.image

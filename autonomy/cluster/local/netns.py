@@ -105,7 +105,7 @@ class NetnsNetwork:
         start = int(self.cluster_id[:4], 16) % 250 + 1
         for i in range(250):
             third = (start + i - 1) % 250 + 1
-            net = ipaddress.ip_network(f"{SUBNET_BASE}.{third}.0/24")
+            net = ipaddress.IPv4Network(f"{SUBNET_BASE}.{third}.0/24")
             if not any(net.overlaps(t) for t in taken):
                 return net
         raise ClusterError(f"no free /24 in {SUBNET_BASE}.0.0/16 for the pod network: remove unused bridges")

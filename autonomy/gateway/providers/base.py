@@ -42,7 +42,8 @@ class Completion:
 class ChatStream(Protocol):
     """An accepted streamed answer: iterate the SSE bytes once; ``usage`` is set when seen."""
 
-    usage: dict[str, Any] | None
+    @property
+    def usage(self) -> dict[str, Any] | None: ...  # read-only here: an attribute or a property
 
     def __aiter__(self) -> AsyncIterator[bytes]: ...
 
