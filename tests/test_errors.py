@@ -64,3 +64,26 @@ def test_the_gateway_keeps_status_as_its_name_for_http_status():
 def test_every_drawn_class_exists():
     names = {c.__name__ for c in CLASSES}
     assert set(DRAWN) <= names, f"drawn but not defined: {set(DRAWN) - names}"
+
+
+def _drawn_parents() -> dict[str, str]:
+    """``{class: parent}`` as the drawing in errors.py nests them (by the column of each name)."""
+    parents: dict[str, str] = {}
+    stack: list[tuple[int, str]] = []
+    for line in (errors.__doc__ or "").splitlines():
+        match = re.match(r"^    ([│ ]*(?:├── |└── ))?([A-Z]\w+) ", line)
+        if not match:
+            continue
+        column = match.start(2)
+        while stack and stack[-1][0] >= column:
+            stack.pop()
+        if stack:
+            parents[match.group(2)] = stack[-1][1]
+        stack.append((column, match.group(2)))
+    return parents
+
+
+def test_the_drawing_nests_each_class_under_its_real_parent():
+    by_name = {c.__name__: c for c in CLASSES}
+    for name, parent in _drawn_parents().items():
+        assert by_name[parent] in by_name[name].__bases__, f"{name} is drawn under {parent}"
