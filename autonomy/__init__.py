@@ -36,7 +36,7 @@ from autonomy.nodes import (
 )
 from autonomy.nodes.mailbox import NodeMailbox as RustMailbox
 from autonomy.nodes.message import AssistantMessage, SystemMessage, ToolCallResponseMessage, UserMessage
-from autonomy.tools import InvokableTool, McpTool, Tool, ToolFactory
+from autonomy.tools import FilesystemTools, InvokableTool, McpTool, Tool, ToolFactory, Workspace, WorkspaceMode
 
 _LAZY = {
     # The mcp SDK takes ~0.15 s to import: McpClient and McpServer load it on first use.
@@ -62,6 +62,6 @@ __all__ = [
     "RemoteNode", "Zone", "Cluster",
     "Agent", "AgentReference", "ConversationResponse", "Memory",
     "AssistantMessage", "SystemMessage", "ToolCallResponseMessage", "UserMessage",
-    "Model", "Tool", "McpTool", "InvokableTool", "ToolFactory",
+    "Model", "Tool", "McpTool", "InvokableTool", "ToolFactory", "FilesystemTools", "Workspace", "WorkspaceMode",
     "McpClient", "McpServer",  # noqa: F405 (from __getattr__)
 ]

@@ -37,7 +37,6 @@ from autonomy.nodes.message import (
     ToolCallResponseMessage,
     UserMessage,
     content_text,
-    message_to_openai,
     to_dict,
     to_json,
 )
@@ -252,8 +251,7 @@ async def _turn(agent: Agent, by_name: dict[str, Any], specs: list[dict[str, Any
             raise TurnFailed("Reached max_iterations")
         machine.iterations += 1
         machine.transition(State.THINKING)
-        context = [agent.system_message()] + [
-            message_to_openai(m) for m in agent.memory.messages_nowait(*key)]
+        context = await agent.build_context(key)
         text, calls = await _call_model(agent, context, specs, emitter)
         for call in calls:
             if not call.id:
