@@ -15,7 +15,19 @@ _warnings.simplefilter("ignore", DeprecationWarning)
 _warnings.simplefilter("ignore", ResourceWarning)
 
 # ruff: noqa: E402 (the filters above must come first)
-from autonomy.agents import Agent, AgentReference, ConversationResponse
+from autonomy.agents import (
+    AdditionalContextSection,
+    Agent,
+    AgentReference,
+    AskUserForInputTool,
+    ContextSection,
+    ContextSummaryConfig,
+    ContextTemplate,
+    ConversationResponse,
+    SubagentConfig,
+    Subagents,
+    SummarizedHistorySection,
+)
 from autonomy.errors import *  # noqa: F403
 from autonomy.errors import __all__ as _errors_all
 from autonomy.http import HttpServer, NodeDep, WebSocketNodeDep
@@ -61,6 +73,8 @@ __all__ = [
     "HttpServer", "NodeDep", "WebSocketNodeDep",
     "RemoteNode", "Zone", "Cluster",
     "Agent", "AgentReference", "ConversationResponse", "Memory",
+    "ContextSection", "ContextTemplate", "AdditionalContextSection", "SummarizedHistorySection", "ContextSummaryConfig",
+    "Subagents", "SubagentConfig", "AskUserForInputTool",
     "AssistantMessage", "SystemMessage", "ToolCallResponseMessage", "UserMessage",
     "Model", "Tool", "McpTool", "InvokableTool", "ToolFactory", "FilesystemTools", "Workspace", "WorkspaceMode",
     "McpClient", "McpServer",  # noqa: F405 (from __getattr__)
