@@ -21,6 +21,7 @@ from autonomy.agents.errors import (
     SendMessageTimeoutError,
 )
 from autonomy.agents.reference import AgentReference, ReceiveReference, Reference
+from autonomy.agents.repl import Repl
 from autonomy.agents.response import ConversationResponse
 from autonomy.agents.state import State, StateMachine
 from autonomy.agents.subagents import SubagentConfig, Subagents
@@ -30,4 +31,4 @@ __all__ = ["Agent", "AgentReference", "ReceiveReference", "Reference", "Conversa
            "SendMessageTimeoutError", "key_extractor", "prepare_tools", "system_message", "AskUserForInputTool",
            "ContextSection", "ContextTemplate", "ContextSummaryConfig", "SystemInstructionsSection",
            "FrameworkInstructionsSection", "ConversationHistorySection", "SummarizedHistorySection",
-           "AdditionalContextSection", "WorkspaceReminderSection", "Subagents", "SubagentConfig"]
+           "AdditionalContextSection", "WorkspaceReminderSection", "Subagents", "SubagentConfig", "Repl"]

@@ -20,9 +20,11 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
+import os
 import uuid
 from typing import TYPE_CHECKING, Any
 
+from autonomy.agents import transcripts
 from autonomy.agents.builtin_tools import ASK_USER_FOR_INPUT, waiting_for_input_prompt
 from autonomy.agents.state import State, StateMachine
 from autonomy.nodes.message import (
@@ -102,6 +104,21 @@ def _get(obj: Any, name: str) -> Any:
 
 async def _call_model(agent: Agent, messages: list[dict[str, Any]], specs: list[dict[str, Any]],
                       emitter: Emitter) -> tuple[str, list[ToolCall]]:
+    if not os.environ.get(transcripts.ENV):
+        return await _complete(agent, messages, specs, emitter)
+    try:
+        text, calls = await _complete(agent, messages, specs, emitter)
+    except TurnFailed as exc:
+        transcripts.record(agent.name, emitter.scope, emitter.conversation, messages, specs, error=str(exc))
+        raise
+    transcripts.record(agent.name, emitter.scope, emitter.conversation, messages, specs, text,
+                       [{"id": c.id, "function": {"name": c.function.name, "arguments": c.function.arguments}}
+                        for c in calls])
+    return text, calls
+
+
+async def _complete(agent: Agent, messages: list[dict[str, Any]], specs: list[dict[str, Any]],
+                    emitter: Emitter) -> tuple[str, list[ToolCall]]:
     model = agent.get_model()
     kwargs: dict[str, Any] = {"tools": specs} if specs else {}
     try:

@@ -516,8 +516,12 @@ def message_to_openai(message: Any) -> dict[str, Any]:
 
 def __getattr__(name: str) -> Any:
     # Upstream defines AgentReference here; ours lives in the agents layer (which imports this one).
-    if name in ("AgentReference", "ReceiveReference"):
+    if name in ("AgentReference", "ReceiveReference", "Reference"):
         from autonomy.agents import reference
 
         return getattr(reference, name)
+    if name == "FlowReference":
+        from autonomy.flows.reference import FlowReference
+
+        return FlowReference
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
