@@ -28,11 +28,19 @@ async def gather(*aws: Awaitable[Any], batch_size: int | None = None, return_exc
         return list(await asyncio.gather(*aws, return_exceptions=return_exceptions))
     semaphore = asyncio.Semaphore(batch_size)
     started: set[int] = set()
+    failed = False
 
     async def limited(i: int, aw: Awaitable[Any]) -> Any:
+        nonlocal failed
         async with semaphore:
+            if failed:  # an earlier one failed: gather is about to raise, start nothing more
+                raise asyncio.CancelledError
             started.add(i)
-            return await aw
+            try:
+                return await aw
+            except Exception:
+                failed = not return_exceptions
+                raise
 
     tasks = [asyncio.ensure_future(limited(i, aw)) for i, aw in enumerate(aws)]
     try:

@@ -118,14 +118,12 @@ def configure_from_env() -> None:
 
 
 class _LogContext:
-    _level = logging.INFO
-
     @contextlib.contextmanager
-    def _log_around(self, before: str, after: str | None) -> Iterator[None]:
+    def _log_around(self, level: int, before: str, after: str | None) -> Iterator[None]:
         logger = getattr(self, "logger", None)
         if not isinstance(logger, logging.Logger):
             logger = get_logger(getattr(self, "log_name", None) or type(self).__name__.lower())
-        logger.log(self._level, before)
+        logger.log(level, before)
         try:
             yield
         except Exception:
@@ -133,20 +131,18 @@ class _LogContext:
             logger.exception("%s: failed", before)
             raise
         if after:
-            logger.log(self._level, after)
+            logger.log(level, after)
 
 
 class InfoContext(_LogContext):
     """Mixin: ``with self.info("before", "after"):`` logs at info level around a block (upstream names)."""
 
     def info(self, before: str, after: str | None = None) -> contextlib.AbstractContextManager[None]:
-        return self._log_around(before, after)
+        return self._log_around(logging.INFO, before, after)
 
 
 class DebugContext(_LogContext):
     """Mixin: ``with self.debug("before", "after"):`` logs at debug level around a block."""
 
-    _level = logging.DEBUG
-
     def debug(self, before: str, after: str | None = None) -> contextlib.AbstractContextManager[None]:
-        return self._log_around(before, after)
+        return self._log_around(logging.DEBUG, before, after)
