@@ -8,7 +8,8 @@
   parameter's description comes from the ``Args:`` section (Google style, ``name (type): text``) or
   from ``:param name: text`` lines, else it is ``"parameter <name>"`` as upstream.
 * Arguments are validated in pydantic's lax mode, so ``"5"`` becomes ``5`` for an ``int`` and
-  ``"yes"``/``"true"``/``"1"``/``"on"`` become ``True`` for a ``bool``.
+  ``"yes"``/``"true"``/``"1"``/``"on"`` become ``True`` for a ``bool``; as upstream, a JSON number
+  given for a ``str`` becomes its text (``5`` -> ``"5"``).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from pydantic import TypeAdapter, ValidationError
+from pydantic import ConfigDict, PydanticUserError, TypeAdapter, ValidationError
 
 __all__ = ["Parameter", "describe", "parse_docstring"]
 
@@ -107,6 +108,15 @@ def _schema(hint: Any) -> dict[str, Any]:
     return schema
 
 
+def _adapter(hint: Any) -> TypeAdapter[Any]:
+    """A validating adapter; numbers given for strings become strings (``5`` -> ``"5"``), as upstream
+    converts them (models often send a number for a string such as an id or a zip code)."""
+    try:
+        return TypeAdapter(hint, config=ConfigDict(coerce_numbers_to_str=True))
+    except PydanticUserError:  # models, dataclasses, TypedDicts carry their own config
+        return TypeAdapter(hint)
+
+
 def describe(func: Callable[..., Any]) -> tuple[str, list[Parameter]]:
     """``(description, parameters)`` of ``func`` (``self``/``cls``, ``*args`` and ``**kwargs`` are left out)."""
     description, docs = parse_docstring(func.__doc__)
@@ -125,7 +135,7 @@ def describe(func: Callable[..., Any]) -> tuple[str, list[Parameter]]:
         else:
             inner, optional = _unwrap_optional(hint)
             schema = _schema(inner)
-            adapter = TypeAdapter(typing.Optional[inner] if optional else hint)  # noqa: UP045
+            adapter = _adapter(typing.Optional[inner] if optional else hint)  # noqa: UP045
         if param.default is not inspect.Parameter.empty and param.default is not None:
             try:
                 schema["default"] = json.loads(json.dumps(param.default))

@@ -140,3 +140,10 @@ def test_names_must_be_lower_case_identifiers() -> None:
     assert Tool(GetTime, name="get_time").name == "get_time"
     with pytest.raises(ValueError):
         Tool(lambda: 1)
+
+
+async def test_a_json_number_for_a_string_argument_is_converted_as_upstream_does():
+    def lookup(zip_code: str, tags: list[str] | None = None) -> str:
+        return f"{zip_code!r} {tags!r}"
+
+    assert await Tool(lookup).invoke('{"zip_code": 75001, "tags": [1, 2.5]}') == "'75001' ['1', '2.5']"
