@@ -303,10 +303,18 @@ class Agent:
     async def stop(node: Any, name: str, timeout: float | None = None, raise_on_timeout: bool = False) -> None:
         """Stop the agent ``name`` and all its conversation workers (their pending requests fail).
 
-        When ``timeout`` expires: AgentStopTimeoutError if ``raise_on_timeout``, else a warning."""
+        When ``timeout`` expires: AgentStopTimeoutError if ``raise_on_timeout``, else a warning.
+        The agent's running subagents are stopped with it."""
+
+        async def stop() -> None:
+            spawner = getattr(node, "_agents", {}).get(name)  # a local agent: its Agent is the factory's owner
+            agent = getattr(getattr(spawner, "factory", None), "__self__", None)
+            if isinstance(agent, Agent) and agent.subagents is not None:
+                await agent.subagents.cleanup()
+            await node.stop_worker(name)
+
         try:
-            await (asyncio.wait_for(node.stop_worker(name), timeout) if timeout is not None
-                   else node.stop_worker(name))
+            await (asyncio.wait_for(stop(), timeout) if timeout is not None else stop())
         except TimeoutError:
             if raise_on_timeout:
                 raise AgentStopTimeoutError(timeout, name) from None

@@ -60,6 +60,8 @@ async def test_delegate_to_one_subagent_which_is_started_once_and_reused(node, m
     assert len(subagent) == 1
     await boss.send("again")
     assert [n for n in (a["name"] for a in await node.list_agents()) if "__subagent__" in n] == subagent
+    await Agent.stop(node, "boss")  # its subagents stop with it
+    assert [a["name"] for a in await node.list_agents()] == []
     tools = {t["function"]["name"] for t in fake_llm.completion_requests()[0].json["tools"]}
     assert {"start_subagent", "delegate_to_subagent", "delegate_to_subagents_parallel", "list_subagents",
             "stop_subagent"} <= tools
