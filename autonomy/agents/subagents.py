@@ -22,6 +22,7 @@ yet starts it) and ``runner_filter``.
 from __future__ import annotations
 
 import asyncio
+import copy
 import json
 import logging
 import secrets
@@ -38,6 +39,15 @@ SubagentConfig = dict[str, Any]
 _PASSED = ("tools", "max_iterations", "max_execution_time", "max_messages_in_short_term_memory",
            "max_tokens_in_short_term_memory", "enable_long_term_memory", "enable_ask_for_user_input",
            "enable_filesystem", "filesystem_visibility", "context_summary")
+
+
+def _fresh(tool: Any) -> Any:
+    """A shallow copy of ``tool`` without the node an agent gave it (tools travel to runners by value)."""
+    if getattr(tool, "node", None) is None:
+        return tool
+    copied = copy.copy(tool)
+    copied.node = None
+    return copied
 
 
 class Subagents:
@@ -62,6 +72,8 @@ class Subagents:
         config = self._config(role)
         name = f"{self.agent.name}__subagent__{role}__{secrets.token_hex(6)}"
         kwargs = {key: config[key] for key in _PASSED if key in config}
+        if kwargs.get("tools"):  # each subagent its own copies: a tool given a node stays picklable for the next
+            kwargs["tools"] = [_fresh(tool) for tool in kwargs["tools"]]
         model = config.get("model") or self.agent.model
         return await Agent.start(node, config["instructions"], name=name, model=model, **kwargs)
 

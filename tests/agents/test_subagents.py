@@ -108,6 +108,11 @@ async def test_parallel_delegation_spreads_over_the_zones_runner_nodes(fabric, m
         for runner in runners:  # every subagent was stopped after its task
             assert not [a for a in await runner.list_agents() if "__subagent__" in a["name"]]
         fake_llm.reset()
+        fake_llm.respond_with(scripted(("delegate_to_subagent", {"role": "worker", "task": "local"})))
+        assert await tool_result(await boss.send("here", timeout=60)) == f"did local on {main.name}"
+        fake_llm.respond_with(scripted(("delegate_to_subagents_parallel", {"role": "worker", "tasks": ["t"]})))
+        results = json.loads(await tool_result(await boss.send("there", timeout=60)))  # tools still travel
+        assert results[0]["result"] == f"did t on {names[0]}"
         fake_llm.respond_with(scripted(("delegate_to_subagents_parallel",
                                         {"role": "worker", "tasks": ["t"], "runner_filter": "gpu"})))
         results = await tool_result(await boss.send("again", timeout=60))
