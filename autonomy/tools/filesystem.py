@@ -24,6 +24,7 @@ methods, not tools, as upstream).
 
 from __future__ import annotations
 
+import copy
 import os
 from typing import Any
 
@@ -34,6 +35,7 @@ from autonomy.tools.virtual_root import VirtualRoot, check_part, needed_parts, r
 __all__ = ["FilesystemTools", "DEFAULT_BASE_DIR", "TOOL_NAMES"]
 
 DEFAULT_BASE_DIR = "/tmp/agent-files"
+_TEMPLATES: dict[tuple[type, str], Tool] = {}
 TOOL_NAMES = ("list_directory", "read_file", "write_file", "edit_file", "find_files", "search_in_files",
               "remove_file", "remove_directory")
 
@@ -68,7 +70,17 @@ class FilesystemTools(FileOperations):
 
     def tools(self) -> list[Tool]:
         """This instance's operations as tools (on its root; for a factory, the ``default`` one)."""
-        return [Tool(getattr(self, name)) for name in self.tool_names]
+        return [self._tool(name) for name in self.tool_names]
+
+    def _tool(self, name: str) -> Tool:
+        # A Tool's schema comes from the method's signature, the same for every instance: it is built
+        # once per class and operation (pydantic schemas cost milliseconds), then bound to this instance.
+        template = _TEMPLATES.get((type(self), name))
+        if template is None:
+            template = _TEMPLATES[(type(self), name)] = Tool(getattr(self, name))
+        tool = copy.copy(template)
+        tool.func = tool.__wrapped__ = getattr(self, name)
+        return tool
 
     @property
     def root(self) -> str:
