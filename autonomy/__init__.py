@@ -15,13 +15,39 @@ _warnings.simplefilter("ignore", DeprecationWarning)
 _warnings.simplefilter("ignore", ResourceWarning)
 
 # ruff: noqa: E402 (the filters above must come first)
-from autonomy.agents import Agent, AgentReference, ConversationResponse
+from autonomy.agents import (
+    AdditionalContextSection,
+    Agent,
+    AgentReference,
+    AskUserForInputTool,
+    ContextSection,
+    ContextSummaryConfig,
+    ContextTemplate,
+    ConversationResponse,
+    SubagentConfig,
+    Subagents,
+    SummarizedHistorySection,
+)
 from autonomy.agents.protocol import AssistantMessage, SystemMessage, ToolCallResponseMessage, UserMessage
+from autonomy.agents.repl import Repl
 from autonomy.assembly import assemble as _assemble
 from autonomy.errors import *  # noqa: F403
 from autonomy.errors import __all__ as _errors_all
+from autonomy.evals import Eval, Metric, TestCase, TestError, TestOk
+from autonomy.flows import END, START, Flow, FlowOperation, FlowReference
+from autonomy.gather import gather
 from autonomy.http import HttpServer, NodeDep, WebSocketNodeDep
-from autonomy.logs import debug, error, get_logger, info, set_log_level, set_log_levels, warning
+from autonomy.logs import (
+    DebugContext,
+    InfoContext,
+    debug,
+    error,
+    get_logger,
+    info,
+    set_log_level,
+    set_log_levels,
+    warning,
+)
 from autonomy.memory import Memory
 from autonomy.models import Model
 from autonomy.nodes import (
@@ -37,7 +63,7 @@ from autonomy.nodes import (
     Zone,
 )
 from autonomy.nodes.mailbox import NodeMailbox as RustMailbox
-from autonomy.tools import InvokableTool, McpTool, Tool, ToolFactory
+from autonomy.tools import FilesystemTools, InvokableTool, McpTool, Tool, ToolFactory, Workspace, WorkspaceMode
 
 # Here the pieces meet: Node.start gets its HTTP server, the node controller its agent methods.
 _assemble()
@@ -60,12 +86,16 @@ def __getattr__(name: str) -> object:
 
 __all__ = [
     *_errors_all,
-    "debug", "error", "get_logger", "info", "set_log_level", "set_log_levels", "warning",
+    "debug", "error", "get_logger", "info", "set_log_level", "set_log_levels", "warning", "InfoContext", "DebugContext",
     "Context", "Mailbox", "Node", "NodeController", "NodeRequest", "NodeResponse", "Worker", "RustMailbox",
     "HttpServer", "NodeDep", "WebSocketNodeDep",
     "RemoteNode", "Zone", "Cluster",
     "Agent", "AgentReference", "ConversationResponse", "Memory",
+    "ContextSection", "ContextTemplate", "AdditionalContextSection", "SummarizedHistorySection", "ContextSummaryConfig",
+    "Subagents", "SubagentConfig", "AskUserForInputTool", "Repl",
+    "Flow", "FlowOperation", "FlowReference", "START", "END", "gather",
+    "Eval", "Metric", "TestCase", "TestOk", "TestError",
     "AssistantMessage", "SystemMessage", "ToolCallResponseMessage", "UserMessage",
-    "Model", "Tool", "McpTool", "InvokableTool", "ToolFactory",
+    "Model", "Tool", "McpTool", "InvokableTool", "ToolFactory", "FilesystemTools", "Workspace", "WorkspaceMode",
     "McpClient", "McpServer",  # noqa: F405 (from __getattr__)
 ]

@@ -6,15 +6,17 @@ formats a secret: callers log names, never values of secrets.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
 import sys
 import time
+from collections.abc import Iterator
 
 __all__ = [
     "get_logger", "info", "warning", "error", "debug", "set_log_level", "set_log_levels", "get_log_levels",
-    "configure_from_env", "AVAILABLE_LEVELS",
+    "configure_from_env", "AVAILABLE_LEVELS", "InfoContext", "DebugContext",
 ]
 
 AVAILABLE_LEVELS = ["critical", "error", "warning", "info", "debug"]
@@ -113,3 +115,34 @@ def configure_from_env() -> None:
             set_log_levels(spec)
         except ValueError as exc:
             root.warning("AUTONOMY_LOG_LEVEL ignored: %s", exc)
+
+
+class _LogContext:
+    @contextlib.contextmanager
+    def _log_around(self, level: int, before: str, after: str | None) -> Iterator[None]:
+        logger = getattr(self, "logger", None)
+        if not isinstance(logger, logging.Logger):
+            logger = get_logger(getattr(self, "log_name", None) or type(self).__name__.lower())
+        logger.log(level, before)
+        try:
+            yield
+        except Exception:
+            # Our decision (upstream swallows it: spec §10.1): log it, and let it go on to the caller.
+            logger.exception("%s: failed", before)
+            raise
+        if after:
+            logger.log(level, after)
+
+
+class InfoContext(_LogContext):
+    """Mixin: ``with self.info("before", "after"):`` logs at info level around a block (upstream names)."""
+
+    def info(self, before: str, after: str | None = None) -> contextlib.AbstractContextManager[None]:
+        return self._log_around(logging.INFO, before, after)
+
+
+class DebugContext(_LogContext):
+    """Mixin: ``with self.debug("before", "after"):`` logs at debug level around a block."""
+
+    def debug(self, before: str, after: str | None = None) -> contextlib.AbstractContextManager[None]:
+        return self._log_around(logging.DEBUG, before, after)

@@ -1,6 +1,18 @@
 """Agents: an LLM loop with tools and memory behind a name, one worker per conversation."""
 
 from autonomy.agents.agent import Agent, key_extractor, prepare_tools, system_message
+from autonomy.agents.builtin_tools import AskUserForInput as AskUserForInputTool
+from autonomy.agents.context import (
+    AdditionalContextSection,
+    ContextSection,
+    ContextSummaryConfig,
+    ContextTemplate,
+    ConversationHistorySection,
+    FrameworkInstructionsSection,
+    SummarizedHistorySection,
+    SystemInstructionsSection,
+    WorkspaceReminderSection,
+)
 from autonomy.agents.errors import (
     AgentError,
     AgentStartTimeoutError,
@@ -9,9 +21,14 @@ from autonomy.agents.errors import (
     SendMessageTimeoutError,
 )
 from autonomy.agents.reference import AgentReference, ReceiveReference, Reference
+from autonomy.agents.repl import Repl
 from autonomy.agents.response import ConversationResponse
 from autonomy.agents.state import State, StateMachine
+from autonomy.agents.subagents import SubagentConfig, Subagents
 
 __all__ = ["Agent", "AgentReference", "ReceiveReference", "Reference", "ConversationResponse", "State",
            "StateMachine", "AgentError", "AgentTimeoutError", "AgentStartTimeoutError", "AgentStopTimeoutError",
-           "SendMessageTimeoutError", "key_extractor", "prepare_tools", "system_message"]
+           "SendMessageTimeoutError", "key_extractor", "prepare_tools", "system_message", "AskUserForInputTool",
+           "ContextSection", "ContextTemplate", "ContextSummaryConfig", "SystemInstructionsSection",
+           "FrameworkInstructionsSection", "ConversationHistorySection", "SummarizedHistorySection",
+           "AdditionalContextSection", "WorkspaceReminderSection", "Subagents", "SubagentConfig", "Repl"]

@@ -25,6 +25,7 @@ from autonomy.agents.state import State, StateMachine
 from autonomy.agents.worker import ConversationWorker
 from autonomy.memory.memory import Memory
 from autonomy.nodes.address import validate_address
+from autonomy.nodes.message import message_to_openai
 
 __all__ = ["Agent", "State", "StateMachine", "key_extractor", "system_message", "prepare_tools",
            "DEFAULT_MODEL"]
@@ -35,10 +36,9 @@ DEFAULT_MODEL = "claude-sonnet-4-v1"
 DEFAULT_MAX_ITERATIONS = 1000
 DEFAULT_MAX_EXECUTION_TIME = 600.0
 
-_LATER = {  # upstream arguments of features that are not there yet: refused only when set
-    "voice": "voice agents", "context_template": "context templates", "context_summary": "context summaries",
-    "enable_long_term_memory": "long-term memory", "subagents": "subagents",
-    "subagent_runner_filter": "subagents", "knowledge": "knowledge (use a KnowledgeTool)",
+_LATER = {  # upstream arguments of features another part of the project adds: refused only when set
+    "voice": "voice agents (VoiceConfig) are not available yet in this runtime",
+    "knowledge": "Agent.start(knowledge=...) was removed upstream: give tools=[KnowledgeTool(knowledge)]",
 }
 
 
@@ -87,6 +87,15 @@ def prepare_tools(tools: list[Any] | None, node: Any = None) -> tuple[list[Any],
     return shared, factories
 
 
+def framework_text(enable_filesystem: bool, filesystem_visibility: str, subagent_configs: Any) -> str:
+    """What the system message adds about files and subagents (without a context template)."""
+    if not enable_filesystem and not subagent_configs:
+        return ""
+    from autonomy.agents.context import framework_instructions
+
+    return framework_instructions(False, enable_filesystem, filesystem_visibility, subagent_configs)
+
+
 def _tool_name(tool: Any, spec: dict[str, Any]) -> str:
     return getattr(tool, "name", None) or spec.get("function", {}).get("name") or ""
 
@@ -95,13 +104,16 @@ class Agent:
     """An agent's configuration and memory, shared by its conversation workers."""
 
     __slots__ = ("node", "name", "instructions", "model", "tools", "factories", "memory", "max_iterations",
-                 "max_execution_time", "enable_ask_for_user_input", "exposed_as", "_shared_specs", "_system")
+                 "max_execution_time", "enable_ask_for_user_input", "exposed_as", "context_template", "framework",
+                 "subagents", "_shared_specs", "_system")
 
     def __init__(self, node: Any, name: str, instructions: str, model: Any = None, tools: list[Any] | None = None,
                  max_iterations: int | None = None, max_execution_time: float | None = None,
                  max_messages_in_short_term_memory: int | None = 1000,
                  max_tokens_in_short_term_memory: int | None = 100000,
-                 enable_ask_for_user_input: bool = False, exposed_as: str | None = None) -> None:
+                 enable_ask_for_user_input: bool = False, exposed_as: str | None = None,
+                 context_template: Any = None, enable_long_term_memory: bool = False, framework: str = "",
+                 subagents: Any = None) -> None:
         if not isinstance(instructions, str):
             raise TypeError(f"Agent {name!r}: instructions must be a string, not {type(instructions).__name__}")
         if max_iterations is not None and (not isinstance(max_iterations, int) or max_iterations < 1):
@@ -113,11 +125,15 @@ class Agent:
         self.instructions = instructions
         self.model = model
         self.tools, self.factories = prepare_tools(tools, node)
-        self.memory = Memory(max_messages_in_short_term_memory, max_tokens_in_short_term_memory)
+        self.memory = Memory(max_messages_in_short_term_memory, max_tokens_in_short_term_memory,
+                             enable_long_term_memory=enable_long_term_memory, tenant=name)
         self.max_iterations = max_iterations or DEFAULT_MAX_ITERATIONS
         self.max_execution_time = float(max_execution_time or DEFAULT_MAX_EXECUTION_TIME)
         self.enable_ask_for_user_input = enable_ask_for_user_input
         self.exposed_as = exposed_as
+        self.context_template = context_template
+        self.framework = framework  # framework instructions added to the system message (files, subagents)
+        self.subagents = subagents
         self._shared_specs: list[tuple[str, Any, dict[str, Any]]] | None = None
         self._system: dict[str, Any] | None = None
 
@@ -137,7 +153,18 @@ class Agent:
     def system_message(self) -> dict[str, Any]:
         if self._system is None:
             self._system = system_message(self.instructions, self.enable_ask_for_user_input)
+            if self.framework:
+                self._system["content"] += "\n\n" + self.framework
         return self._system
+
+    async def build_context(self, key: tuple[str, str]) -> list[dict[str, Any]]:
+        """The messages the model sees for the conversation ``key`` (OpenAI dicts): the agent's
+        context template, or its instructions followed by the conversation's history."""
+        if self.context_template is None:
+            return [self.system_message()] + [message_to_openai(m) for m in self.memory.messages_nowait(*key)]
+        params = {"agent_name": self.name, "model": self.get_model()}
+        built = await self.context_template.build_context(self.memory, key[0], key[1], params)
+        return [message_to_openai(m) for m in built]
 
     async def _specs(self, tools: Any) -> list[tuple[str, Any, dict[str, Any]]]:
         out = []
@@ -187,17 +214,15 @@ class Agent:
 
         Returns once the agent can receive messages. ``timeout`` (seconds) bounds the start
         (AgentStartTimeoutError). Upstream's ``max_active_messages``/``max_active_tokens`` are
-        accepted as the short-term memory limits. Features not available yet (voice, context
-        templates and summaries, long-term memory, subagents, knowledge) raise NotImplementedError
-        when set.
+        accepted as the short-term memory limits. ``context_template`` (a ContextTemplate) and
+        ``context_summary`` (True or a ContextSummaryConfig dict) are exclusive; ``subagents`` maps
+        roles to SubagentConfig dicts (docs/upstream.md). ``voice`` is not available yet
+        (NotImplementedError).
         """
-        later = {"voice": voice, "context_template": context_template, "context_summary": context_summary,
-                 "enable_long_term_memory": enable_long_term_memory, "subagents": subagents,
-                 "subagent_runner_filter": subagent_runner_filter, **kwargs}
+        later = {"voice": voice, **kwargs}
         for key, value in later.items():
             if key in _LATER and value:
-                raise NotImplementedError(f"Agent.start({key}=...): {_LATER[key]} are not available yet in this "
-                                          "runtime; remove the argument")
+                raise NotImplementedError(f"Agent.start({key}=...): {_LATER[key]}")
         max_messages_in_short_term_memory = kwargs.pop("max_active_messages", None) or max_messages_in_short_term_memory
         max_tokens_in_short_term_memory = kwargs.pop("max_active_tokens", None) or max_tokens_in_short_term_memory
         unknown = [k for k in kwargs if k not in _LATER]
@@ -206,11 +231,8 @@ class Agent:
         name = validate_address(name if name is not None else secrets.token_hex(12), "agent")
         tools = list(tools or [])
         if enable_filesystem:
-            try:
-                from autonomy.tools import FilesystemTools
-            except ImportError:
-                raise NotImplementedError("Agent.start(enable_filesystem=True): filesystem tools are not "
-                                          "available yet in this runtime") from None
+            from autonomy.tools.filesystem import FilesystemTools
+
             tools.insert(0, FilesystemTools(visibility=filesystem_visibility))
         if not hasattr(node, "start_spawner") and hasattr(node, "start_agent"):  # a RemoteNode
             start = node.start_agent(
@@ -218,11 +240,29 @@ class Agent:
                 max_iterations=max_iterations, max_execution_time=max_execution_time,
                 max_messages_in_short_term_memory=max_messages_in_short_term_memory,
                 max_tokens_in_short_term_memory=max_tokens_in_short_term_memory,
-                enable_ask_for_user_input=enable_ask_for_user_input)
+                enable_ask_for_user_input=enable_ask_for_user_input, context_template=context_template,
+                context_summary=context_summary, enable_long_term_memory=enable_long_term_memory,
+                subagents=subagents, subagent_runner_filter=subagent_runner_filter)
         else:
+            from autonomy.agents.setup import context_setup, subagents_setup
+
+            framework, configs = "", None
+            if subagents:
+                configs = subagents_setup(subagents, subagent_runner_filter)
+            template, max_messages_in_short_term_memory, max_tokens_in_short_term_memory = context_setup(
+                instructions, context_template, context_summary, max_messages_in_short_term_memory,
+                max_tokens_in_short_term_memory, enable_ask_for_user_input, enable_filesystem,
+                filesystem_visibility, configs)
+            if template is None:
+                framework = framework_text(enable_filesystem, filesystem_visibility, configs)
             agent = Agent(node, name, instructions, model, tools, max_iterations, max_execution_time,
                           max_messages_in_short_term_memory, max_tokens_in_short_term_memory,
-                          enable_ask_for_user_input, exposed_as)
+                          enable_ask_for_user_input, exposed_as, template, enable_long_term_memory, framework)
+            if configs:
+                from autonomy.agents.subagents import Subagents
+
+                agent.subagents = Subagents(agent, configs, subagent_runner_filter)
+                agent.tools.extend(agent.subagents.tools())
             start = node.start_spawner(name, agent.create_worker, key_extractor, None, exposed_as)
         try:
             started = await (asyncio.wait_for(start, timeout) if timeout is not None else start)
@@ -263,10 +303,18 @@ class Agent:
     async def stop(node: Any, name: str, timeout: float | None = None, raise_on_timeout: bool = False) -> None:
         """Stop the agent ``name`` and all its conversation workers (their pending requests fail).
 
-        When ``timeout`` expires: AgentStopTimeoutError if ``raise_on_timeout``, else a warning."""
+        When ``timeout`` expires: AgentStopTimeoutError if ``raise_on_timeout``, else a warning.
+        The agent's running subagents are stopped with it."""
+
+        async def stop() -> None:
+            spawner = getattr(node, "_agents", {}).get(name)  # a local agent: its Agent is the factory's owner
+            agent = getattr(getattr(spawner, "factory", None), "__self__", None)
+            if isinstance(agent, Agent) and agent.subagents is not None:
+                await agent.subagents.cleanup()
+            await node.stop_worker(name)
+
         try:
-            await (asyncio.wait_for(node.stop_worker(name), timeout) if timeout is not None
-                   else node.stop_worker(name))
+            await (asyncio.wait_for(stop(), timeout) if timeout is not None else stop())
         except TimeoutError:
             if raise_on_timeout:
                 raise AgentStopTimeoutError(timeout, name) from None

@@ -20,11 +20,13 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
+import os
 import uuid
 from typing import TYPE_CHECKING, Any
 
+from autonomy.agents import transcripts
 from autonomy.agents.builtin_tools import ASK_USER_FOR_INPUT, waiting_for_input_prompt
-from autonomy.agents.codec import message_to_openai, to_dict, to_json
+from autonomy.agents.codec import to_dict, to_json
 from autonomy.agents.errors import AgentError
 from autonomy.agents.protocol import (
     AssistantMessage,
@@ -102,6 +104,21 @@ def _get(obj: Any, name: str) -> Any:
 
 async def _call_model(agent: Agent, messages: list[dict[str, Any]], specs: list[dict[str, Any]],
                       emitter: Emitter) -> tuple[str, list[ToolCall]]:
+    if not os.environ.get(transcripts.ENV):
+        return await _complete(agent, messages, specs, emitter)
+    try:
+        text, calls = await _complete(agent, messages, specs, emitter)
+    except TurnFailed as exc:
+        transcripts.record(agent.name, emitter.scope, emitter.conversation, messages, specs, error=str(exc))
+        raise
+    transcripts.record(agent.name, emitter.scope, emitter.conversation, messages, specs, text,
+                       [{"id": c.id, "function": {"name": c.function.name, "arguments": c.function.arguments}}
+                        for c in calls])
+    return text, calls
+
+
+async def _complete(agent: Agent, messages: list[dict[str, Any]], specs: list[dict[str, Any]],
+                    emitter: Emitter) -> tuple[str, list[ToolCall]]:
     model = agent.get_model()
     kwargs: dict[str, Any] = {"tools": specs} if specs else {}
     try:
@@ -251,8 +268,7 @@ async def _turn(agent: Agent, by_name: dict[str, Any], specs: list[dict[str, Any
             raise TurnFailed("Reached max_iterations")
         machine.iterations += 1
         machine.transition(State.THINKING)
-        context = [agent.system_message()] + [
-            message_to_openai(m) for m in agent.memory.messages_nowait(*key)]
+        context = await agent.build_context(key)
         text, calls = await _call_model(agent, context, specs, emitter)
         for call in calls:
             if not call.id:

@@ -1,4 +1,4 @@
-"""Short-term conversation memory (spec §1.6), in memory only for now.
+"""Conversation memory (spec §1.6): short-term in memory, long-term in SQLite when enabled (store.py).
 
 One :class:`Memory` is shared by all the conversation workers of an agent; it holds one history per
 ``(scope, conversation)`` key (agents use ``("{agent}/{scope}", conversation)``). Messages are stored
@@ -78,15 +78,12 @@ class Memory:
     event loop, no awaits inside an update). Creating one allocates almost nothing."""
 
     __slots__ = ("max_messages_in_short_term_memory", "max_tokens_in_short_term_memory", "model",
-                 "enable_long_term_memory", "instructions", "_histories")
+                 "enable_long_term_memory", "instructions", "_histories", "_store")
 
     def __init__(self, max_messages_in_short_term_memory: int | None = 1000,
                  max_tokens_in_short_term_memory: int | None = 100000, model: Any = None,
-                 enable_long_term_memory: bool = False) -> None:
-        if enable_long_term_memory:
-            raise NotImplementedError(
-                "Memory(enable_long_term_memory=True): persistent memory is not available yet; "
-                "leave it False (histories are kept in memory)")
+                 enable_long_term_memory: bool = False, tenant: str | None = None,
+                 store_path: str | None = None) -> None:
         for name, value in (("max_messages_in_short_term_memory", max_messages_in_short_term_memory),
                             ("max_tokens_in_short_term_memory", max_tokens_in_short_term_memory)):
             if value is not None and (not isinstance(value, int) or value < 1):
@@ -94,12 +91,23 @@ class Memory:
         self.max_messages_in_short_term_memory = max_messages_in_short_term_memory
         self.max_tokens_in_short_term_memory = max_tokens_in_short_term_memory
         self.model = model
-        self.enable_long_term_memory = False
+        self.enable_long_term_memory = bool(enable_long_term_memory)
         self.instructions: dict[str, Any] | None = None
         self._histories: dict[tuple[str, str], _History] | None = None
+        self._store: Any = None
+        if enable_long_term_memory:  # conversations survive restarts (store.py); loaded now
+            from autonomy.memory.store import ConversationStore
+
+            self._store = ConversationStore(tenant or "default", store_path)
+            for (scope, conversation), messages in self._store.load(max_messages_in_short_term_memory).items():
+                history = self._history(scope, conversation)
+                for message in messages:
+                    history.messages.append(message)
+                    history.tokens.append(estimate_tokens(message))
+                self._trim(history)
 
     async def initialize_database(self, max_retries: int = 3) -> None:
-        """Upstream compatibility: there is no database to connect to yet."""
+        """Upstream compatibility: the long-term store (if enabled) is opened and loaded at creation."""
 
     def set_instructions(self, instructions: dict[str, Any] | None) -> None:
         """The system message put before every history by :meth:`get_messages`."""
@@ -130,6 +138,8 @@ class Memory:
         history.messages.append(message)
         history.tokens.append(estimate_tokens(message))
         self._trim(history)
+        if self._store is not None:
+            self._store.append(scope, conversation, message)
 
     async def add_messages(self, scope: str, conversation: str, messages: list[dict[str, Any]]) -> None:
         for message in messages:
@@ -200,15 +210,18 @@ class Memory:
                 del self._histories[key]
 
     async def delete_conversation(self, scope: str, conversation: str) -> None:
+        """Forget the conversation, also in long-term memory."""
         if self._histories:
             self._histories.pop((scope, conversation), None)
+        if self._store is not None:
+            self._store.delete(scope, conversation)
 
     async def get_metrics(self) -> dict[str, Any]:
         histories = self._histories or {}
         return {"conversations": len(histories),
                 "messages": sum(len(h.messages) for h in histories.values()),
                 "estimated_tokens": sum(sum(h.tokens) for h in histories.values()),
-                "long_term_memory": False}
+                "long_term_memory": self.enable_long_term_memory}
 
     async def health_check(self) -> dict[str, Any]:
-        return {"status": "healthy", "short_term_memory": True, "long_term_memory": False}
+        return {"status": "healthy", "short_term_memory": True, "long_term_memory": self.enable_long_term_memory}

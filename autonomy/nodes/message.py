@@ -34,7 +34,8 @@ from autonomy.agents.protocol import (
     UserMessage,
     content_text,
 )
-from autonomy.agents.reference import AgentReference, ReceiveReference
+from autonomy.agents.reference import AgentReference, ReceiveReference, Reference
+from autonomy.flows.reference import FlowReference
 
 __all__ = [
     "MessageContentType", "Phase", "ConversationRole", "ImageQuality", "TextContent", "ImageContent",
@@ -43,5 +44,5 @@ __all__ = [
     "GetIdentifierRequest", "GetIdentifierResponse", "GetConversationsRequest", "GetConversationsResponse",
     "GetConversationStateRequest", "GetConversationStateResponse", "Error", "AgentMessage",
     "to_dict", "to_json", "from_dict", "from_json", "message_from_dict", "message_to_openai", "content_text",
-    "AgentReference", "ReceiveReference",
+    "AgentReference", "ReceiveReference", "Reference", "FlowReference",
 ]

@@ -78,7 +78,8 @@ class Node:
         name is ``NODE`` from the environment, else ``name``, else random. ``http_server`` defaults to
         ``HttpServer()`` on ``DEFAULT_HOST_HTTP:DEFAULT_PORT_HTTP`` (0.0.0.0:8000). After ``main``
         returns the node waits for Ctrl-C or SIGTERM unless ``wait_until_interrupted`` is False
-        (``AUTONOMY_WAIT_UNTIL_INTERRUPTED=1`` forces waiting; with no ``main`` it always waits).
+        (``AUTONOMY_WAIT_UNTIL_INTERRUPTED`` overrides it when set: ``1``/``true`` waits, ``0``/``false``
+        exits after ``main``; with no ``main`` it always waits).
         ``kwargs`` accepts ``mcp_clients=[McpClient(...)]`` and ``mcp_server=McpServer(...)``.
         ``ticket``, ``allow``, ``cache_secure_channels`` and ``use_local_db`` are accepted for
         compatibility: the fabric's credentials decide who may reach the node.
@@ -86,7 +87,8 @@ class Node:
         from autonomy.logs import configure_from_env
 
         configure_from_env()
-        wait = wait_until_interrupted or _env_flag("AUTONOMY_WAIT_UNTIL_INTERRUPTED") or main is None
+        forced = os.environ.get("AUTONOMY_WAIT_UNTIL_INTERRUPTED", "").strip()  # set: it decides, as upstream
+        wait = (_env_flag("AUTONOMY_WAIT_UNTIL_INTERRUPTED") if forced else wait_until_interrupted) or main is None
         coro = Node._run_main(main, name, http_server, wait, kwargs)
         try:
             import uvloop

@@ -12,13 +12,20 @@ from typing import TYPE_CHECKING, Any
 
 from autonomy.errors import RemoteNodeError
 from autonomy.nodes.address import validate_address
-from autonomy.nodes.controller import CONTROLLER_ADDRESS, NodeRequest, NodeResponse, decode_message, encode_message
+from autonomy.nodes.controller import (  # NodeController: upstream apps import it from here
+    CONTROLLER_ADDRESS,
+    NodeController,
+    NodeRequest,
+    NodeResponse,
+    decode_message,
+    encode_message,
+)
 
 if TYPE_CHECKING:
     from autonomy.nodes.mailbox import NodeMailbox
     from autonomy.nodes.node import Node
 
-__all__ = ["RemoteNode"]
+__all__ = ["RemoteNode", "NodeController", "NodeRequest", "NodeResponse"]
 
 # Controller calls are small and answered at once; a long default only matters for agents starting.
 DEFAULT_TIMEOUT = 600.0

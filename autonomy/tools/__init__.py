@@ -7,15 +7,18 @@ exposes a node's agents (started with ``exposed_as``) as MCP tools. Both import 
 
 from typing import TYPE_CHECKING, Any
 
+from autonomy.tools.filesystem import FilesystemTools
 from autonomy.tools.mcp_tool import McpTool
 from autonomy.tools.protocol import InvokableTool, ToolFactory
 from autonomy.tools.tool import Tool
+from autonomy.tools.workspace import Workspace, WorkspaceMode
 
 if TYPE_CHECKING:
     from autonomy.tools.mcp_client import McpClient
     from autonomy.tools.mcp_server import McpServer
 
-__all__ = ["InvokableTool", "McpClient", "McpServer", "McpTool", "Tool", "ToolFactory"]
+__all__ = ["FilesystemTools", "InvokableTool", "McpClient", "McpServer", "McpTool", "Tool", "ToolFactory", "Workspace",
+           "WorkspaceMode"]
 
 
 def __getattr__(name: str) -> Any:

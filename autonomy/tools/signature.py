@@ -1,6 +1,7 @@
 """A Python function's signature and docstring as a JSON schema, and arguments checked against it.
 
-* JSON types come from the type hints, through pydantic (``int`` -> integer, ``list[str]`` -> array of
+* JSON types come from the type hints (for a parameter without one, from its docstring type
+  ``name (int): ...``, as upstream), through pydantic (``int`` -> integer, ``list[str]`` -> array of
   strings, ``Literal``/``Enum`` -> enum, pydantic models -> objects). ``Optional[X]`` is shown as ``X``
   and accepts null. A parameter without a hint is a string, passed to the function as it comes.
 * ``required`` lists the parameters without a default; JSON-able defaults are shown as ``default``.
@@ -8,7 +9,8 @@
   parameter's description comes from the ``Args:`` section (Google style, ``name (type): text``) or
   from ``:param name: text`` lines, else it is ``"parameter <name>"`` as upstream.
 * Arguments are validated in pydantic's lax mode, so ``"5"`` becomes ``5`` for an ``int`` and
-  ``"yes"``/``"true"``/``"1"``/``"on"`` become ``True`` for a ``bool``.
+  ``"yes"``/``"true"``/``"1"``/``"on"`` become ``True`` for a ``bool``; as upstream, a JSON number
+  given for a ``str`` becomes its text (``5`` -> ``"5"``).
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from pydantic import TypeAdapter, ValidationError
+from pydantic import ConfigDict, PydanticUserError, TypeAdapter, ValidationError
 
 __all__ = ["Parameter", "describe", "parse_docstring"]
 
@@ -90,6 +92,30 @@ def parse_docstring(doc: str | None) -> tuple[str, dict[str, str]]:
     return "\n".join(summary).strip(), params
 
 
+_DOC_TYPES: dict[str, Any] = {"int": int, "integer": int, "float": float, "number": float, "bool": bool,
+                               "boolean": bool, "str": str, "string": str, "list": list, "array": list,
+                               "dict": dict, "object": dict}
+
+
+def docstring_types(doc: str | None) -> dict[str, Any]:
+    """``{parameter: type}`` from ``name (type): ...`` lines of a docstring's Args section, for the
+    types upstream knows (int, float, bool, str, list, dict; ``Optional``/``, optional`` ignored)."""
+    out: dict[str, Any] = {}
+    section = None
+    for line in inspect.cleandoc(doc or "").splitlines():
+        heading = _SECTION.match(line)
+        if heading and not line.startswith((" ", "\t")):
+            section = heading.group(1).lower()
+            continue
+        if section in ("args", "arguments", "parameters", "params"):
+            arg = _ARG.match(line)
+            if arg and arg.group(2):
+                name = arg.group(2).split(",")[0].strip().lower()
+                if name in _DOC_TYPES:
+                    out[arg.group(1)] = _DOC_TYPES[name]
+    return out
+
+
 def _unwrap_optional(hint: Any) -> tuple[Any, bool]:
     """``(X, True)`` for ``Optional[X]`` / ``X | None``, else ``(hint, False)``."""
     origin = typing.get_origin(hint)
@@ -107,9 +133,19 @@ def _schema(hint: Any) -> dict[str, Any]:
     return schema
 
 
+def _adapter(hint: Any) -> TypeAdapter[Any]:
+    """A validating adapter; numbers given for strings become strings (``5`` -> ``"5"``), as upstream
+    converts them (models often send a number for a string such as an id or a zip code)."""
+    try:
+        return TypeAdapter(hint, config=ConfigDict(coerce_numbers_to_str=True))
+    except PydanticUserError:  # models, dataclasses, TypedDicts carry their own config
+        return TypeAdapter(hint)
+
+
 def describe(func: Callable[..., Any]) -> tuple[str, list[Parameter]]:
     """``(description, parameters)`` of ``func`` (``self``/``cls``, ``*args`` and ``**kwargs`` are left out)."""
     description, docs = parse_docstring(func.__doc__)
+    doc_types = docstring_types(func.__doc__)
     try:
         hints = typing.get_type_hints(func)
     except Exception:  # unresolvable forward references: fall back to the raw annotations
@@ -119,13 +155,15 @@ def describe(func: Callable[..., Any]) -> tuple[str, list[Parameter]]:
         if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD) or param.name in ("self", "cls"):
             continue
         hint = hints.get(param.name, inspect.Parameter.empty)
+        if hint is inspect.Parameter.empty:  # as upstream, the docstring's type stands in for a missing hint
+            hint = doc_types.get(param.name, hint)
         if hint is inspect.Parameter.empty or hint is Any:
             schema: dict[str, Any] = {"type": "string"}
             adapter = None
         else:
             inner, optional = _unwrap_optional(hint)
             schema = _schema(inner)
-            adapter = TypeAdapter(typing.Optional[inner] if optional else hint)  # noqa: UP045
+            adapter = _adapter(typing.Optional[inner] if optional else hint)  # noqa: UP045
         if param.default is not inspect.Parameter.empty and param.default is not None:
             try:
                 schema["default"] = json.loads(json.dumps(param.default))

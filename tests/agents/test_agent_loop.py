@@ -212,10 +212,10 @@ async def test_identifier_send_message_and_stop(node, model, fake_llm):
     assert await node.list_agents() == []
 
 
-async def test_start_validates_names_and_refuses_later_features(node, model):
+async def test_start_validates_names_and_subagent_configs(node, model):
     with pytest.raises(InvalidName, match="Invalid agent name"):
         await Agent.start(node, "x", name="bad name", model=model)
-    with pytest.raises(NotImplementedError, match="subagents"):
+    with pytest.raises(ValueError, match=r"subagents\['r'\]\['instructions'\] is required"):
         await Agent.start(node, "x", model=model, subagents={"r": {}})
     refs = await Agent.start_many(node, "x", 3, model=model)
     assert len({r.name for r in refs}) == 3

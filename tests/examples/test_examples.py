@@ -12,13 +12,14 @@ import json
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.support.fake_llm import FakeLLM
+from tests.support.fake_llm import FakeLLM, Reply
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 AUTONOMY = str(Path(sys.executable).parent / "autonomy")
@@ -126,3 +127,45 @@ def test_chat_serves_its_page_and_streams_the_answer(cluster, llm):
     assert all(line["scope"] == "web" and line["conversation"] == "c1" for line in lines)
     client.close()
     cluster.run("zone", "delete", "chat")
+
+
+@pytest.mark.slow
+def test_review_delegates_to_subagents_on_the_runner_clones_and_keeps_notes(cluster, llm):
+    """An upstream-style app: FilesystemTools and subagents spread over the zone's runner nodes."""
+    url = cluster.deploy("review")
+    runner_id = cluster.json("cluster", "show")["id"]
+
+    def respond(request):
+        messages = request["messages"]
+        last = messages[-1]
+        if messages[0]["content"].startswith("You check one file"):
+            if last["role"] == "tool":
+                return f"{messages[1]['content']} checked on {last['content']}"
+            return Reply(tool_calls=[("which_node", {})])
+        called = [c["function"]["name"] for m in messages if m["role"] == "assistant"
+                  for c in m.get("tool_calls") or []]
+        if last["role"] != "tool":
+            return Reply(tool_calls=[("delegate_to_subagents_parallel",
+                                      {"role": "checker", "tasks": ["a.py", "b.py"], "timeout": 60})])
+        if "write_file" in called:
+            return "Reviewed."
+        return Reply(tool_calls=[("write_file", {"path": "/review.md", "content": last["content"]})])
+
+    llm.respond_with(respond)
+    deadline = time.monotonic() + 60
+    while True:  # the runners join the zone's fabric shortly after the main pod answers
+        response = post(url, "/agents/reviewer", {"message": "Review a.py and b.py", "scope": "s",
+                                                  "conversation": f"c{int(time.monotonic())}"})
+        assert response.status_code == 200, response.text
+        first_result = next(m for m in response.json() if m["role"] == "tool")["content"]["text"]
+        results = json.loads(first_result) if first_result.startswith("[") else first_result
+        if not isinstance(results, list) and time.monotonic() < deadline:
+            time.sleep(0.5)
+            continue
+        break
+    assert [r["success"] for r in results] == [True, True], results
+    assert [r["result"] for r in results] == [f"a.py checked on {runner_id}-review-runner-pod-0",
+                                              f"b.py checked on {runner_id}-review-runner-pod-1"]
+    assert [m["content"]["text"] for m in response.json() if m["role"] == "tool"][1].startswith(
+        "Wrote ") and response.json()[-1]["content"]["text"] == "Reviewed."
+    cluster.run("zone", "delete", "review")

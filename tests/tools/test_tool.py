@@ -140,3 +140,26 @@ def test_names_must_be_lower_case_identifiers() -> None:
     assert Tool(GetTime, name="get_time").name == "get_time"
     with pytest.raises(ConfigError):
         Tool(lambda: 1)
+
+
+async def test_a_json_number_for_a_string_argument_is_converted_as_upstream_does():
+    def lookup(zip_code: str, tags: list[str] | None = None) -> str:
+        return f"{zip_code!r} {tags!r}"
+
+    assert await Tool(lookup).invoke('{"zip_code": 75001, "tags": [1, 2.5]}') == "'75001' ['1', '2.5']"
+
+
+async def test_a_docstring_type_stands_in_for_a_missing_type_hint_as_upstream():
+    def scale(value, factor, label):
+        """Scale a value.
+
+        Args:
+            value (int): The value.
+            factor (float, optional): The factor.
+            label: A label.
+        """
+        return value * factor
+
+    properties = Tool(scale).parameters["properties"]
+    assert [properties[n]["type"] for n in ("value", "factor", "label")] == ["integer", "number", "string"]
+    assert await Tool(scale).invoke('{"value": "3", "factor": 1.5, "label": "x"}') == "4.5"
