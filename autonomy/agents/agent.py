@@ -249,14 +249,14 @@ class Agent:
             framework, configs = "", None
             if subagents:
                 configs = subagents_setup(subagents, subagent_runner_filter)
-            template, max_messages_in_short_term_memory, max_tokens_in_short_term_memory = context_setup(
+            template, messages_limit, tokens_limit = context_setup(
                 instructions, context_template, context_summary, max_messages_in_short_term_memory,
                 max_tokens_in_short_term_memory, enable_ask_for_user_input, enable_filesystem,
                 filesystem_visibility, configs)
             if template is None:
                 framework = framework_text(enable_filesystem, filesystem_visibility, configs)
             agent = Agent(node, name, instructions, model, tools, max_iterations, max_execution_time,
-                          max_messages_in_short_term_memory, max_tokens_in_short_term_memory,
+                          messages_limit, tokens_limit,
                           enable_ask_for_user_input, exposed_as, template, enable_long_term_memory, framework)
             if configs:
                 from autonomy.agents.subagents import Subagents

@@ -79,7 +79,8 @@ class FilesystemTools(FileOperations):
         if template is None:
             template = _TEMPLATES[(type(self), name)] = Tool(getattr(self, name))
         tool = copy.copy(template)
-        tool.func = tool.__wrapped__ = getattr(self, name)
+        tool.func = getattr(self, name)
+        tool.__wrapped__ = tool.func  # type: ignore[attr-defined]  # what inspect/FastAPI unwrap to
         return tool
 
     @property
