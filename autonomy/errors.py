@@ -41,6 +41,8 @@ it too (``docs/cli.md``). Statuses are in brackets below.
     ├── ModelError [502]                         a model call failed; names the URL/provider and the fix
     │   └── ModelTimeout (also TimeoutError) [504]  no answer in time, or too long in the throttle queue
     ├── McpError [502]                           an MCP server could not be reached or refused a request
+    ├── SandboxUnavailable [503]                 (tools.sandbox) commands cannot run here: no working bubblewrap
+    ├── FlowFailed [500]                         (flows.flow) a flow could not reach END; the message is its reply
     ├── AgentError [500]                         (agents.errors) the agent answered with an error
     │   └── TurnFailed [500]                     (agents.loop) a turn ended with an error the sender sees
     └── AgentTimeoutError (also asyncio.TimeoutError) [504]  (agents.errors) an agent operation timed out

@@ -25,6 +25,7 @@ import logging
 import secrets
 from typing import Any
 
+from autonomy.errors import AutonomyError
 from autonomy.flows.graph import FlowEdge, FlowGraph, vertex_id
 from autonomy.flows.operation import END, START, FlowOperation
 from autonomy.flows.reference import FlowReference
@@ -47,7 +48,7 @@ __all__ = ["Flow", "FlowWorker"]
 logger = logging.getLogger("autonomy.flows")
 
 
-class FlowFailed(Exception):
+class FlowFailed(AutonomyError):
     """The flow could not reach END; the message is the error reply."""
 
 

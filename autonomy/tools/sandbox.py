@@ -41,6 +41,8 @@ _problem: list[str | None] = []  # cached probe result (the host does not change
 class SandboxUnavailable(AutonomyError):
     """Commands cannot run here: no working bubblewrap. The message says what to install."""
 
+    http_status = 503
+
 
 def _arguments(workspace: Path) -> list[str]:
     bwrap = shutil.which("bwrap") or "bwrap"
