@@ -16,7 +16,7 @@ from typing import Any
 from autonomy.cluster.kubernetes.config import KIND, KubeCluster
 from autonomy.errors import ClusterError, ConfigError
 
-__all__ = ["KIND", "KubeCluster", "load_record", "open_deployer"]
+__all__ = ["KIND", "KubeCluster", "enroll_cluster", "load_record", "open_deployer"]
 
 
 def load_record(home: Path) -> KubeCluster:
@@ -30,18 +30,19 @@ def load_record(home: Path) -> KubeCluster:
                            "`autonomy cluster enroll --kubernetes ...`") from exc
 
 
-def open_deployer(home: Path, *, api: Any = None, **options: Any) -> Any:
+def open_deployer(home: Path, *, api: Any = None, offline: bool = False, **options: Any) -> Any:
     """The :class:`~autonomy.cluster.kubernetes.deployer.KubernetesDeployer` of the cluster enrolled in
     ``home`` (``api``: a :class:`~autonomy.cluster.kubernetes.api.KubeApi`, default from the recorded
-    kubeconfig and context). Refuses when the context now points at another API server."""
+    kubeconfig and context; ``offline``: none, for rendering only). Refuses when the context now points
+    at another API server."""
     from autonomy.cluster.kubernetes.api import KubeApi
     from autonomy.cluster.kubernetes.deployer import KubernetesDeployer
     from autonomy.transport.credentials import ClusterCredentials
 
     cluster = load_record(home)
-    if api is None:
+    if api is None and not offline:
         api = KubeApi.from_kubeconfig(cluster.kubeconfig, cluster.context)
-    if cluster.server and api.server.rstrip("/") != cluster.server.rstrip("/"):
+    if api is not None and cluster.server and api.server.rstrip("/") != cluster.server.rstrip("/"):
         raise ClusterError(f"context {cluster.context or '(current)'} now points at {api.server}, not at "
                            f"{cluster.server} where cluster {cluster.id} was enrolled: switch back, or enroll again")
     try:
@@ -50,3 +51,18 @@ def open_deployer(home: Path, *, api: Any = None, **options: Any) -> Any:
         raise ClusterError(f"{exc}: enroll again with `autonomy cluster enroll --kubernetes ...` (it adopts the "
                            "cluster)") from exc
     return KubernetesDeployer(cluster, api, credentials, **options)
+
+
+def enroll_cluster(home: Path, progress: Any, *, kubeconfig: str | None = None, context: str | None = None,
+                   api: Any = None, wait: bool = True, poll: float = 1.0, **options: Any) -> dict[str, Any]:
+    """``cluster enroll --kubernetes``: enroll (create or adopt) and return what ``cluster show`` prints."""
+    from autonomy.cluster.kubernetes.api import KubeApi
+    from autonomy.cluster.kubernetes.enroll import enroll
+
+    KubeCluster(id="0" * 32, **options)  # refuse bad options before reading any kubeconfig
+    if api is None:
+        api = KubeApi.from_kubeconfig(kubeconfig, context)
+    _, adopted = enroll(api, home, progress=progress, wait=wait, poll=poll, kubeconfig=kubeconfig, context=context,
+                        **options)
+    info = open_deployer(home, api=api, poll=poll).describe()
+    return {**info, "adopted": adopted}

@@ -154,6 +154,34 @@ class KubernetesDeployer:
             return
         yield from _merged([lines(*s) for s in streams])
 
+    def describe(self) -> dict[str, Any]:
+        """The cluster as ``cluster show`` prints it, with the health of NATS and the model gateway."""
+        c, ns = self.cluster, self.cluster.system_namespace
+        nats = self.api.get("StatefulSet", ns, "nats")
+        gateway = self.api.get("Deployment", ns, "model-gateway")
+
+        def health(obj: dict[str, Any] | None) -> str:
+            if obj is None:
+                return "missing: enroll again"
+            ready = (obj.get("status") or {}).get("readyReplicas", 0)
+            return f"{ready}/{obj['spec'].get('replicas', 1)} ready"
+
+        return {"id": c.id, "kind": "kubernetes", "context": c.context or "(current)", "server": self.api.server,
+                "registry": c.registry, "pull_registry": c.pull_registry, "domain": c.domain,
+                "ingress_class": c.ingress_class, "system_namespace": ns,
+                "fabric_url": f"tls://nats.{ns}.svc:4222", "gateway_url": f"http://model-gateway.{ns}.svc:8080",
+                "public_url_template": c.public_url("{zone}"), "nats": health(nats), "model_gateway": health(gateway),
+                "zones": [z["zone"] for z in self.zones()]}
+
+    def dry_run(self, zone: ZoneSpec, secrets: dict[str, str], source_dir: Path) -> str:
+        """The manifests a deploy would apply (YAML, Secret data redacted), contacting nothing: images by
+        their content tags (a deploy pins digests)."""
+        from autonomy.cluster.kubernetes.images import tagged_refs
+        from autonomy.cluster.kubernetes.manifests import to_yaml
+
+        placeholder = {"tls.crt": "", "tls.key": ""} if self.cluster.tls_secret else None
+        return to_yaml(self.manifests(zone, secrets, tagged_refs(self.cluster, zone, Path(source_dir)), placeholder))
+
     # --- deploy -------------------------------------------------------------------------------------
     def manifests(self, zone: ZoneSpec, secrets: dict[str, str], images: dict[str, str],
                   public_tls: dict[str, str] | None = None) -> list[dict[str, Any]]:
