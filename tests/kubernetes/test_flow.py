@@ -237,3 +237,30 @@ def test_selectors_keep_zones_apart(api, fake, progress, tmp_path):
     zones.delete_sync("hello")
     assert [z["zone"] for z in zones.zones()] == ["tools"]
     assert all(p["metadata"]["labels"][ZONE] == "tools" for p in fake.items("pods") if ZONE in p["metadata"]["labels"])
+
+
+@pytest.mark.slow
+def test_a_statefulset_whose_immutable_fields_changed_is_recreated(api, fake, progress, tmp_path):
+    import kmock
+
+    cluster, _ = enrolled(api, tmp_path, progress)
+    zones = deployer(api, tmp_path)
+    spec = load_zone(EXAMPLES / "hello")
+    zones.deploy_sync(spec, {}, EXAMPLES / "hello", progress)
+    refused = []
+
+    def immutable(request):
+        if refused:
+            raise NotImplementedError  # once: then the server serves the request as usual
+        refused.append(request.name)
+        return kmock.Response(status=422, payload={
+            "kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": "Invalid", "code": 422,
+            "message": "StatefulSet.apps \"main-pod\" is invalid: spec: Forbidden: updates to statefulset spec for "
+                       "fields other than 'replicas', 'ordinals', 'template', ... are forbidden"})
+
+    fake["patch", kmock.resource("apps", "v1", "statefulsets")] << immutable
+    progress.clear()
+    zones.deploy_sync(spec, {}, EXAMPLES / "hello", progress)
+    assert refused == ["main-pod"]
+    assert "StatefulSet/main-pod: re-created (a field that cannot change did)" in progress.details("apply")
+    assert api.get("StatefulSet", f"{cluster.id[:8]}-hello", "main-pod") is not None

@@ -308,10 +308,17 @@ class KubernetesDeployer:
         progress("fabric", f"giving zone {zone} its fabric user (the NATS servers restart one at a time)")
         self._write_fabric_users(users, progress, wait=True)
 
+    def _gateway_config(self) -> dict[str, Any] | None:
+        secret = self.api.get("Secret", self.cluster.system_namespace, "model-gateway-config")
+        raw = ((secret or {}).get("data") or {}).get("config.json")
+        return json.loads(base64.b64decode(raw)) if raw else None
+
     def _write_fabric_users(self, users: dict[str, list[str]], progress: Progress, *, wait: bool) -> None:
+        """The zones' NATS users and model-gateway keys in the system namespace (providers kept as they are)."""
         zones = [zone_user(self.credentials, z, n) for z, n in sorted(users.items())]
-        wanted = {("Secret", "nats-config"), ("StatefulSet", "nats")}
-        for doc in render_system(self.cluster, self.credentials, zones):
+        wanted = {("Secret", "nats-config"), ("StatefulSet", "nats"), ("Secret", "model-gateway-config"),
+                  ("Deployment", "model-gateway")}
+        for doc in render_system(self.cluster, self.credentials, zones, self._gateway_config()):
             if (doc["kind"], doc["metadata"]["name"]) in wanted:
                 self.api.apply(doc)
         if wait:

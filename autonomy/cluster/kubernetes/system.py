@@ -87,7 +87,8 @@ def render_system(cluster: KubeCluster, creds: ClusterCredentials, zones: Sequen
         {"apiVersion": "policy/v1", "kind": "PodDisruptionBudget", "metadata": _meta(cluster, "nats"),
          "spec": {"maxUnavailable": 1, "selector": {"matchLabels": {"app": "nats"}}}},
         _nats_stateful_set(cluster, _digest(nats_secret, fabric_secret)),
-        _gateway_deployment(cluster, _digest(gateway_secret)),
+        # zone keys are re-read by the running gateway: only a provider change restarts it
+        _gateway_deployment(cluster, _digest({"config.json": gateway_secret["config.json"]})),
     ]
 
 
