@@ -107,6 +107,12 @@ class DirectClient:
                   tail: int = 100) -> Iterator[str]:
         return self.deployer.logs(name, pod=pod, container=container, follow=follow, tail=tail)
 
+    def list_models(self, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        raise ClusterError("model providers of a Kubernetes cluster are not managed by the CLI yet: edit the "
+                           "Secret model-gateway-config of the system namespace (docs/kubernetes.md)")
+
+    add_model = remove_model = list_models
+
     def deploy(self, zone: Any, secrets: dict[str, str], source_dir: Path) -> Iterator[dict[str, Any]]:
         """``{"event":"progress","step","detail"}`` as the deploy advances, then ``{"event":"done","result"}``."""
         events: queue.Queue[dict[str, Any] | BaseException] = queue.Queue()
