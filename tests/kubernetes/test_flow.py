@@ -203,6 +203,19 @@ def test_a_refused_redeploy_puts_the_previous_zone_back(api, fake, progress, tmp
     assert zones.status("fanout")["sets"]["runner-pod"]["replicas"] == 3
 
 
+def test_status_names_a_pod_that_cannot_start(api, fake, progress, tmp_path):
+    cluster, _ = enrolled(api, tmp_path, progress)
+    zones = deployer(api, tmp_path)
+    zones.deploy_sync(load_zone(EXAMPLES / "hello"), {}, EXAMPLES / "hello", progress)
+    fake.pod_status = failing("main", waiting("ImagePullBackOff", "Back-off pulling image"))
+    pod = api.get("Pod", f"{cluster.id[:8]}-hello", "main-pod-0")
+    api.request("PATCH", f"/api/v1/namespaces/{cluster.id[:8]}-hello/pods/main-pod-0", body={
+        "status": fake.pod_status(pod)}, content_type="application/merge-patch+json")
+    row = zones.status("hello")["pods"][0]
+    assert row["problem"] == "ImagePullBackOff: Back-off pulling image"
+    assert row["containers"][0]["state"] == "waiting (ImagePullBackOff)"
+
+
 def test_no_build_reads_digests_from_the_registry_and_names_a_missing_image(api, progress, tmp_path):
     enrolled(api, tmp_path, progress)
     seen = []
@@ -264,3 +277,21 @@ def test_a_statefulset_whose_immutable_fields_changed_is_recreated(api, fake, pr
     assert refused == ["main-pod"]
     assert "StatefulSet/main-pod: re-created (a field that cannot change did)" in progress.details("apply")
     assert api.get("StatefulSet", f"{cluster.id[:8]}-hello", "main-pod") is not None
+
+
+def test_a_wildcard_certificate_is_copied_into_public_zones(api, progress, tmp_path):
+    cluster, _ = enroll(api, tmp_path, registry=REGISTRY, progress=progress, poll=0.02, timeout=60,
+                        domain="apps.example.com", tls_secret="ingress/wildcard")
+    zones = deployer(api, tmp_path)
+    spec = load_zone(EXAMPLES / "hello")
+    with pytest.raises(ClusterError, match="--tls-secret ingress/wildcard: no Secret with tls.crt and tls.key"):
+        zones.deploy_sync(spec, {}, EXAMPLES / "hello", progress)
+    api.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "ingress"}})
+    api.apply({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "wildcard", "namespace": "ingress"},
+               "type": "kubernetes.io/tls", "data": {"tls.crt": "Q0VSVA==", "tls.key": "S0VZ"}})
+    result = zones.deploy_sync(spec, {}, EXAMPLES / "hello", progress)
+    assert result["url"] == f"https://{cluster.id}-hello.apps.example.com/"
+    copied = api.get("Secret", f"{cluster.id[:8]}-hello", "public-tls")
+    assert copied["type"] == "kubernetes.io/tls" and copied["data"] == {"tls.crt": "Q0VSVA==", "tls.key": "S0VZ"}
+    ingress = api.get("Ingress", f"{cluster.id[:8]}-hello", "public")
+    assert ingress["spec"]["tls"][0]["secretName"] == "public-tls"

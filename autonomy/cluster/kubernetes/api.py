@@ -188,8 +188,10 @@ class KubeApi:
              fields: str | None = None) -> list[dict[str, Any]]:
         answer = self.request("GET", path_of(kind, namespace), query={"labelSelector": labels, "fieldSelector": fields})
         items = answer.get("items") or []
+        api_version = KINDS[kind].prefix.split("/", 1)[1]  # "api/v1" -> "v1", "apis/apps/v1" -> "apps/v1"
         for item in items:  # list items lack kind/apiVersion on real servers
             item.setdefault("kind", kind)
+            item.setdefault("apiVersion", api_version)
         return items
 
     def delete(self, kind: str, namespace: str | None, name: str, *, propagation: str = "Background") -> bool:

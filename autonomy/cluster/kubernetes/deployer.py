@@ -37,7 +37,7 @@ from autonomy.cluster.kubernetes.config import KubeCluster
 from autonomy.cluster.kubernetes.fabric import zone_user
 from autonomy.cluster.kubernetes.images import Publisher, built_refs, pushed_refs
 from autonomy.cluster.kubernetes.render import ZoneRender, node_names, public_pod, render_zone
-from autonomy.cluster.kubernetes.rollout import RolloutFailed, wait_for_sets
+from autonomy.cluster.kubernetes.rollout import RolloutFailed, pod_failure, wait_for_sets
 from autonomy.cluster.kubernetes.system import render_system
 from autonomy.errors import ClusterError
 from autonomy.transport.credentials import ClusterCredentials
@@ -110,9 +110,11 @@ class KubernetesDeployer:
                 containers.append({"container": c["name"], "image": c.get("image"), "ready": c.get("ready", False),
                                    "state": f"{kind} ({reason})" if reason else kind,
                                    "restarts": c.get("restartCount", 0), "pid": None})
+            failure = pod_failure(pod)
             rows.append({"pod": pod_name, "clone": clone, "name": pod["metadata"]["name"], "node": node,
                          "phase": (pod.get("status") or {}).get("phase"), "host": pod["spec"].get("nodeName"),
-                         "containers": containers})
+                         "containers": containers,
+                         "problem": f"{failure.reason}: {failure.message}".rstrip(": ") if failure else None})
         limits = {n: (s["spec"]["template"]["spec"].get("resources")
                       or s["spec"]["template"]["spec"]["containers"][0].get("resources")) for n, s in sets.items()}
         ingress = self.api.get("Ingress", ns, "public")
@@ -285,8 +287,8 @@ class KubernetesDeployer:
                  users_before: dict[str, list[str]], progress: Progress) -> None:
         if before is None:
             self._delete_namespace(zone, ns, progress)
-        else:
-            self._apply(before, progress)
+        else:  # the namespace itself was never changed by a deploy (and its spec is not ours to apply)
+            self._apply([d for d in before if d["kind"] != "Namespace"], progress)
             self._prune(zone, ns, before, progress)
         if users_before.get(zone) != self._zone_nodes().get(zone):
             self._write_fabric_users(users_before, progress, wait=False)
