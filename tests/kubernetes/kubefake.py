@@ -30,7 +30,7 @@ from typing import Any
 
 import attrs
 import kmock
-from kmock._internal import parsing, references
+from kmock._internal import dicts, parsing, references
 
 _ORIGINAL_PARSE_PATH = parsing.parse_path
 _SERVER_OWNED_META = ("uid", "resourceVersion", "creationTimestamp", "generation", "deletionTimestamp")
@@ -148,13 +148,13 @@ class KubeFake(kmock.KubernetesEmulator):
                 if res.plural == plural and not obj.deleted and (namespace is None or ns == namespace)]
 
     def _put(self, resource: Any, namespace: str | None, name: str, body: dict[str, Any], event: str) -> None:
+        """Store ``body`` as the latest version (``event``: ADDED or MODIFIED, for the reader)."""
         key = (resource, namespace, name)
         if key in self._objects:
             self._objects[key].create(body)
         else:
             self._objects[key] = body
-        self._buses[resource].put_nowait({"type": event, "object": body}) if hasattr(
-            self._buses[resource], "put_nowait") else None
+        # No watch events: the backend polls (docs/kubernetes.md), so nothing here needs kmock's watch bus.
 
     def _remove(self, resource: Any, namespace: str | None, name: str) -> None:
         key = (resource, namespace, name)
@@ -241,7 +241,6 @@ class KubeFake(kmock.KubernetesEmulator):
         else:
             if current is None:
                 raise kmock.KubernetesError(status=404, reason="NotFound", message=f'"{request.name}" not found')
-            from kmock._internal import dicts
             obj = dicts.patch_dict(copy.deepcopy(current), body)
         obj["metadata"]["resourceVersion"] = str(next(self._versions))
         if request.params.get("dryRun") != "All":
@@ -377,7 +376,7 @@ def running(fake: KubeFake) -> Iterator[str]:
     loop = asyncio.new_event_loop()
     started = threading.Event()
     url: list[str] = []
-    stop = asyncio.Event() if False else None  # created inside the loop below
+    stop: asyncio.Event | None = None  # created inside the server's loop
 
     async def main() -> None:
         nonlocal stop

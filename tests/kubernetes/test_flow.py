@@ -295,3 +295,14 @@ def test_a_wildcard_certificate_is_copied_into_public_zones(api, progress, tmp_p
     assert copied["type"] == "kubernetes.io/tls" and copied["data"] == {"tls.crt": "Q0VSVA==", "tls.key": "S0VZ"}
     ingress = api.get("Ingress", f"{cluster.id[:8]}-hello", "public")
     assert ingress["spec"]["tls"][0]["secretName"] == "public-tls"
+
+
+def test_an_unreachable_api_server_is_named_without_a_traceback():
+    from autonomy.cluster.kubernetes.api import KubeApi
+
+    api = KubeApi.from_url("http://127.0.0.1:1")
+    try:
+        with pytest.raises(ClusterError, match=r"Kubernetes API GET /version: cannot reach http://127.0.0.1:1"):
+            api.version()
+    finally:
+        api.close()

@@ -121,10 +121,12 @@ class KubeApi:
             headers["Content-Type"] = content_type
         _, full_url, headers, body, _ = self._client.param_serialize(
             method, url, header_params=headers, body=body, auth_settings=["BearerToken"])
+        import urllib3  # the official client's transport
+
         try:
             response = self._client.call_api(method, full_url, header_params=headers, body=body,
                                              _request_timeout=timeout)
-        except Exception as exc:  # urllib3 errors: connection refused, TLS, timeouts
+        except (urllib3.exceptions.HTTPError, OSError) as exc:  # refused, TLS, timeouts
             raise ClusterError(f"Kubernetes API {method} {path}: cannot reach {self.server}: {exc}") from exc
         if response.status >= 300:
             data = response.read()
