@@ -306,3 +306,12 @@ def test_an_unreachable_api_server_is_named_without_a_traceback():
             api.version()
     finally:
         api.close()
+
+
+def test_a_rollout_past_its_deadline_is_undone_too(api, fake, progress, tmp_path):
+    cluster, _ = enrolled(api, tmp_path, progress)
+    fake.pod_status = failing("main", lambda pod, status: {"phase": "Pending"})  # never ready, no reason to quit
+    zones = open_deployer(tmp_path, api=api, publisher=fake_publisher([]), poll=0.05, timeout=1.5)
+    with pytest.raises(ClusterError, match=r"main-pod not ready within 1.5 s \(main-pod-0: pending\)(.|\n)*left as it"):
+        zones.deploy_sync(load_zone(EXAMPLES / "hello"), {}, EXAMPLES / "hello", progress)
+    assert api.get("Namespace", None, f"{cluster.id[:8]}-hello") is None

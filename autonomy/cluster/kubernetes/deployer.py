@@ -12,9 +12,10 @@ run the synchronous API calls in a worker thread. ``zone deploy``:
    fields changed is deleted and re-created), then prune what carries the zone's label but left the spec;
 5. wait for the rollout with progress per pod, failing fast with the pod and its cause.
 
-A deploy refused at step 5 is undone: the objects the zone had before are applied again and the new
-ones pruned (a zone that did not exist is deleted), so the zone is left as it was before; the error
-names the pod, its cause, its events and its last log lines.
+A deploy refused at steps 3-5 (a pod that cannot start, an object the API refuses, the deadline) is
+undone: the objects the zone had before are applied again and the new ones pruned (a zone that did
+not exist is deleted), and the zone's fabric user and gateway key put back, so the zone is left as it
+was before; the error names the pod, its cause, its events and its last log lines.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ from autonomy.cluster.kubernetes.config import KubeCluster
 from autonomy.cluster.kubernetes.fabric import zone_user
 from autonomy.cluster.kubernetes.images import Publisher, built_refs, pushed_refs
 from autonomy.cluster.kubernetes.render import ZoneRender, node_names, public_pod, render_zone
-from autonomy.cluster.kubernetes.rollout import RolloutFailed, pod_failure, wait_for_sets
+from autonomy.cluster.kubernetes.rollout import pod_failure, wait_for_sets
 from autonomy.cluster.kubernetes.system import render_system
 from autonomy.errors import ClusterError
 from autonomy.transport.credentials import ClusterCredentials
@@ -200,15 +201,19 @@ class KubernetesDeployer:
         ns = self.cluster.zone_namespace(zone.name)
         before = self._snapshot(zone.name, ns)
         users_before = self._zone_nodes()
-        self._ensure_fabric_user(zone.name, node_names(self.cluster, zone), progress)
         try:
+            self._ensure_fabric_user(zone.name, node_names(self.cluster, zone), progress)
             self._apply(docs, progress)
             self._prune(zone.name, ns, docs, progress)
             wait_for_sets(self.api, ns, f"{L.ZONE}={zone.name}", [p.name for p in zone.pods], progress=progress,
                           timeout=self.timeout, poll=self.poll, node_name=self._node_of(zone))
-        except RolloutFailed as failure:
+        except ClusterError as failure:  # a pod that cannot start, a refused object, the deadline
             progress("rollback", f"zone {zone.name}: putting back what ran before this deploy")
-            self._restore(zone.name, ns, before, users_before, progress)
+            try:
+                self._restore(zone.name, ns, before, users_before, progress)
+            except ClusterError as again:
+                raise ClusterError(f"zone {zone.name} was not deployed: {failure}\nPutting back what ran before "
+                                   f"failed too: {again}") from None
             raise ClusterError(f"zone {zone.name} was not deployed: {failure}\n"
                                f"The zone was left as it was before this deploy.") from None
         pods = [{"pod": p.name, "clones": p.clones, "nodes": p.node_names(self.cluster.id, zone.name)}
