@@ -75,7 +75,8 @@ def enroll(kind: str, home: Path, progress: Any, **options: Any) -> dict[str, An
 def render(home: Path, zone: Any, secrets: dict[str, str], source_dir: Path) -> str:
     deployer = open_direct(home, offline=True)
     if deployer is None:
-        raise ClusterError("-o yaml shows Kubernetes manifests: the cluster enrolled here is not a Kubernetes one")
+        raise ClusterError(f"-o yaml shows the manifests of a Kubernetes cluster, and none is enrolled in {home}: "
+                           "run `autonomy cluster enroll --kubernetes ...` first (or use -o text/json)")
     return deployer.dry_run(zone, secrets, source_dir)
 
 
