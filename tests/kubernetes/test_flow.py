@@ -315,3 +315,12 @@ def test_a_rollout_past_its_deadline_is_undone_too(api, fake, progress, tmp_path
     with pytest.raises(ClusterError, match=r"main-pod not ready within 1.5 s \(main-pod-0: pending\)(.|\n)*left as it"):
         zones.deploy_sync(load_zone(EXAMPLES / "hello"), {}, EXAMPLES / "hello", progress)
     assert api.get("Namespace", None, f"{cluster.id[:8]}-hello") is None
+
+
+def test_a_home_holding_a_local_cluster_is_not_overwritten(api, progress, tmp_path):
+    from autonomy.cluster.kubernetes import enroll_cluster
+
+    (tmp_path / "cluster.json").write_text('{"id": "' + "a" * 32 + '", "kind": "local", "created": 0}')
+    with pytest.raises(ClusterError, match="already holds a local cluster"):
+        enroll_cluster(tmp_path, progress, api=api, registry=REGISTRY)
+    assert json.loads((tmp_path / "cluster.json").read_text())["kind"] == "local"

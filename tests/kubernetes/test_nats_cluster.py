@@ -192,3 +192,22 @@ def _tls(cluster: Nats3):
 
     context = ssl.create_default_context(cadata=cluster.creds.tls.ca_cert_pem)
     return context
+
+
+def test_nats_server_accepts_the_system_namespace_config(tmp_path):
+    """The exact config the NATS StatefulSet mounts, with its certificate paths pointed at files here."""
+    from autonomy.cluster.kubernetes.system import nats_hosts, system_nats_config
+    from tests.kubernetes.support import cluster
+
+    target = cluster()
+    creds = ClusterCredentials.generate(CLUSTER_ID, hosts=nats_hosts(target))
+    for name, pem in (("ca.crt", creds.tls.ca_cert_pem), ("tls.crt", creds.tls.server_cert_pem),
+                      ("tls.key", creds.tls.server_key_pem)):
+        _write_private(tmp_path / name, pem)
+    conf = system_nats_config(target, creds, [zone_user(creds, "a", ZONE_A)])
+    conf = conf.replace("/etc/nats-tls", str(tmp_path)).replace("/var/run/nats", str(tmp_path))
+    _write_private(tmp_path / "nats.conf", conf)
+    done = subprocess.run([find_nats_server(), "-t", "-c", str(tmp_path / "nats.conf")], capture_output=True,
+                          text=True, timeout=60, check=False, env={"SERVER_NAME": "nats-0", "PATH": "/usr/bin:/bin"})
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "*.nats-headless.autonomy-d2c25cc3.svc" in creds.tls.hosts

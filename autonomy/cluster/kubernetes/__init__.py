@@ -60,6 +60,11 @@ def enroll_cluster(home: Path, progress: Any, *, kubeconfig: str | None = None, 
     from autonomy.cluster.kubernetes.enroll import enroll
 
     KubeCluster(id="0" * 32, **options)  # refuse bad options before reading any kubeconfig
+    if (home / "cluster.json").exists():
+        kind = json.loads((home / "cluster.json").read_text()).get("kind", "local")
+        if kind != KIND:
+            raise ClusterError(f"{home} already holds a {kind} cluster: enroll the Kubernetes cluster in another "
+                               "AUTONOMY_HOME (e.g. AUTONOMY_HOME=~/.autonomy-k8s)")
     if api is None:
         api = KubeApi.from_kubeconfig(kubeconfig, context)
     _, adopted = enroll(api, home, progress=progress, wait=wait, poll=poll, kubeconfig=kubeconfig, context=context,
