@@ -159,6 +159,7 @@ def unschedulable(pod, status):
                                                 "message": "0/3 nodes are available: 3 Insufficient cpu."}]}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("status_of,expected", [
     (waiting("ImagePullBackOff", 'Back-off pulling image "127.0.0.1:5000/x"'),
      r"pod runner-pod-\d container runner: ImagePullBackOff: Back-off pulling image"),
@@ -260,12 +261,15 @@ def test_a_statefulset_whose_immutable_fields_changed_is_recreated(api, fake, pr
     zones = deployer(api, tmp_path)
     spec = load_zone(EXAMPLES / "hello")
     zones.deploy_sync(spec, {}, EXAMPLES / "hello", progress)
+    ns = f"{cluster.id[:8]}-hello"
+    old_uid = api.get("StatefulSet", ns, "main-pod")["metadata"]["uid"]
     refused = []
 
     def immutable(request):
-        if refused:
-            raise NotImplementedError  # once: then the server serves the request as usual
-        refused.append(request.name)
+        current = fake.store(request.resource, ns, "main-pod")
+        if request.name != "main-pod" or current is None or current["metadata"]["uid"] != old_uid:
+            raise NotImplementedError  # the re-created one: the server serves the request as usual
+        refused.append(request.params.get("dryRun", "apply"))
         return kmock.Response(status=422, payload={
             "kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": "Invalid", "code": 422,
             "message": "StatefulSet.apps \"main-pod\" is invalid: spec: Forbidden: updates to statefulset spec for "
@@ -274,9 +278,32 @@ def test_a_statefulset_whose_immutable_fields_changed_is_recreated(api, fake, pr
     fake["patch", kmock.resource("apps", "v1", "statefulsets")] << immutable
     progress.clear()
     zones.deploy_sync(spec, {}, EXAMPLES / "hello", progress)
-    assert refused == ["main-pod"]
+    assert refused == ["All", "apply"]  # the dry run lets it through, the apply re-creates it
     assert "StatefulSet/main-pod: re-created (a field that cannot change did)" in progress.details("apply")
-    assert api.get("StatefulSet", f"{cluster.id[:8]}-hello", "main-pod") is not None
+    assert api.get("StatefulSet", ns, "main-pod")["metadata"]["uid"] != old_uid
+
+
+def test_an_object_the_api_server_refuses_changes_nothing(api, fake, progress, tmp_path):
+    import kmock
+
+    cluster, _ = enrolled(api, tmp_path, progress)
+    zones = deployer(api, tmp_path)
+
+    def invalid(request):
+        if request.name != "public":
+            raise NotImplementedError
+        return kmock.Response(status=422, payload={
+            "kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": "Invalid", "code": 422,
+            "message": 'Ingress.networking.k8s.io "public" is invalid: spec.rules[0].host: Invalid value'})
+
+    fake["patch", kmock.resource("networking.k8s.io", "v1", "ingresses")] << invalid
+    with pytest.raises(ClusterError, match=r"Ingress/public: the API server refuses it: (.|\n)*host: Invalid value"):
+        zones.deploy_sync(load_zone(EXAMPLES / "hello"), {}, EXAMPLES / "hello", progress)
+    ns = f"{cluster.id[:8]}-hello"
+    writes = [r for r in list(fake) if r.method == "PATCH" and r.namespace == ns and "dryRun" not in r.params]
+    assert writes == []  # nothing but dry runs reached the zone's namespace
+    assert api.get("Namespace", None, ns) is None
+    assert progress.details("fabric") == []  # NATS was not touched
 
 
 def test_a_wildcard_certificate_is_copied_into_public_zones(api, progress, tmp_path):

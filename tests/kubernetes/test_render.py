@@ -42,6 +42,7 @@ def secret_zone() -> ZoneSpec:
         {"name": "worker", "clones": 2, "containers": [{"name": "w", "image": "worker"}]}]})
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("version,minor", [("1.30.0", 30), ("1.34.0", 34)])
 def test_every_example_and_the_system_namespace_pass_strict_validation(creds, version, minor):
     target = cluster(server_minor=minor)

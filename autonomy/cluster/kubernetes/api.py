@@ -171,10 +171,12 @@ class KubeApi:
         return int(info.get("major", "1") or 1), int(digits), str(info.get("gitVersion", ""))
 
     def apply(self, doc: Mapping[str, Any], *, dry_run: bool = False) -> dict[str, Any]:
-        """Server-side apply of ``doc`` (field manager ``autonomy``, conflicts forced: we own these objects)."""
+        """Server-side apply of ``doc`` (field manager ``autonomy``, conflicts forced: we own these objects;
+        unknown or duplicate fields refused by the server). ``dry_run``: validated and admitted, not stored."""
         meta = doc["metadata"]
         path = path_of(doc["kind"], meta.get("namespace"), meta["name"])
-        query = {"fieldManager": FIELD_MANAGER, "force": "true", "dryRun": "All" if dry_run else None}
+        query = {"fieldManager": FIELD_MANAGER, "force": "true", "fieldValidation": "Strict",
+                 "dryRun": "All" if dry_run else None}
         return self.request("PATCH", path, query=query, body=dict(doc), content_type="application/apply-patch+yaml")
 
     def get(self, kind: str, namespace: str | None, name: str) -> dict[str, Any] | None:

@@ -5,14 +5,16 @@ run the synchronous API calls in a worker thread. ``zone deploy``:
 
 1. pin the zone's images (build and push, or ``--no-build``: digests of images already pushed);
 2. render (:func:`~autonomy.cluster.kubernetes.render.render_zone`);
-3. give the zone its fabric user: when the zone's node names changed, the NATS config Secret is
+3. apply its namespace and have the API server check every other object (a server-side dry run with
+   strict field validation), so a refused object changes nothing else;
+4. give the zone its fabric user: when the zone's node names changed, the NATS config Secret is
    re-applied and the NATS StatefulSet rolls (one server at a time; clients fail over), and the deploy
    waits for that first, so the zone's nodes never meet a server that does not know their user;
-4. apply every object (server-side apply, field manager ``autonomy``; a StatefulSet whose immutable
+5. apply every object (server-side apply, field manager ``autonomy``; a StatefulSet whose immutable
    fields changed is deleted and re-created), then prune what carries the zone's label but left the spec;
-5. wait for the rollout with progress per pod, failing fast with the pod and its cause.
+6. wait for the rollout with progress per pod, failing fast with the pod and its cause.
 
-A deploy refused at steps 3-5 (a pod that cannot start, an object the API refuses, the deadline) is
+A deploy refused at steps 3-6 (a pod that cannot start, an object the API refuses, the deadline) is
 undone: the objects the zone had before are applied again and the new ones pruned (a zone that did
 not exist is deleted), and the zone's fabric user and gateway key put back, so the zone is left as it
 was before; the error names the pod, its cause, its events and its last log lines.
@@ -202,8 +204,10 @@ class KubernetesDeployer:
         before = self._snapshot(zone.name, ns)
         users_before = self._zone_nodes()
         try:
+            self._apply(docs[:1], progress)  # the namespace: the server checks the rest inside it
+            self._check(docs[1:], progress)
             self._ensure_fabric_user(zone.name, node_names(self.cluster, zone), progress)
-            self._apply(docs, progress)
+            self._apply(docs[1:], progress)
             self._prune(zone.name, ns, docs, progress)
             wait_for_sets(self.api, ns, f"{L.ZONE}={zone.name}", [p.name for p in zone.pods], progress=progress,
                           timeout=self.timeout, poll=self.poll, node_name=self._node_of(zone))
@@ -260,6 +264,18 @@ class KubernetesDeployer:
                 self._wait_gone("StatefulSet", meta.get("namespace"), meta["name"], 120)
                 self.api.apply(doc)
             progress("apply", f"{doc['kind']}/{meta['name']}")
+
+    def _check(self, docs: list[dict[str, Any]], progress: Progress) -> None:
+        """A server-side dry run of every object (schema, admission, quotas) before anything changes."""
+        for doc in docs:
+            try:
+                self.api.apply(doc, dry_run=True)
+            except KubeApiError as exc:
+                if exc.status == 422 and doc["kind"] == "StatefulSet":
+                    continue  # an immutable field changed: re-created at apply
+                raise ClusterError(f"{doc['kind']}/{doc['metadata']['name']}: the API server refuses it: "
+                                   f"{exc.api_message or exc}") from None
+        progress("check", f"{len(docs)} objects accepted by the API server (dry run)")
 
     def _prune(self, zone: str, ns: str, docs: list[dict[str, Any]], progress: Progress) -> None:
         keep = {(d["kind"], d["metadata"]["name"]) for d in docs}
