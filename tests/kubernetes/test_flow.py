@@ -212,8 +212,13 @@ def test_status_names_a_pod_that_cannot_start(api, fake, progress, tmp_path):
     pod = api.get("Pod", f"{cluster.id[:8]}-hello", "main-pod-0")
     api.request("PATCH", f"/api/v1/namespaces/{cluster.id[:8]}-hello/pods/main-pod-0", body={
         "status": fake.pod_status(pod)}, content_type="application/merge-patch+json")
+    api.create("Event", f"{cluster.id[:8]}-hello", {
+        "apiVersion": "v1", "kind": "Event", "metadata": {"name": "main-pod-0.1"}, "reason": "Failed",
+        "message": "Failed to pull image: not found", "involvedObject": {"kind": "Pod", "name": "main-pod-0"},
+        "lastTimestamp": "2026-11-30T10:00:00Z"})
     row = zones.status("hello")["pods"][0]
     assert row["problem"] == "ImagePullBackOff: Back-off pulling image"
+    assert row["events"] == ["Failed: Failed to pull image: not found"]
     assert row["containers"][0]["state"] == "waiting (ImagePullBackOff)"
 
 

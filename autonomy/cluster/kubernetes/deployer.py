@@ -98,6 +98,12 @@ class KubernetesDeployer:
         ns = self._zone_namespace(name)
         sets = {s["metadata"]["name"]: s for s in self.api.list("StatefulSet", ns, labels=f"{L.ZONE}={name}")}
         pods = sorted(self.api.list("Pod", ns, labels=f"{L.ZONE}={name}"), key=lambda p: p["metadata"]["name"])
+        events: dict[str, list[str]] = {}
+        if any(not _pod_ready(p) for p in pods):
+            listed = self.api.list("Event", ns)
+            for event in sorted(listed, key=lambda e: e.get("lastTimestamp") or e.get("eventTime") or ""):
+                about = (event.get("involvedObject") or {}).get("name", "")
+                events.setdefault(about, []).append(f"{event.get('reason', '')}: {event.get('message', '')}")
         rows = []
         for pod in pods:
             labels = pod["metadata"].get("labels", {})
@@ -117,7 +123,8 @@ class KubernetesDeployer:
             rows.append({"pod": pod_name, "clone": clone, "name": pod["metadata"]["name"], "node": node,
                          "phase": (pod.get("status") or {}).get("phase"), "host": pod["spec"].get("nodeName"),
                          "containers": containers,
-                         "problem": f"{failure.reason}: {failure.message}".rstrip(": ") if failure else None})
+                         "problem": f"{failure.reason}: {failure.message}".rstrip(": ") if failure else None,
+                         "events": [] if _pod_ready(pod) else events.get(pod["metadata"]["name"], [])[-3:]})
         limits = {n: (s["spec"]["template"]["spec"].get("resources")
                       or s["spec"]["template"]["spec"]["containers"][0].get("resources")) for n, s in sets.items()}
         ingress = self.api.get("Ingress", ns, "public")
@@ -384,6 +391,11 @@ class KubernetesDeployer:
             raise ClusterError(f"no zone {name!r} in cluster {self.cluster.id} (namespace {ns}): "
                                "see `autonomy zone list`")
         return ns
+
+
+def _pod_ready(pod: dict[str, Any]) -> bool:
+    return any(c.get("type") == "Ready" and c.get("status") == "True"
+               for c in (pod.get("status") or {}).get("conditions") or [])
 
 
 def _ready(sts: dict[str, Any]) -> bool:
