@@ -140,6 +140,10 @@ def status(name: str | None, directory: Path, output: str) -> None:
     ]
     printer.line("")
     printer.table(["pod", "clone", "node", "container", "image", "state", "restarts", "pid"], rows)
+    for pod in info.get("pods", []):  # Kubernetes: why a pod is not ready, and its latest events
+        if pod.get("problem") or pod.get("events"):
+            printer.note(f"{pod.get('pod')}-{pod.get('clone')}: {pod.get('problem') or 'not ready'}"
+                         + "".join(f"; {event}" for event in pod.get("events") or []), "warning")
     models = (info.get("usage") or {}).get("models") or {}
     if models:
         printer.line("")
