@@ -26,8 +26,6 @@ import asyncio
 import base64
 import json
 import os
-import queue
-import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -35,12 +33,13 @@ from typing import Any
 
 from autonomy.cluster.deployer import Progress
 from autonomy.cluster.kubernetes import labels as L
-from autonomy.cluster.kubernetes.api import APPLY_ORDER, KubeApi, KubeApiError, path_of
+from autonomy.cluster.kubernetes import observe
+from autonomy.cluster.kubernetes.api import APPLY_ORDER, KubeApi, KubeApiError
 from autonomy.cluster.kubernetes.config import KubeCluster
 from autonomy.cluster.kubernetes.fabric import zone_user
 from autonomy.cluster.kubernetes.images import Publisher, built_refs, pushed_refs
 from autonomy.cluster.kubernetes.render import ZoneRender, node_names, public_pod, render_zone
-from autonomy.cluster.kubernetes.rollout import pod_failure, wait_for_sets
+from autonomy.cluster.kubernetes.rollout import wait_for_sets
 from autonomy.cluster.kubernetes.system import render_system
 from autonomy.errors import ClusterError
 from autonomy.transport.credentials import ClusterCredentials
@@ -78,60 +77,10 @@ class KubernetesDeployer:
         """Nothing runs on this machine: zones keep running in the cluster."""
 
     def zones(self) -> list[dict[str, Any]]:
-        namespaces = self.api.list("Namespace", labels=L.selector(L.common(self.cluster.id)))
-        sets = self.api.list("StatefulSet", labels=L.selector(L.common(self.cluster.id)))
-        out = []
-        for ns in sorted(namespaces, key=lambda n: n["metadata"]["name"]):
-            zone = ns["metadata"].get("labels", {}).get(L.ZONE)
-            if not zone:
-                continue  # the system namespace
-            mine = [s for s in sets if s["metadata"].get("namespace") == ns["metadata"]["name"]]
-            ingress = self.api.get("Ingress", ns["metadata"]["name"], "public")
-            state = ("deleting" if ns["metadata"].get("deletionTimestamp") else
-                     "running" if mine and all(_ready(s) for s in mine) else "starting")
-            out.append({"zone": zone, "url": self.cluster.public_url(zone) if ingress else None,
-                        "public": ingress is not None, "pods": len(mine), "network": self.network, "state": state,
-                        "namespace": ns["metadata"]["name"]})
-        return out
+        return observe.list_zones(self.cluster, self.api)
 
     def status(self, name: str) -> dict[str, Any]:
-        ns = self._zone_namespace(name)
-        sets = {s["metadata"]["name"]: s for s in self.api.list("StatefulSet", ns, labels=f"{L.ZONE}={name}")}
-        pods = sorted(self.api.list("Pod", ns, labels=f"{L.ZONE}={name}"), key=lambda p: p["metadata"]["name"])
-        events: dict[str, list[str]] = {}
-        if any(not _pod_ready(p) for p in pods):
-            listed = self.api.list("Event", ns)
-            for event in sorted(listed, key=lambda e: e.get("lastTimestamp") or e.get("eventTime") or ""):
-                about = (event.get("involvedObject") or {}).get("name", "")
-                events.setdefault(about, []).append(f"{event.get('reason', '')}: {event.get('message', '')}")
-        rows = []
-        for pod in pods:
-            labels = pod["metadata"].get("labels", {})
-            pod_name = labels.get(L.POD, "")
-            clone = int(labels.get("apps.kubernetes.io/pod-index", pod["metadata"]["name"].rsplit("-", 1)[-1]))
-            replicas = (sets.get(pod_name) or {}).get("spec", {}).get("replicas", 1)
-            node = f"{self.cluster.id}-{name}-{pod_name}" + (f"-{clone}" if replicas > 1 else "")
-            containers = []
-            for c in (pod.get("status") or {}).get("containerStatuses") or []:
-                state = c.get("state") or {}
-                kind = next(iter(state), "unknown")
-                reason = (state.get(kind) or {}).get("reason")
-                containers.append({"container": c["name"], "image": c.get("image"), "ready": c.get("ready", False),
-                                   "state": f"{kind} ({reason})" if reason else kind,
-                                   "restarts": c.get("restartCount", 0), "pid": None})
-            failure = pod_failure(pod)
-            rows.append({"pod": pod_name, "clone": clone, "name": pod["metadata"]["name"], "node": node,
-                         "phase": (pod.get("status") or {}).get("phase"), "host": pod["spec"].get("nodeName"),
-                         "containers": containers,
-                         "problem": f"{failure.reason}: {failure.message}".rstrip(": ") if failure else None,
-                         "events": [] if _pod_ready(pod) else events.get(pod["metadata"]["name"], [])[-3:]})
-        limits = {n: (s["spec"]["template"]["spec"].get("resources")
-                      or s["spec"]["template"]["spec"]["containers"][0].get("resources")) for n, s in sets.items()}
-        ingress = self.api.get("Ingress", ns, "public")
-        return {"zone": name, "namespace": ns, "network": self.network,
-                "url": self.cluster.public_url(name) if ingress else None, "pods": rows, "limits": limits,
-                "sets": {n: {"replicas": s["spec"].get("replicas"), "ready": (s.get("status") or {}).get(
-                    "readyReplicas", 0)} for n, s in sets.items()}}
+        return observe.zone_status(self.cluster, self.api, name)
 
     def log_files(self, name: str, pod: str | None, container: str | None) -> list[tuple[str, Path]]:
         raise ClusterError("logs of a Kubernetes zone are not files on this machine: use logs()")
@@ -142,48 +91,11 @@ class KubernetesDeployer:
     def logs(self, name: str, pod: str | None = None, container: str | None = None, follow: bool = False,
              tail: int = 100) -> Iterator[str]:
         """Log lines of the zone's containers, ``[pod-clone/container]``-prefixed when several are shown."""
-        ns = self._zone_namespace(name)
-        selector = f"{L.ZONE}={name}" + (f",{L.POD}={pod}" if pod else "")
-        streams = []
-        for p in sorted(self.api.list("Pod", ns, labels=selector), key=lambda p: p["metadata"]["name"]):
-            for c in p["spec"]["containers"]:
-                if container is None or c["name"] == container:
-                    streams.append((f"{p['metadata']['name']}/{c['name']}", p["metadata"]["name"], c["name"]))
-        if not streams:
-            what = " ".join(filter(None, [f"pod {pod}" if pod else "", f"container {container}" if container else ""]))
-            raise ClusterError(f"zone {name} has no {what or 'running pod'} to show logs of")
-        prefix = len(streams) > 1
-
-        def lines(label: str, pod_name: str, container_name: str) -> Iterator[str]:
-            query = {"container": container_name, "tailLines": tail, "follow": "true" if follow else None}
-            for line in self.api.lines(path_of("Pod", ns, pod_name, "log"), query=query,
-                                       timeout=None if follow else 60):
-                yield f"[{label}] {line}" if prefix else line
-
-        if not follow or len(streams) == 1:
-            for stream in streams:
-                yield from lines(*stream)
-            return
-        yield from _merged([lines(*s) for s in streams])
+        return observe.zone_logs(self.cluster, self.api, name, pod, container, follow, tail)
 
     def describe(self) -> dict[str, Any]:
         """The cluster as ``cluster show`` prints it, with the health of NATS and the model gateway."""
-        c, ns = self.cluster, self.cluster.system_namespace
-        nats = self.api.get("StatefulSet", ns, "nats")
-        gateway = self.api.get("Deployment", ns, "model-gateway")
-
-        def health(obj: dict[str, Any] | None) -> str:
-            if obj is None:
-                return "missing: enroll again"
-            ready = (obj.get("status") or {}).get("readyReplicas", 0)
-            return f"{ready}/{obj['spec'].get('replicas', 1)} ready"
-
-        return {"id": c.id, "kind": "kubernetes", "context": c.context or "(current)", "server": self.api.server,
-                "registry": c.registry, "pull_registry": c.pull_registry, "domain": c.domain,
-                "ingress_class": c.ingress_class, "system_namespace": ns,
-                "fabric_url": f"tls://nats.{ns}.svc:4222", "gateway_url": f"http://model-gateway.{ns}.svc:8080",
-                "public_url_template": c.public_url("{zone}"), "nats": health(nats), "model_gateway": health(gateway),
-                "zones": [z["zone"] for z in self.zones()]}
+        return observe.describe(self.cluster, self.api)
 
     def dry_run(self, zone: ZoneSpec, secrets: dict[str, str], source_dir: Path) -> str:
         """The manifests a deploy would apply (YAML, Secret data redacted), contacting nothing: images by
@@ -385,44 +297,4 @@ class KubernetesDeployer:
             time.sleep(self.poll)
 
     def _zone_namespace(self, name: str) -> str:
-        ns = self.cluster.zone_namespace(name)
-        obj = self.api.get("Namespace", None, ns)
-        if obj is None or obj["metadata"].get("labels", {}).get(L.CLUSTER) != self.cluster.id:
-            raise ClusterError(f"no zone {name!r} in cluster {self.cluster.id} (namespace {ns}): "
-                               "see `autonomy zone list`")
-        return ns
-
-
-def _pod_ready(pod: dict[str, Any]) -> bool:
-    return any(c.get("type") == "Ready" and c.get("status") == "True"
-               for c in (pod.get("status") or {}).get("conditions") or [])
-
-
-def _ready(sts: dict[str, Any]) -> bool:
-    from autonomy.cluster.kubernetes.rollout import set_rolled_out
-
-    return set_rolled_out(sts)
-
-
-def _merged(streams: list[Iterator[str]]) -> Iterator[str]:
-    """Lines of several blocking streams as they come (one thread per stream)."""
-    lines: queue.Queue[str | None] = queue.Queue(maxsize=1000)
-
-    def pump(stream: Iterator[str]) -> None:
-        try:
-            for line in stream:
-                lines.put(line)
-        except ClusterError as exc:
-            lines.put(f"error: {exc}")
-        finally:
-            lines.put(None)
-
-    for stream in streams:
-        threading.Thread(target=pump, args=(stream,), daemon=True).start()
-    open_streams = len(streams)
-    while open_streams:
-        line = lines.get()
-        if line is None:
-            open_streams -= 1
-        else:
-            yield line
+        return observe.zone_namespace(self.cluster, self.api, name)
