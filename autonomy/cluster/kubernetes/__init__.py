@@ -4,8 +4,9 @@ Modules, one concept each: :mod:`.config` (what enroll records), :mod:`.labels`,
 users, the NATS config), :mod:`.render` (a zone's manifests, pure), :mod:`.system` (the system
 namespace, pure), :mod:`.manifests` (redacted YAML), :mod:`.api` (requests through the official client),
 :mod:`.rollout` (waiting, failing fast), :mod:`.observe` (list, status, logs), :mod:`.images` and
-:mod:`.registry` (pinned image refs),
-:mod:`.enroll`, :mod:`.deployer` (the :class:`~autonomy.cluster.deployer.Deployer`). See docs/kubernetes.md.
+:mod:`.registry` (pinned image refs), :mod:`.enroll`, :mod:`.deployer` (the
+:class:`~autonomy.cluster.deployer.Deployer`), :mod:`.gateway_main` (the model gateway the system
+namespace runs). See docs/kubernetes.md.
 """
 
 from __future__ import annotations
