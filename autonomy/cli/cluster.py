@@ -11,11 +11,20 @@ from autonomy.cli.output import OUTPUT_OPTION, Printer
 __all__ = ["cluster", "client"]
 
 
-def client() -> Any:
-    """The cluster client for ``AUTONOMY_HOME`` (imported late: ``--help`` stays fast)."""
+def client(**options: Any) -> Any:
+    """The cluster client for ``AUTONOMY_HOME`` (imported late: ``--help`` stays fast): the local
+    controller's, or for a cluster without a controller (Kubernetes) its backend in-process.
+    ``options`` go to such a backend (``no_build``)."""
     from autonomy.cluster.client import ClusterClient, default_home
+    from autonomy.cluster.direct import DirectClient, open_direct
 
-    return ClusterClient(default_home())
+    home = default_home()
+    direct = open_direct(home, **options)
+    if direct is not None:
+        return DirectClient(direct)
+    if options.get("no_build"):
+        raise click.UsageError("--no-build is for Kubernetes clusters (the local cluster runs images as processes)")
+    return ClusterClient(home)
 
 
 @click.group()
@@ -26,11 +35,36 @@ def cluster() -> None:
 @cluster.command()
 @click.option("--no-input", is_flag=True,
               help="Never prompt (accepted for compatibility: the local cluster needs no input).")
+@click.option("--kubernetes", is_flag=True, help="Enroll a Kubernetes cluster (see docs/kubernetes.md).")
+@click.option("--context", help="Kubernetes: the kubeconfig context (default: the current one).")
+@click.option("--kubeconfig", type=click.Path(dir_okay=False), help="Kubernetes: the kubeconfig file.")
+@click.option("--registry", help="Kubernetes: where zone images are pushed (host[:port][/path]).")
+@click.option("--pull-registry", help="Kubernetes: the registry's name as the cluster's nodes see it.")
+@click.option("--domain", help="Kubernetes: public zones are served at {cluster}-{zone}.DOMAIN.")
+@click.option("--ingress-class", help="Kubernetes: the IngressClass of public zones' Ingresses.")
+@click.option("--tls-secret", help="Kubernetes: [NAMESPACE/]NAME of a wildcard TLS Secret for *.DOMAIN.")
+@click.option("--cluster-issuer", help="Kubernetes: a cert-manager ClusterIssuer for public zones' certificates.")
+@click.option("--insecure-http", is_flag=True, help="Kubernetes: serve public zones over plain HTTP.")
+@click.option("--runtime-image", help="Kubernetes: the image NATS and the model gateway run (our base image).")
 @OUTPUT_OPTION
-def enroll(no_input: bool, output: str) -> None:
-    """Create the local cluster if there is none, start its controller, and show it."""
+def enroll(no_input: bool, kubernetes: bool, output: str, **options: Any) -> None:
+    """Create the local cluster if there is none, start its controller, and show it.
+
+    With --kubernetes: check and enroll the Kubernetes cluster of a kubeconfig context (a second
+    workstation enrolling the same cluster adopts it)."""
     printer = Printer(output)
-    info = client().enroll()
+    given = sorted(f"--{k.replace('_', '-')}" for k, v in options.items() if v)
+    if not kubernetes and given:
+        raise click.UsageError(f"{', '.join(given)} only apply with --kubernetes")
+    if kubernetes:
+        from autonomy.cluster.client import default_home
+        from autonomy.cluster.direct import enroll as enroll_direct
+
+        if not options.get("registry"):
+            raise click.UsageError("--kubernetes needs --registry: where zone images are pushed")
+        info = enroll_direct("kubernetes", default_home(), progress_printer(printer), **options)
+    else:
+        info = client().enroll()
     printer.data(info)
     printer.line(f"Cluster {info.get('id')} is ready.")
     _show_fields(printer, info)
@@ -56,7 +90,24 @@ def stop(output: str) -> None:
     printer.line("Stopped the cluster." if result.get("stopped") else "The cluster was not running.")
 
 
+def progress_printer(printer: Printer) -> Any:
+    """``progress(step, detail)`` on stderr: a JSON object per line with ``-o json``, else ``step: detail``."""
+    import json
+
+    def progress(step: str, detail: str) -> None:
+        if printer.json:
+            printer.err.print(json.dumps({"step": step, "detail": detail}), markup=False, highlight=False)
+        else:
+            printer.err.print(f"{step}: {detail}", markup=False, highlight=False)
+    return progress
+
+
 def _show_fields(printer: Printer, info: dict[str, Any]) -> None:
+    if info.get("kind") == "kubernetes":
+        printer.fields([(k.replace("_", " "), info.get(k)) for k in (
+            "id", "kind", "context", "server", "registry", "domain", "system_namespace", "nats", "model_gateway",
+            "public_url_template")] + [("zones", info.get("zones") or "none")])
+        return
     zones = info.get("zones") or []
     names = [z.get("zone", z.get("name")) if isinstance(z, dict) else z for z in zones]
     printer.fields([

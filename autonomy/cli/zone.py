@@ -8,6 +8,7 @@ that fails any check deploys nothing, and the cluster's controller is not even s
 from __future__ import annotations
 
 import contextlib
+import json
 from pathlib import Path
 from typing import Any
 
@@ -59,11 +60,22 @@ def check_zone(directory: Path, printer: Printer) -> tuple[ZoneSpec, dict[str, s
 @zone.command()
 @DIR_OPTION
 @click.option("--dry-run", is_flag=True, help="Only check the zone and show how each container would run.")
-@OUTPUT_OPTION
-def deploy(directory: Path, dry_run: bool, output: str) -> None:
+@click.option("--no-build", is_flag=True,
+              help="Kubernetes: deploy images already pushed under their content tags (built elsewhere, e.g. CI).")
+@click.option("-o", "--output", type=click.Choice(["text", "json", "yaml"]), default="text", show_default=True,
+              help="text for people, json for scripts; yaml with --dry-run: the Kubernetes manifests.")
+def deploy(directory: Path, dry_run: bool, no_build: bool, output: str) -> None:
     """Deploy (or update) the zone described by autonomy.yaml; print its public URL."""
+    if output == "yaml" and not dry_run:
+        raise click.UsageError("-o yaml shows the manifests of --dry-run")
     printer = Printer(output)
     spec, secrets, plans = check_zone(directory, printer)
+    if dry_run and output == "yaml":
+        from autonomy.cluster.client import default_home
+        from autonomy.cluster.direct import render
+
+        click.echo(render(default_home(), spec, secrets, directory.resolve()), nl=False)
+        return
     if dry_run:
         printer.data({"zone": spec.name, "plans": {k: p.model_dump(mode="json") for k, p in plans.items()}})
         printer.table(["container", "kind", "command", "requirements"], [
@@ -72,7 +84,7 @@ def deploy(directory: Path, dry_run: bool, output: str) -> None:
         return
     result: dict[str, Any] | None = None
     with _Progress(printer) as progress:
-        for event in client().deploy(spec, secrets, directory.resolve()):
+        for event in client(**({"no_build": True} if no_build else {})).deploy(spec, secrets, directory.resolve()):
             if event.get("event") == "done":
                 result = event.get("result") or {}
             else:
@@ -128,6 +140,10 @@ def status(name: str | None, directory: Path, output: str) -> None:
     ]
     printer.line("")
     printer.table(["pod", "clone", "node", "container", "image", "state", "restarts", "pid"], rows)
+    for pod in info.get("pods", []):  # Kubernetes: why a pod is not ready, and its latest events
+        if pod.get("problem") or pod.get("events"):
+            printer.note(f"{pod.get('pod')}-{pod.get('clone')}: {pod.get('problem') or 'not ready'}"
+                         + "".join(f"; {event}" for event in pod.get("events") or []), "warning")
     models = (info.get("usage") or {}).get("models") or {}
     if models:
         printer.line("")
@@ -177,16 +193,19 @@ class _Progress:
 
     def __init__(self, printer: Printer) -> None:
         self.console = printer.err
+        self.json = printer.json
         self.status: Any = None
 
     def __enter__(self) -> _Progress:
-        if self.console.is_terminal:
+        if self.console.is_terminal and not self.json:
             self.status = self.console.status("deploying ...")
             self.status.start()
         return self
 
     def show(self, step: str, detail: str) -> None:
-        if self.status is not None:
+        if self.json:  # -o json: one JSON object per line on stderr, stdout keeps the one result document
+            self.console.print(json.dumps({"step": step, "detail": detail}), markup=False, highlight=False)
+        elif self.status is not None:
             self.status.update(escape(f"{step}: {detail}"))
             self.console.print(f"[green]✓[/green] [bold]{escape(step)}[/bold] {escape(detail)}", highlight=False)
         else:

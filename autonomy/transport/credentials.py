@@ -86,7 +86,10 @@ def _self_signed_ca(ca_key: Any, ca_name: Any, now: datetime.datetime) -> Any:
 def generate_tls(hosts: Iterable[str] = (), common_name: str = "autonomy fabric",
                  ca: TlsMaterial | None = None) -> TlsMaterial:
     """A server certificate for 127.0.0.1, localhost and ``hosts`` (EC P-256, 10 years), signed by the
-    CA of ``ca`` if given, else by a new CA."""
+    CA of ``ca`` if given, else by a new CA.
+
+    The certificate is for ``serverAuth`` and ``clientAuth``: NATS route TLS is mutual (a server
+    connecting a route presents it as a client certificate), so servers of one NATS cluster share it."""
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import ec
@@ -118,7 +121,8 @@ def generate_tls(hosts: Iterable[str] = (), common_name: str = "autonomy fabric"
         .issuer_name(ca_name).public_key(server_key.public_key()).serial_number(x509.random_serial_number())
         .not_valid_before(now - datetime.timedelta(minutes=5)).not_valid_after(now + datetime.timedelta(days=3650))
         .add_extension(x509.SubjectAlternativeName(sans), critical=False)
-        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH]),
+                       critical=False)
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .sign(ca_key, hashes.SHA256())
     )
