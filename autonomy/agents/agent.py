@@ -23,6 +23,7 @@ from autonomy.agents.errors import AgentError, AgentStartTimeoutError, AgentStop
 from autonomy.agents.reference import AgentReference
 from autonomy.agents.state import State, StateMachine
 from autonomy.agents.worker import ConversationWorker
+from autonomy.memory.config import cached_conversations, store_for
 from autonomy.memory.memory import Memory
 from autonomy.nodes.address import validate_address
 
@@ -113,7 +114,10 @@ class Agent:
         self.instructions = instructions
         self.model = model
         self.tools, self.factories = prepare_tools(tools, node)
-        self.memory = Memory(max_messages_in_short_term_memory, max_tokens_in_short_term_memory)
+        # The node's conversation store (SQLite in the pod's data dir, PostgreSQL, or none; see
+        # autonomy.memory.config), shared by its agents; at most cached_conversations() stay in RAM.
+        self.memory = Memory(max_messages_in_short_term_memory, max_tokens_in_short_term_memory,
+                             store=store_for(node), max_cached_conversations=cached_conversations())
         self.max_iterations = max_iterations or DEFAULT_MAX_ITERATIONS
         self.max_execution_time = float(max_execution_time or DEFAULT_MAX_EXECUTION_TIME)
         self.enable_ask_for_user_input = enable_ask_for_user_input
@@ -223,7 +227,8 @@ class Agent:
             agent = Agent(node, name, instructions, model, tools, max_iterations, max_execution_time,
                           max_messages_in_short_term_memory, max_tokens_in_short_term_memory,
                           enable_ask_for_user_input, exposed_as)
-            start = node.start_spawner(name, agent.create_worker, key_extractor, None, exposed_as)
+            start = node.start_spawner(name, agent.create_worker, key_extractor, None, exposed_as,
+                                       max_idle_workers=agent.memory.max_cached_conversations)
         try:
             started = await (asyncio.wait_for(start, timeout) if timeout is not None else start)
         except TimeoutError:

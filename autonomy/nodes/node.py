@@ -63,6 +63,9 @@ class Node:
         self._stopped = asyncio.Event()
         self._stopping = False
         self._background: set[asyncio.Task[Any]] = set()
+        # Objects the upper layers attach to this node (e.g. the agents' conversation store), closed
+        # (``await resource.aclose()``) after the workers stopped; the node knows nothing else of them.
+        self.resources: dict[str, Any] = {}
 
     # ---- life cycle -------------------------------------------------------------------------
 
@@ -189,6 +192,12 @@ class Node:
                 await client.close()
         for name in list(self._agents) + list(self._workers):
             await self.stop_worker(name)
+        for key, resource in list(self.resources.items()):
+            if resource is not None and hasattr(resource, "aclose"):
+                try:
+                    await resource.aclose()
+                except Exception:
+                    logger.exception("node %r: closing %s failed", self.name, key)
         with contextlib.suppress(Exception):
             await self.transport.stop()
         for task in list(self._background):
@@ -242,12 +251,14 @@ class Node:
         return cell
 
     async def start_spawner(self, name: str, agent_factory: AgentFactory, key_extractor: KeyExtractor,
-                            policy: Any = None, exposed_as: str | None = None) -> None:
-        """Start an agent: a spawner at ``name`` with one worker per conversation key (spec §3.2)."""
+                            policy: Any = None, exposed_as: str | None = None,
+                            max_idle_workers: int | None = None) -> None:
+        """Start an agent: a spawner at ``name`` with one worker per conversation key (spec §3.2); at most
+        ``max_idle_workers`` idle conversation workers are kept (see :class:`Spawner`)."""
         validate_address(name, "agent")
         if name in self._routes:
             raise ValueError(f"Address {name!r} is already in use on node {self.name!r}: stop it first")
-        spawner = Spawner(self, name, agent_factory, key_extractor, exposed_as)
+        spawner = Spawner(self, name, agent_factory, key_extractor, exposed_as, max_idle_workers)
         self._routes[name] = WorkerCell(self, name, spawner, internal=True, exposed_as=exposed_as)
         self._agents[name] = spawner
 
