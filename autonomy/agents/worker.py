@@ -89,6 +89,8 @@ class ConversationWorker:
         except InvalidMessage:
             return None
         if isinstance(request, GetConversationStateRequest):
+            if self.agent.memory.store is not None:  # the conversation may be only in the store
+                return self._stored_state(request.scope, request.conversation)
             return to_json(self._state(request.scope, request.conversation))
         if isinstance(request, GetIdentifierRequest):
             return to_json(GetIdentifierResponse(
@@ -168,11 +170,21 @@ class ConversationWorker:
             return f" (and the conversation could not be saved: {exc})"
         return ""
 
+    async def _stored_state(self, scope: str, conversation: str) -> str:
+        try:
+            await self.agent.memory.get_message_count(*memory_key(self.agent.name, scope, conversation))
+        except AutonomyError as exc:
+            return to_json(Error(f"Agent {self.agent.name!r} cannot load the conversation: {exc}"))
+        return to_json(self._state(scope, conversation))
+
     def _state(self, scope: str, conversation: str) -> GetConversationStateResponse:
         machine = (self.machines or {}).get((scope, conversation))
-        count = self.agent.memory.message_count_nowait(*memory_key(self.agent.name, scope, conversation))
+        mkey = memory_key(self.agent.name, scope, conversation)
+        count = self.agent.memory.message_count_nowait(*mkey)
         if machine is None:
-            return GetConversationStateResponse(False, "ready", count, scope, conversation)
+            saved = self.agent.memory.state_nowait(*mkey)  # paused before a restart or an eviction
+            phase = saved.get("state", "ready") if isinstance(saved, dict) else "ready"
+            return GetConversationStateResponse(phase == "waiting_for_input", phase, count, scope, conversation)
         return GetConversationStateResponse(machine.is_paused, machine.state.value, count, scope, conversation)
 
     def _conversations(self, scope: str | None, conversation: str | None) -> GetConversationsResponse:

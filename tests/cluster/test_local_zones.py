@@ -86,6 +86,15 @@ def test_every_clone_listens_on_8000_in_its_own_namespace_with_the_platform_env(
     assert httpx.get(f"http://{main['address']}:8000/", timeout=5).json()["env"]["API_KEY"] == "s3cret"
 
 
+def test_each_pod_instance_has_its_own_private_data_dir_under_the_zone(cluster, shop):
+    dirs = [httpx.get(f"http://{p['address']}:8000/", timeout=5).json()["env"]["AUTONOMY_DATA_DIR"]
+            for p in cluster.zone_status("shop")["pods"]]
+    zone_data = cluster.home / "zones" / "shop" / "data"
+    assert dirs == [str(zone_data / name) for name in ("main-pod-0", "runner-pod-0", "runner-pod-1")]
+    assert all(Path(d).is_dir() and Path(d).stat().st_mode & 0o777 == 0o700 for d in dirs)
+    assert zone_data.stat().st_mode & 0o777 == 0o700
+
+
 def test_containers_of_a_pod_share_localhost(cluster, shop):
     main = cluster.zone_status("shop")["pods"][0]
     answer = httpx.get(f"http://{main['address']}:8000/peer?port=7000", timeout=5).json()

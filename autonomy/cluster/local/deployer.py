@@ -206,6 +206,9 @@ class LocalDeployer:
             })
             if ns is None:
                 env["DEFAULT_HOST_HTTP"] = "127.0.0.1"
+            # The pod instance's own data dir (agents' conversations): kept across container restarts and
+            # redeploys of the zone, deleted with it (it is under the zone's dir).
+            env["AUTONOMY_DATA_DIR"] = str(_data_dir(self.zone_dir(zone.name), pod.name, clone))
             argv = cgroup.join_argv(argv)
             if ns is not None:
                 argv = ns.exec_prefix() + argv
@@ -343,6 +346,15 @@ def _main_pod(zone: Any) -> Any:
 def _main_name(spec: dict[str, Any]) -> str:
     names = [p["name"] for p in spec["pods"]]
     return "main-pod" if "main-pod" in names else names[0]
+
+
+def _data_dir(zone_dir: Path, pod: str, clone: int) -> Path:
+    """``{zone dir}/data/{pod}-{clone}``, made 0700 (the node's SQLite conversations live there)."""
+    path = zone_dir / "data" / f"{pod}-{clone}"
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    path.parent.chmod(0o700)
+    path.chmod(0o700)
+    return path
 
 
 def _write_secrets(path: Path, secrets: dict[str, str]) -> None:
