@@ -10,6 +10,7 @@ from typing import Annotated, Any
 from fastapi import Depends, FastAPI, HTTPException, Query, Request, WebSocket
 from fastapi.responses import FileResponse
 
+from autonomy.http.guard import InputGuard
 from autonomy.http.serving import ServedApp, bind_tcp
 from autonomy.nodes.address import parse_socket_address
 from autonomy.nodes.node import Node
@@ -93,6 +94,7 @@ class HttpServer:
             self.api.routes(node)
             app.mount("/", self.api.api)
         app.add_middleware(_NodeMiddleware, node=node)
+        app.add_middleware(InputGuard)  # body limit, admin routes closed on the public URL (see guard.py)
         return app
 
     async def start(self, node: Node) -> None:

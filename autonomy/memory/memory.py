@@ -24,7 +24,7 @@ import time
 from collections import OrderedDict
 from typing import Any
 
-from autonomy.memory.store import BatchingStore
+from autonomy.memory.store import BatchingStore, decode, encode
 
 __all__ = ["Memory", "estimate_tokens", "find_safe_trim_count", "validate_tool_pairing"]
 
@@ -217,9 +217,16 @@ class Memory:
             raise TypeError(f"Memory.add_message: message must be a dict, not {type(message).__name__}")
         message = dict(message)
         message.setdefault("timestamp", time.time())
+        text = encode(message)
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:  # a lone surrogate (a tool's or a model's output): it could never be
+            # stored nor sent to a model again, and would break every later turn; U+FFFD instead
+            text = text.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
+            message = decode(text)
         history = self._history(scope, conversation)
         if self.store is not None:
-            self.store.append_nowait(scope, conversation, history.first_seq + len(history.messages), message)
+            self.store.append_encoded_nowait(scope, conversation, history.first_seq + len(history.messages), text)
         history.messages.append(message)
         history.tokens.append(estimate_tokens(message))
         if self._trim(history) and self.store is not None:

@@ -75,6 +75,10 @@ class BatchingStore:
     def append_nowait(self, scope: str, conversation: str, seq: int, message: dict[str, Any]) -> None:
         self._pending.append(Write("append", scope, conversation, seq, encode(message)))
 
+    def append_encoded_nowait(self, scope: str, conversation: str, seq: int, text: str) -> None:
+        """:meth:`append_nowait` of a message already encoded with :func:`encode`."""
+        self._pending.append(Write("append", scope, conversation, seq, text))
+
     def trim_nowait(self, scope: str, conversation: str, below_seq: int) -> None:
         self._pending.append(Write("trim", scope, conversation, below_seq))
 
