@@ -20,6 +20,7 @@ from typing import Any
 
 from autonomy.agents.builtin_tools import builtin_tools
 from autonomy.agents.errors import AgentError, AgentStartTimeoutError, AgentStopTimeoutError
+from autonomy.agents.input_checks import valid_text
 from autonomy.agents.reference import AgentReference
 from autonomy.agents.state import State, StateMachine
 from autonomy.agents.worker import ConversationWorker
@@ -58,7 +59,10 @@ def key_extractor(message: str) -> str | None:
         if isinstance(snippet, dict):
             scope, conversation = snippet.get("scope"), snippet.get("conversation")
     if scope and conversation and isinstance(scope, str) and isinstance(conversation, str):
-        return f"{scope}/{conversation}"
+        key = f"{scope}/{conversation}"
+        # A key that is not valid Unicode never names a worker (listings would fail to encode it): the
+        # default worker gets the message and refuses it.
+        return key if valid_text(key) else None
     return None
 
 

@@ -17,7 +17,7 @@ from typing import Any
 
 from autonomy.errors import ConfigError
 
-__all__ = ["InputRefused", "MAX_ID_LENGTH", "check_request_json", "max_json_depth", "max_messages"]
+__all__ = ["InputRefused", "MAX_ID_LENGTH", "check_request_json", "max_json_depth", "max_messages", "valid_text"]
 
 
 class InputRefused(ConfigError):
@@ -54,6 +54,11 @@ def max_messages() -> int:
 
 def _bad_string(text: str) -> bool:
     return not text.isascii() and _SURROGATE.search(text) is not None
+
+
+def valid_text(text: str) -> bool:
+    """True when ``text`` holds no lone surrogate (it can be encoded as UTF-8, stored and listed)."""
+    return not _bad_string(text)
 
 
 def check_request_json(data: Any, root: str = "body") -> None:

@@ -20,6 +20,7 @@ import logging
 from collections.abc import Awaitable
 from typing import TYPE_CHECKING, Any
 
+from autonomy.agents.input_checks import valid_text
 from autonomy.agents.loop import Emitter, TurnFailed, run_turn
 from autonomy.agents.state import StateMachine
 from autonomy.errors import AutonomyError, InvalidMessage
@@ -110,6 +111,10 @@ class ConversationWorker:
 
     async def _converse(self, context: Any, snippet: ConversationSnippet, stream: bool) -> None:
         key = (snippet.scope, snippet.conversation)
+        if not (valid_text(key[0]) and valid_text(key[1])):  # could be neither stored nor listed
+            await context.reply(to_json(Error("Invalid agent message: scope and conversation must be valid "
+                                              "Unicode text (they hold a lone surrogate)")))
+            return
         memory, mkey = self.agent.memory, memory_key(self.agent.name, *key)
         try:
             await memory.hold(*mkey)  # loads it from the node's store after a restart or an eviction

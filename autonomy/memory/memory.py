@@ -20,11 +20,14 @@ are not held leave it (their messages are in the store). Without a store nothing
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections import OrderedDict
 from typing import Any
 
 from autonomy.memory.store import BatchingStore, decode, encode
+
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 __all__ = ["Memory", "estimate_tokens", "find_safe_trim_count", "validate_tool_pairing"]
 
@@ -222,7 +225,7 @@ class Memory:
             text.encode("utf-8")
         except UnicodeEncodeError:  # a lone surrogate (a tool's or a model's output): it could never be
             # stored nor sent to a model again, and would break every later turn; U+FFFD instead
-            text = text.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
+            text = _LONE_SURROGATE.sub("\ufffd", text)
             message = decode(text)
         history = self._history(scope, conversation)
         if self.store is not None:

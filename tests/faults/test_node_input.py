@@ -122,3 +122,20 @@ async def test_with_an_api_key_admin_routes_open_to_whoever_gives_it(model, monk
             bearer = {**PUBLIC, "Authorization": "Bearer k3y"}
             assert (await http.get("/agents/henry/conversations", headers=bearer)).status_code == 200
             assert (await http.get("/mine", headers=PUBLIC)).json() == {"app": "route"}  # the app's own route
+
+
+async def test_lone_surrogates_from_inside_the_zone_poison_nothing(model, fake_llm, monkeypatch, tmp_path):
+    """Not through HTTP (another node's AgentReference): a surrogate in an id is refused; one in a message
+    or a tool's output is stored as U+FFFD, so the store and later turns keep working."""
+    monkeypatch.setenv("AUTONOMY_DATA_DIR", str(tmp_path))
+    async with Node.open("inside", http_server=HttpServer("127.0.0.1:0")) as node:
+        agent = await Agent.start(node, "x", name="henry", model=model)
+        with pytest.raises(Exception, match="lone surrogate"):
+            await agent.send("hi", scope="s", conversation="c\ud800")
+        await agent.send("bad \udc80 text", scope="s", conversation="c")
+        await agent.send("fine", scope="s", conversation="c")
+        stored = await agent.get_conversations(scope="s", conversation="c")
+        assert [m["content"]["text"] for m in stored if m["role"] == "user"] == ["bad \ufffd text", "fine"]
+        host, port = node.http_server.address
+        async with httpx.AsyncClient(base_url=f"http://{host}:{port}", timeout=30) as http:
+            assert (await http.get("/workers")).status_code == 200
