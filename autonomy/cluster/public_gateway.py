@@ -81,6 +81,8 @@ class PublicGateway:
             await self._proxy(reader, writer)
         except (ConnectionError, asyncio.IncompleteReadError, asyncio.LimitOverrunError):
             pass  # the client went away or sent a malformed head: nothing to answer
+        except asyncio.CancelledError:
+            pass  # the gateway stops: this connection task ends here, quietly
         except Exception:
             log.exception("public gateway: connection failed")
         finally:

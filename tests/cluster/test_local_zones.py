@@ -130,11 +130,15 @@ def test_limits_are_enforced_on_every_process_of_the_pod_where_cgroups_allow(clu
 
 def test_public_gateway_routes_by_host_to_the_main_pod(cluster, shop):
     base, headers = _gateway(cluster, "shop")
-    answer = httpx.get(base + "/", headers=headers, timeout=5).json()
+    response = httpx.get(base + "/", headers=headers, timeout=5)
+    assert response.status_code == 200, (response.status_code, response.text)
+    answer = response.json()
     assert answer["env"]["NODE"].endswith("-shop-main-pod")
     assert answer["headers"]["X-Forwarded-Proto"] == "http"
-    posted = httpx.post(base + "/upload", headers=headers, content=b"x" * 3_000_000, timeout=10).json()
-    assert posted == {"received": 3_000_000}
+    posted = httpx.post(base + "/upload", headers=headers, content=b"x" * 1_000_000, timeout=10).json()
+    assert posted == {"received": 1_000_000}
+    too_big = httpx.post(base + "/upload", headers=headers, content=b"x" * 3_000_000, timeout=10)
+    assert too_big.status_code == 413  # over AUTONOMY_MAX_BODY_BYTES (1 MiB) of the public gateway
     unknown = httpx.get(base + "/", headers={"Host": "example.com"}, timeout=5)
     assert unknown.status_code == 404 and "No zone is served" in unknown.text
     missing = httpx.get(base + "/", headers={"Host": f"{cluster.show()['id']}-nope.localhost"}, timeout=5)
