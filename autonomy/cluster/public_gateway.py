@@ -51,7 +51,9 @@ class PublicGateway:
 
     async def start(self) -> int:
         """Listen; returns the bound port once accepting connections."""
-        self._server = await asyncio.start_server(self._serve, self.host, self.port, limit=MAX_HEAD)
+        # A deep backlog: a burst of new connections (200 clients at once) waits in it instead of being
+        # refused or retried after a second.
+        self._server = await asyncio.start_server(self._serve, self.host, self.port, limit=MAX_HEAD, backlog=2048)
         self.port = self._server.sockets[0].getsockname()[1]
         return self.port
 
