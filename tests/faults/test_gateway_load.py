@@ -83,3 +83,28 @@ async def test_2000_kept_alive_requests_at_200_concurrent_are_all_answered(node_
     finally:
         await gateway.stop()
     assert counts == {"ok": CONNECTIONS * PER_CONNECTION, "error": 0, "dropped": 0}
+
+
+async def test_a_kept_alive_connection_idle_for_a_while_still_carries_the_next_request(node_port):
+    """The node keeps idle connections longer than the gateway does (90 s vs 75 s): a request after a
+    pause is never sent on a connection the node is closing (uvicorn's own default is 5 s)."""
+    gateway = PublicGateway(CLUSTER, lambda zone: ("127.0.0.1", node_port), port=0)
+    await gateway.start()
+    counts = {"ok": 0, "error": 0, "dropped": 0}
+    request = f"GET /hello HTTP/1.1\r\nHost: {CLUSTER}-shop.localhost\r\n\r\n".encode()
+    try:
+        reader, writer = await asyncio.open_connection("127.0.0.1", gateway.port)
+        try:
+            for pause in (0, 6):
+                await asyncio.sleep(pause)
+                writer.write(request)
+                head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 30)
+                length = int(next(line.split(b":")[1] for line in head.split(b"\r\n")
+                                  if line.lower().startswith(b"content-length:")))
+                await reader.readexactly(length)
+                counts["ok" if head.startswith(b"HTTP/1.1 200") else "error"] += 1
+        finally:
+            writer.close()
+    finally:
+        await gateway.stop()
+    assert counts == {"ok": 2, "error": 0, "dropped": 0}
