@@ -231,12 +231,15 @@ def test_unknown_zone_is_refused_with_its_name(cluster):
 
 
 def test_controller_restart_brings_zones_back(cluster, shop):
+    kept = cluster.home / "zones" / "shop" / "data" / "main-pod-0" / "conversations.sqlite3"
+    kept.write_text("a pod's data")  # the data dir outlives the processes and the redeploy
     cluster.stop()
     assert not (cluster.home / "controller.sock").exists()
     cluster.enroll()
     status = wait_until(lambda: _running(cluster, "shop"), timeout=60, what="the restored zone",
                         describe=describe_cluster(cluster, "shop"))
     assert len(status["pods"]) == 3
+    assert kept.read_text() == "a pod's data"
     base, headers = _gateway(cluster, "shop")
     wait_until(lambda: _answers(base + "/", headers), timeout=30, what="the restored public pod")
 
