@@ -20,9 +20,11 @@ from typing import Any
 
 from autonomy.agents.builtin_tools import builtin_tools
 from autonomy.agents.errors import AgentError, AgentStartTimeoutError, AgentStopTimeoutError
+from autonomy.agents.input_checks import valid_text
 from autonomy.agents.reference import AgentReference
 from autonomy.agents.state import State, StateMachine
 from autonomy.agents.worker import ConversationWorker
+from autonomy.memory.config import cached_conversations, store_for
 from autonomy.memory.memory import Memory
 from autonomy.nodes.address import validate_address
 from autonomy.nodes.message import message_to_openai
@@ -57,7 +59,10 @@ def key_extractor(message: str) -> str | None:
         if isinstance(snippet, dict):
             scope, conversation = snippet.get("scope"), snippet.get("conversation")
     if scope and conversation and isinstance(scope, str) and isinstance(conversation, str):
-        return f"{scope}/{conversation}"
+        key = f"{scope}/{conversation}"
+        # A key that is not valid Unicode never names a worker (listings would fail to encode it): the
+        # default worker gets the message and refuses it.
+        return key if valid_text(key) else None
     return None
 
 
@@ -125,8 +130,12 @@ class Agent:
         self.instructions = instructions
         self.model = model
         self.tools, self.factories = prepare_tools(tools, node)
+        # The node's conversation store (SQLite in the pod's data dir, PostgreSQL, or none; see
+        # autonomy.memory.config), shared by its agents; at most cached_conversations() stay in RAM.
+        # enable_long_term_memory (upstream's) gives a standalone node a SQLite store too.
         self.memory = Memory(max_messages_in_short_term_memory, max_tokens_in_short_term_memory,
-                             enable_long_term_memory=enable_long_term_memory, tenant=name)
+                             store=store_for(node, long_term=enable_long_term_memory),
+                             max_cached_conversations=cached_conversations())
         self.max_iterations = max_iterations or DEFAULT_MAX_ITERATIONS
         self.max_execution_time = float(max_execution_time or DEFAULT_MAX_EXECUTION_TIME)
         self.enable_ask_for_user_input = enable_ask_for_user_input
@@ -263,7 +272,8 @@ class Agent:
 
                 agent.subagents = Subagents(agent, configs, subagent_runner_filter)
                 agent.tools.extend(agent.subagents.tools())
-            start = node.start_spawner(name, agent.create_worker, key_extractor, None, exposed_as)
+            start = node.start_spawner(name, agent.create_worker, key_extractor, None, exposed_as,
+                                       max_idle_workers=agent.memory.max_cached_conversations)
         try:
             started = await (asyncio.wait_for(start, timeout) if timeout is not None else start)
         except TimeoutError:

@@ -22,6 +22,7 @@ import inspect
 import logging
 import os
 import uuid
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from autonomy.agents import transcripts
@@ -58,10 +59,12 @@ class TurnFailed(AgentError):
 class Emitter:
     """Sends a turn's response messages: all at once (``conversation_snippet``) or as parts."""
 
-    __slots__ = ("context", "scope", "conversation", "stream", "part_nb", "collected")
+    __slots__ = ("context", "scope", "conversation", "stream", "part_nb", "collected", "before_finish")
 
-    def __init__(self, context: Any, scope: str, conversation: str, stream: bool) -> None:
+    def __init__(self, context: Any, scope: str, conversation: str, stream: bool,
+                 before_finish: Callable[[], Awaitable[None]] | None = None) -> None:
         self.context = context
+        self.before_finish = before_finish  # e.g. save the conversation before the user sees the answer
         self.scope = scope
         self.conversation = conversation
         self.stream = stream
@@ -87,6 +90,8 @@ class Emitter:
 
     async def finish(self, last: ConversationMessage | None = None) -> None:
         """End the turn: the finished part (carrying ``last`` if given), or the whole snippet."""
+        if self.before_finish is not None:
+            await self.before_finish()
         if self.stream:
             await self._part([last] if last is not None else [], True)
         else:

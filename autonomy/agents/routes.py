@@ -23,8 +23,9 @@ from fastapi.responses import Response, StreamingResponse
 from autonomy.agents.codec import from_dict, from_json, message_from_dict, to_dict, to_json
 from autonomy.agents.errors import AgentError, AgentNotFound, AgentTimeoutError
 from autonomy.agents.http_errors import ErrorTranslatingRoute
+from autonomy.agents.input_checks import check_request_json, max_json_depth
 from autonomy.agents.protocol import ConversationSnippet, Error, GetConversationsRequest, StreamedConversationSnippet
-from autonomy.errors import AutonomyError, DeliveryError, DeliveryTimeout, InvalidMessage, WorkerNotFound
+from autonomy.errors import AutonomyError, ConfigError, DeliveryError, DeliveryTimeout, InvalidMessage, WorkerNotFound
 
 __all__ = ["add_agent_routes", "parse_agent_request"]
 
@@ -48,8 +49,15 @@ def parse_agent_request(body: bytes) -> tuple[list[Any], str, str]:
         data = json.loads(body) if body.strip() else None
     except ValueError as exc:
         raise HTTPException(400, f"The body must be JSON like {{\"message\": \"Hello\"}} ({exc})") from None
+    except RecursionError:
+        raise HTTPException(422, f"body nests deeper than {max_json_depth()} levels "
+                                 "(AUTONOMY_MAX_JSON_DEPTH)") from None
     if data is None:
         raise HTTPException(422, "The body is empty: send {\"message\": \"Hello\"}")
+    try:
+        check_request_json(data)
+    except ConfigError as exc:  # InputRefused, or a malformed limit setting
+        raise HTTPException(422, str(exc)) from None
     scope, conversation = "", ""
     message: Any = data
     if isinstance(data, dict) and "message" in data:

@@ -55,3 +55,20 @@ class StateMachine:
 
     def transition(self, state: State) -> None:
         self.state = state
+
+    def to_dict(self) -> dict[str, Any]:
+        """The paused turn as JSON (what the conversation store keeps to resume it after a restart)."""
+        return {"state": self.state.value, "iterations": self.iterations, "elapsed": self.elapsed,
+                "paused_call_id": self.paused_call_id,
+                "pending_tool_calls": [{"id": c.id, "name": c.function.name, "arguments": c.function.arguments}
+                                       for c in self.pending_tool_calls]}
+
+    @classmethod
+    def from_dict(cls, scope: str, conversation: str, data: dict[str, Any]) -> StateMachine:
+        """The machine :meth:`to_dict` saved."""
+        from autonomy.nodes.message import FunctionToolCall, ToolCall
+
+        calls = [ToolCall(c["id"], FunctionToolCall(c["name"], c.get("arguments") or ""))
+                 for c in data.get("pending_tool_calls") or []]
+        return cls(scope, conversation, State(data["state"]), int(data.get("iterations", 0)),
+                   float(data.get("elapsed", 0.0)), calls, data.get("paused_call_id"))

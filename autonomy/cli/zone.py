@@ -104,8 +104,9 @@ def list_(output: str) -> None:
     zones = client().list_zones()
     printer.data(zones)
     printer.table(
-        ["zone", "url", "public", "pods", "network"],
-        [(z.get("zone"), z.get("url"), z.get("public"), z.get("pods"), z.get("network")) for z in zones],
+        ["zone", "state", "url", "public", "pods", "network"],
+        [(z.get("zone"), z.get("state"), z.get("url"), z.get("public"), z.get("pods"), z.get("network"))
+         for z in zones],
         empty="No zones: deploy one with `autonomy zone deploy`.",
     )
 
@@ -132,7 +133,8 @@ def status(name: str | None, directory: Path, output: str) -> None:
     printer = Printer(output)
     info = client().zone_status(name or _zone_name(directory))
     printer.data(info)
-    printer.fields([("zone", info.get("zone")), ("url", info.get("url")), ("network", info.get("network"))])
+    printer.fields([("zone", info.get("zone")), ("state", info.get("state")), ("url", info.get("url")),
+                    ("network", info.get("network"))] + ([("why", info["error"])] if info.get("error") else []))
     rows = [
         (pod.get("pod"), pod.get("clone"), pod.get("node"), c.get("container"), c.get("image"),
          c.get("state"), c.get("restarts"), c.get("pid"))

@@ -49,6 +49,8 @@ def build_app(controller: Controller) -> FastAPI:
             return await request.json()
         except ValueError:
             raise ConfigError("the request body must be JSON") from None
+        except RecursionError:  # json's C parser recurses: a hostile nesting must not be a 500
+            raise ConfigError("the request body nests too deeply") from None
 
     def deployer() -> Deployer:
         if controller.deployer is None:

@@ -41,6 +41,7 @@ from autonomy.cluster.api import build_app
 from autonomy.cluster.backends import open_backend
 from autonomy.cluster.deployer import Backend, Deployer, DeployerSettings
 from autonomy.cluster.fabric import ClusterFabric, start_fabric
+from autonomy.cluster.fabric_watch import FabricWatch
 from autonomy.cluster.identity import ClusterIdentity, load_or_create_identity
 from autonomy.cluster.model_gateway import ClusterModelGateway
 from autonomy.cluster.public_gateway import PublicGateway
@@ -66,6 +67,7 @@ class Controller:
         self.gateway: PublicGateway | None = None
         self.models: ClusterModelGateway | None = None
         self.deployer: Deployer | None = None
+        self.fabric_watch: FabricWatch | None = None
         self._stopping = asyncio.Event()
         self._tasks: set[asyncio.Task[Any]] = set()
 
@@ -91,6 +93,11 @@ class Controller:
                 for sig in (signal.SIGTERM, signal.SIGINT):
                     loop.add_signal_handler(sig, self._stopping.set)
                 self.spawn(self._restore_zones(), "restore zones")
+                if self.fabric is not None:  # a crashed NATS server is restarted on its port (fabric_watch.py)
+                    self.fabric_watch = FabricWatch(self.fabric.server)
+                    if self.deployer is not None:
+                        self.deployer.fabric_problem = self.fabric_watch.problem
+                    self.spawn(self.fabric_watch.run(), "fabric watch")
                 log.info("controller of cluster %s ready on %s", self.identity.id if self.identity else "?",
                          self.home / "controller.sock")
                 await self._stopping.wait()
@@ -204,6 +211,8 @@ class Controller:
                 "usage": self.models.usage_totals(),
                 "public_url_template": f"http://{self.identity.id}-{{zone}}.localhost:{self.gateway.port}/",
                 "public_port": self.gateway.port, "network": self.backend.network, "home": str(self.home),
+                "fabric": {"pid": self.fabric.server.pid, "restarts": self.fabric_watch.restarts if self.fabric_watch
+                           else 0, "problem": self.fabric_watch.problem() if self.fabric_watch else None},
                 "cgroups": self.backend.limits,
                 "zones": self.deployer.zones()}
 

@@ -22,6 +22,8 @@ Progress = Callable[[str, str], None]
 
 class Deployer(Protocol):
     network: str  # how pods are networked: "namespace", "host", "kubernetes"
+    # Set by the controller: why the fabric is down right now (None while it is up); status shows it.
+    fabric_problem: Callable[[], str | None] | None
 
     async def deploy(self, zone: Any, secrets: dict[str, str], source_dir: Path, progress: Progress,
                      *, restore: bool = False) -> dict[str, Any]:

@@ -10,6 +10,11 @@ a later request on it with another ``Host`` still goes to that zone.
 
 Unknown hosts, unknown zones and zones whose main pod is not ``public: true`` get ``404`` with a plain
 text message saying why; an unreachable pod gets ``502``.
+
+Every request head on a connection is checked before it is forwarded (``request_heads``): a malformed
+head gets ``400``, a head over 64 KiB ``431``, a head not complete within ``AUTONOMY_HEAD_TIMEOUT``
+seconds ``408`` and the connection closed, a body over ``AUTONOMY_MAX_BODY_BYTES`` (1 MiB) ``413``.
+A refusal after earlier requests of the connection waits for their responses, then answers and closes.
 """
 
 from __future__ import annotations
@@ -19,11 +24,12 @@ import contextlib
 import logging
 from collections.abc import Callable
 
+from autonomy.cluster.request_heads import MAX_HEAD, Head, Limits, RequestRefused, forward_body, read_head
+
 __all__ = ["PublicGateway"]
 
 log = logging.getLogger("autonomy.cluster")
 
-MAX_HEAD = 64 * 1024
 CHUNK = 64 * 1024
 
 # resolve(zone) -> (host, port) of the zone's main pod, or a message saying why it is not served
@@ -33,7 +39,9 @@ Resolver = Callable[[str], "tuple[str, int] | str"]
 class PublicGateway:
     """Serves zones of cluster ``cluster_id`` on ``host:port`` (port 0 picks a free port)."""
 
-    def __init__(self, cluster_id: str, resolve: Resolver, host: str = "127.0.0.1", port: int = 32100) -> None:
+    def __init__(self, cluster_id: str, resolve: Resolver, host: str = "127.0.0.1", port: int = 32100,
+                 limits: Limits | None = None) -> None:
+        self.limits = limits or Limits.from_env()
         self.cluster_id = cluster_id
         self.resolve = resolve
         self.host = host
@@ -43,7 +51,9 @@ class PublicGateway:
 
     async def start(self) -> int:
         """Listen; returns the bound port once accepting connections."""
-        self._server = await asyncio.start_server(self._serve, self.host, self.port, limit=MAX_HEAD)
+        # A deep backlog: a burst of new connections (200 clients at once) waits in it instead of being
+        # refused or retried after a second.
+        self._server = await asyncio.start_server(self._serve, self.host, self.port, limit=MAX_HEAD, backlog=2048)
         self.port = self._server.sockets[0].getsockname()[1]
         return self.port
 
@@ -73,6 +83,8 @@ class PublicGateway:
             await self._proxy(reader, writer)
         except (ConnectionError, asyncio.IncompleteReadError, asyncio.LimitOverrunError):
             pass  # the client went away or sent a malformed head: nothing to answer
+        except asyncio.CancelledError:
+            pass  # the gateway stops: this connection task ends here, quietly
         except Exception:
             log.exception("public gateway: connection failed")
         finally:
@@ -80,10 +92,16 @@ class PublicGateway:
             writer.close()
 
     async def _proxy(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        head = await reader.readuntil(b"\r\n\r\n")
-        lines = head.split(b"\r\n")
-        host = next((line.split(b":", 1)[1].decode("latin-1") for line in lines[1:]
-                     if line[:5].lower() == b"host:"), "")
+        try:
+            head = await read_head(reader, self.limits, first=True)
+            if head is not None and head.content_length is not None and head.content_length > self.limits.max_body:
+                await forward_body(head, reader, writer, self.limits)  # raises 413 before reading anything
+        except RequestRefused as exc:
+            await _answer(writer, exc.status, exc.message + "\n")
+            return
+        if head is None:
+            return
+        host = head.host
         zone = self.zone_of(host)
         if zone is None:
             await _answer(writer, 404, f"No zone is served at host {host!r}: public zones of this cluster are "
@@ -102,30 +120,71 @@ class PublicGateway:
         peer = writer.get_extra_info("peername")
         forwarded = (f"X-Forwarded-For: {peer[0] if peer else ''}\r\nX-Forwarded-Host: {host.strip()}\r\n"
                      "X-Forwarded-Proto: http\r\n").encode("latin-1")
-        end_of_request_line = head.index(b"\r\n") + 2
-        up_writer.write(head[:end_of_request_line] + forwarded + head[end_of_request_line:])
-        upload = asyncio.ensure_future(_pipe(reader, up_writer))
+        upload = asyncio.ensure_future(self._upload(head, forwarded, reader, up_writer))
+        download = asyncio.ensure_future(_pipe(up_reader, writer, eof=False))  # the client is closed after
         try:
-            await _pipe(up_reader, writer)
+            await asyncio.wait({upload, download}, return_when=asyncio.FIRST_COMPLETED)
+            refused = upload.result() if upload.done() and not upload.exception() else None
+            if refused is not None:
+                # Let the pod finish the responses to the earlier requests, then answer and close.
+                if up_writer.can_write_eof():
+                    with contextlib.suppress(OSError):
+                        up_writer.write_eof()
+                with contextlib.suppress(TimeoutError, ConnectionError):
+                    await asyncio.wait_for(asyncio.shield(download), self.limits.head_timeout)
+                download.cancel()
+                await _answer(writer, refused.status, refused.message + "\n")
+            else:
+                await download
         finally:
-            upload.cancel()
-            with contextlib.suppress(asyncio.CancelledError, ConnectionError):
-                await upload
+            for task in (upload, download):
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, ConnectionError, asyncio.IncompleteReadError):
+                    await task
             up_writer.close()
 
+    async def _upload(self, head: Head | None, forwarded: bytes, reader: asyncio.StreamReader,
+                      up_writer: asyncio.StreamWriter) -> RequestRefused | None:
+        """Forward the connection's requests, each head checked; returns the refusal that ended it, or None
+        when the client finished (the pod's side is then half-closed)."""
+        first = True
+        try:
+            while head is not None:
+                if head.content_length is not None and head.content_length > self.limits.max_body:
+                    await forward_body(head, reader, up_writer, self.limits)  # raises 413
+                end_of_request_line = head.raw.index(b"\r\n") + 2
+                up_writer.write(head.raw[:end_of_request_line] + forwarded + head.raw[end_of_request_line:])
+                await forward_body(head, reader, up_writer, self.limits)
+                if head.upgrade:  # another protocol from here on: bytes as they are
+                    await _pipe(reader, up_writer)
+                    return None
+                first = False
+                head = await read_head(reader, self.limits, first)
+        except RequestRefused as exc:
+            return exc
+        except asyncio.LimitOverrunError:
+            return RequestRefused(431, f"the request head is larger than {MAX_HEAD // 1024} KiB")
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        if up_writer.can_write_eof():
+            with contextlib.suppress(OSError):
+                up_writer.write_eof()
+        return None
 
-async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-    """Copy until EOF, then half-close the other side; each chunk is sent as soon as it arrives."""
+
+async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, eof: bool = True) -> None:
+    """Copy until EOF, then (``eof``) half-close the other side; each chunk is sent as soon as it arrives."""
     while chunk := await reader.read(CHUNK):
         writer.write(chunk)
         await writer.drain()
-    if writer.can_write_eof():
+    if eof and writer.can_write_eof():
         with contextlib.suppress(OSError):
             writer.write_eof()
 
 
 async def _answer(writer: asyncio.StreamWriter, status: int, message: str) -> None:
-    reason = {404: "Not Found", 502: "Bad Gateway"}[status]
+    reason = {400: "Bad Request", 404: "Not Found", 408: "Request Timeout", 413: "Content Too Large",
+              431: "Request Header Fields Too Large", 502: "Bad Gateway"}[status]
     body = message.encode()
     writer.write(f"HTTP/1.1 {status} {reason}\r\nContent-Type: text/plain; charset=utf-8\r\n"
                  f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n".encode() + body)

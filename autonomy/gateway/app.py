@@ -108,6 +108,8 @@ async def _json_body(request: Request) -> dict[str, Any]:
         body = await request.json()
     except ValueError as exc:
         raise _HTTPError(400, f"request body is not valid JSON: {exc}", "invalid_json") from exc
+    except RecursionError:  # json's C parser recurses: a hostile nesting must not be a 500
+        raise _HTTPError(400, "request body nests too deeply", "invalid_json") from None
     if not isinstance(body, dict):
         raise _HTTPError(400, "request body must be a JSON object", "invalid_json")
     return body

@@ -10,6 +10,7 @@ from typing import Annotated, Any
 from fastapi import Depends, FastAPI, HTTPException, Query, Request, WebSocket
 from fastapi.responses import FileResponse
 
+from autonomy.http.guard import InputGuard
 from autonomy.nodes.address import parse_socket_address
 from autonomy.nodes.node import Node
 from autonomy.serving import ServedApp, bind_tcp
@@ -93,6 +94,7 @@ class HttpServer:
             self.api.routes(node)
             app.mount("/", self.api.api)
         app.add_middleware(_NodeMiddleware, node=node)
+        app.add_middleware(InputGuard)  # body limit, admin routes closed on the public URL (see guard.py)
         return app
 
     async def start(self, node: Node) -> None:
@@ -101,8 +103,12 @@ class HttpServer:
         host, port = parse_socket_address(self.listen_address, default_host="0.0.0.0")
         sock = bind_tcp(host, port, "HTTP",
                         "set DEFAULT_PORT_HTTP to a free port, or pass HttpServer(listen_address=...)", backlog=2048)
+        # Kept-alive connections stay open longer (90 s) than the public gateway keeps an idle one (75 s):
+        # the gateway, which never closes in the middle of a request, is the side that closes, so a
+        # request is never sent on a connection the node is closing (a "dropped" request under load).
         self._served = await ServedApp.start(self.build_app(node), sock,
-                                             lifespan="on" if self.app is not None else "off")
+                                             lifespan="on" if self.app is not None else "off",
+                                             timeout_keep_alive=90)
         self.address = self._served.address
         logger.info("node %s serves HTTP on http://%s:%d", node.name, *self.address)
 

@@ -1,84 +1,175 @@
-"""Long-term memory: conversations kept in a SQLite file across restarts (``enable_long_term_memory``).
+"""Where conversations persist: the store protocol shared by the SQLite and PostgreSQL stores.
 
-Upstream keeps them in PostgreSQL (table ``conversation(tenant_id, scope, conversation, message)``,
-``OCKAM_DATABASE_*``). Our decision: a SQLite file, ``$AUTONOMY_MEMORY_DB`` when set, else
-``memory.sqlite`` in ``$AUTONOMY_DATA_DIR`` (a pod instance's data directory), else in
-``~/.local/share/autonomy``; the directory is created 0700 and the file is 0600. The tenant is the
-agent's name, so two agents of one node never see each other's conversations.
+A store holds, per ``(scope, conversation)`` key, the messages (JSON dicts, numbered by ``seq``, the
+message's position in the conversation since it began) and an optional ``state`` (a JSON dict: a
+turn paused for the user's input). A :class:`~autonomy.memory.Memory` writes through its store:
 
-Writes are one small ``INSERT`` per message in autocommit mode (WAL journal): cheap enough to run
-on the event loop's thread, and a message is on disk before the turn goes on.
+- writes are queued without waiting (``*_nowait``) and written by :meth:`BatchingStore.flush`, in
+  order, in one transaction; the agent loop flushes before it answers (or pauses), so an answer the
+  user saw is stored. A process killed in the middle of a turn loses that turn's unanswered part.
+- a failed flush keeps the queued writes (the next flush retries them) and raises
+  :class:`MemoryStoreError` naming the store and the cause.
+- reads (:meth:`load`, :meth:`conversations`) flush first, so they see every queued write.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
-import os
-import sqlite3
-import threading
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["ConversationStore", "default_path"]
+from autonomy.errors import AutonomyError
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS conversation (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    tenant_id TEXT NOT NULL, scope TEXT NOT NULL, conversation TEXT NOT NULL, message TEXT NOT NULL);
-CREATE INDEX IF NOT EXISTS conversation_key ON conversation (tenant_id, scope, conversation, id);
-"""
+__all__ = ["BatchingStore", "MemoryStoreError", "Stored", "Write", "decode", "encode"]
 
 
-def default_path() -> Path:
-    explicit = os.environ.get("AUTONOMY_MEMORY_DB", "").strip()
-    if explicit:
-        return Path(explicit)
-    base = os.environ.get("AUTONOMY_DATA_DIR", "").strip()
-    directory = Path(base) if base else Path.home() / ".local" / "share" / "autonomy"
-    return directory / "memory.sqlite"
+class MemoryStoreError(AutonomyError):
+    """A conversation store could not be opened, read or written; names the store and the cause."""
 
 
-class ConversationStore:
-    """The messages of one tenant's conversations in a SQLite file (see the module docstring)."""
+@dataclass(frozen=True, slots=True)
+class Write:
+    """One queued change: ``append`` (seq, message), ``trim`` (drop seq < seq), ``state`` (state or
+    None), ``delete`` (the whole conversation)."""
 
-    def __init__(self, tenant: str, path: str | os.PathLike[str] | None = None) -> None:
-        self.tenant = tenant
-        self.path = Path(path) if path is not None else default_path()
-        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        fd = os.open(self.path, os.O_CREAT | os.O_RDWR, 0o600)
-        os.close(fd)
-        self._lock = threading.Lock()
-        self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA busy_timeout=5000")
-        self._db.executescript(_SCHEMA)
+    kind: str
+    scope: str
+    conversation: str
+    seq: int = 0
+    data: str | None = None
 
-    def append(self, scope: str, conversation: str, message: dict[str, Any]) -> None:
-        with self._lock:
-            self._db.execute("INSERT INTO conversation (tenant_id, scope, conversation, message) VALUES (?, ?, ?, ?)",
-                             (self.tenant, scope, conversation, json.dumps(message)))
 
-    def load(self, limit: int | None) -> dict[tuple[str, str], list[dict[str, Any]]]:
-        """The last ``limit`` messages (all when None) of every conversation of the tenant, oldest first."""
-        out: dict[tuple[str, str], list[dict[str, Any]]] = {}
-        with self._lock:
-            rows = self._db.execute("SELECT scope, conversation, message FROM conversation WHERE tenant_id = ? "
-                                    "ORDER BY id", (self.tenant,)).fetchall()
-        for scope, conversation, message in rows:
-            out.setdefault((scope, conversation), []).append(json.loads(message))
-        if limit:
-            out = {key: messages[-limit:] for key, messages in out.items()}
-        return out
+@dataclass(slots=True)
+class Stored:
+    """A conversation as loaded: ``first_seq`` is the seq of ``messages[0]``."""
 
-    def delete(self, scope: str | None = None, conversation: str | None = None) -> None:
-        query, args = "DELETE FROM conversation WHERE tenant_id = ?", [self.tenant]
-        if scope is not None:
-            query, args = query + " AND scope = ?", [*args, scope]
-        if conversation is not None:
-            query, args = query + " AND conversation = ?", [*args, conversation]
-        with self._lock:
-            self._db.execute(query, args)
+    messages: list[dict[str, Any]]
+    first_seq: int
+    state: dict[str, Any] | None
 
-    def close(self) -> None:
-        with self._lock:
-            self._db.close()
+
+def encode(value: Any) -> str:
+    """JSON text for the store. Lone surrogates cannot be stored (nor sent to a model): callers refuse
+    them before they reach memory; here they fail loudly instead of corrupting a row."""
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def decode(text: str) -> Any:
+    return json.loads(text)
+
+
+class BatchingStore:
+    """The queue-and-flush half of a store; subclasses implement ``_open``, ``_write``, ``_load``,
+    ``_conversations`` and ``_close``. Not thread-safe: one event loop uses it."""
+
+    description = "store"
+
+    def __init__(self) -> None:
+        self._pending: list[Write] = []
+        self._lock: asyncio.Lock | None = None
+        self._opened = False
+
+    # ---- queued writes ----------------------------------------------------------------------
+
+    def append_nowait(self, scope: str, conversation: str, seq: int, message: dict[str, Any]) -> None:
+        self._pending.append(Write("append", scope, conversation, seq, encode(message)))
+
+    def append_encoded_nowait(self, scope: str, conversation: str, seq: int, text: str) -> None:
+        """:meth:`append_nowait` of a message already encoded with :func:`encode`."""
+        self._pending.append(Write("append", scope, conversation, seq, text))
+
+    def trim_nowait(self, scope: str, conversation: str, below_seq: int) -> None:
+        self._pending.append(Write("trim", scope, conversation, below_seq))
+
+    def state_nowait(self, scope: str, conversation: str, state: dict[str, Any] | None) -> None:
+        self._pending.append(Write("state", scope, conversation, 0, None if state is None else encode(state)))
+
+    def delete_nowait(self, scope: str, conversation: str) -> None:
+        self._pending.append(Write("delete", scope, conversation))
+
+    @property
+    def pending(self) -> int:
+        return len(self._pending)
+
+    async def flush(self) -> None:
+        """Write every queued change, in order, in one transaction. On failure the changes stay queued
+        and MemoryStoreError says why."""
+        if not self._pending and self._opened:
+            return
+        if self._lock is None:
+            self._lock = asyncio.Lock()
+        async with self._lock:
+            await self.open()
+            batch, self._pending = self._pending, []
+            if not batch:
+                return
+            try:
+                await self._write(batch)
+            except asyncio.CancelledError:
+                self._pending[:0] = batch
+                raise
+            except Exception as exc:
+                self._pending[:0] = batch
+                raise MemoryStoreError(f"{self.description}: could not save {len(batch)} conversation "
+                                       f"change(s): {type(exc).__name__}: {exc}") from exc
+
+    # ---- reads ------------------------------------------------------------------------------
+
+    async def open(self) -> None:
+        """Connect and create the tables (idempotent)."""
+        if self._opened:
+            return
+        try:
+            await self._open()
+        except Exception as exc:
+            raise MemoryStoreError(f"{self.description}: cannot open: {type(exc).__name__}: {exc}") from exc
+        self._opened = True
+
+    async def load(self, scope: str, conversation: str) -> Stored | None:
+        """The stored conversation, or None when the store has nothing for it."""
+        await self.flush()
+        try:
+            return await self._load(scope, conversation)
+        except Exception as exc:
+            raise MemoryStoreError(f"{self.description}: cannot read conversation {scope!r}/{conversation!r}: "
+                                   f"{type(exc).__name__}: {exc}") from exc
+
+    async def conversations(self, scope_prefix: str, scope: str | None,
+                            conversation: str | None) -> list[tuple[str, str, list[dict[str, Any]]]]:
+        """``(scope, conversation, messages)`` of every stored conversation whose scope starts with
+        ``scope_prefix`` (and equals ``scope_prefix + scope`` / has ``conversation`` when given)."""
+        await self.flush()
+        try:
+            return await self._conversations(scope_prefix, scope, conversation)
+        except Exception as exc:
+            raise MemoryStoreError(f"{self.description}: cannot list conversations: "
+                                   f"{type(exc).__name__}: {exc}") from exc
+
+    async def aclose(self) -> None:
+        """Flush what is queued (errors are raised) and close the connection."""
+        try:
+            if self._opened:
+                await self.flush()
+        finally:
+            if self._opened:
+                self._opened = False
+                await self._close()
+
+    # ---- for subclasses ---------------------------------------------------------------------
+
+    async def _open(self) -> None:
+        raise NotImplementedError
+
+    async def _write(self, batch: list[Write]) -> None:
+        raise NotImplementedError
+
+    async def _load(self, scope: str, conversation: str) -> Stored | None:
+        raise NotImplementedError
+
+    async def _conversations(self, scope_prefix: str, scope: str | None,
+                             conversation: str | None) -> list[tuple[str, str, list[dict[str, Any]]]]:
+        raise NotImplementedError
+
+    async def _close(self) -> None:
+        raise NotImplementedError

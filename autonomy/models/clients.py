@@ -15,7 +15,7 @@ from typing import Any
 from autonomy.errors import MissingExtra, ModelError, ModelTimeout
 from autonomy.models.backends import Backend
 
-__all__ = ["sdk_client", "forget_client", "aclose_clients", "translate_error"]
+__all__ = ["ModelUnreachable", "sdk_client", "forget_client", "aclose_clients", "translate_error"]
 
 _per_loop: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[tuple[Any, ...], Any]] = (
     weakref.WeakKeyDictionary()
@@ -73,6 +73,16 @@ async def aclose_clients() -> None:
         await client.close()
 
 
+class ModelUnreachable(ModelError):
+    """The endpoint could not be reached, or it dropped the connection before answering. Retried like a
+    5xx (``Model``'s ``throttle_max_retry_attempts``, with backoff): nothing was answered, so asking
+    again is safe; the last failure names its cause."""
+
+    @property
+    def retryable(self) -> bool:
+        return True
+
+
 def _retry_after(response: Any) -> float | None:
     value = response.headers.get("retry-after") if response is not None else None
     if value is None:
@@ -98,8 +108,11 @@ def translate_error(exc: Exception, backend: Backend, model: str) -> Exception:
         return ModelTimeout(f"No answer from {where} in time: raise request_timeout, or check the endpoint",
                             model=model, url=backend.base_url)
     if name == "APIConnectionError":
-        return ModelError(f"Cannot reach {where}: {exc.__cause__ or exc}. Start the server or fix the URL",
-                          model=model, url=backend.base_url)
+        cause = exc.__cause__ or exc
+        # Named even when the exception's text is empty (a dropped connection often is).
+        reason = f"{type(cause).__name__}: {cause}" if str(cause) else type(cause).__name__
+        return ModelUnreachable(f"Cannot reach {where}: {reason}. Start the server or fix the URL",
+                                model=model, url=backend.base_url)
     status = getattr(exc, "status_code", None)
     if status is not None:
         hint = {

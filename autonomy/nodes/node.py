@@ -65,6 +65,9 @@ class Node:
         self._stopped = asyncio.Event()
         self._stopping = False
         self._background: set[asyncio.Task[Any]] = set()
+        # Objects the upper layers attach to this node (e.g. the agents' conversation store), closed
+        # (``await resource.aclose()``) after the workers stopped; the node knows nothing else of them.
+        self.resources: dict[str, Any] = {}
 
     # ---- life cycle -------------------------------------------------------------------------
 
@@ -193,6 +196,8 @@ class Node:
         steps += [(f"MCP client {name!r}", client.close) for name, client in self.mcp_clients.items()]
         steps += [(f"worker {name!r}", functools.partial(self.stop_worker, name))
                   for name in list(self._agents) + list(self._workers)]
+        steps += [(f"its resource {key!r}", resource.aclose) for key, resource in list(self.resources.items())
+                  if resource is not None and hasattr(resource, "aclose")]  # e.g. the conversation store
         steps.append(("its fabric link", self.transport.stop))
         for what, step in steps:
             try:
@@ -264,12 +269,14 @@ class Node:
         return cell
 
     async def start_spawner(self, name: str, agent_factory: AgentFactory, key_extractor: KeyExtractor,
-                            policy: Any = None, exposed_as: str | None = None) -> None:
-        """Start an agent: a spawner at ``name`` with one worker per conversation key (spec §3.2)."""
+                            policy: Any = None, exposed_as: str | None = None,
+                            max_idle_workers: int | None = None) -> None:
+        """Start an agent: a spawner at ``name`` with one worker per conversation key (spec §3.2); at most
+        ``max_idle_workers`` idle conversation workers are kept (see :class:`Spawner`)."""
         validate_address(name, "agent")
         if name in self._routes:
             raise AddressInUse(name, self.name)
-        spawner = Spawner(self, name, agent_factory, key_extractor, exposed_as)
+        spawner = Spawner(self, name, agent_factory, key_extractor, exposed_as, max_idle_workers)
         self._routes[name] = WorkerCell(self, name, spawner, internal=True, exposed_as=exposed_as)
         self._agents[name] = spawner
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import inspect
 import json
+from collections import OrderedDict
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -45,18 +46,23 @@ class Spawner:
     a conversation's worker: only worker creation is serialized.
 
     A conversation worker may answer some messages at once, outside its queue: when it has
-    ``answer_now(message) -> str | None`` and that returns a reply (read-only queries such as an
-    agent's conversation state, which must not wait behind a running turn).
+    ``answer_now(message) -> str | None`` (or an awaitable of it) and that returns a reply
+    (read-only queries such as an agent's conversation state, which must not wait behind a running turn).
+
+    With ``max_idle_workers``, at most that many conversation workers are kept: when a new one is
+    made, the least recently used idle ones are stopped (their conversations' state must live
+    elsewhere, e.g. in the agent's memory); a later message of theirs makes a new worker.
     """
 
     def __init__(self, node: Node, name: str, factory: AgentFactory, key_extractor: KeyExtractor,
-                 exposed_as: str | None = None) -> None:
+                 exposed_as: str | None = None, max_idle_workers: int | None = None) -> None:
         self.node = node
         self.name = name
         self.factory = factory
         self.key_extractor = key_extractor
         self.exposed_as = exposed_as
-        self.workers: dict[str, WorkerCell] = {}
+        self.max_idle_workers = max_idle_workers
+        self.workers: OrderedDict[str, WorkerCell] = OrderedDict()
 
     async def handle_message(self, context: Any, message: str) -> None:
         key = self.key_extractor(message)
@@ -70,18 +76,36 @@ class Spawner:
             cell = WorkerCell(self.node, random_tagged(self.name), worker, internal=True)
             self.node._routes[cell.address] = cell
             self.workers[routing_key] = cell
+            if self.max_idle_workers is not None and len(self.workers) > self.max_idle_workers:
+                await self._evict()
+        elif self.max_idle_workers is not None:
+            self.workers.move_to_end(routing_key)
         answer_now = getattr(cell.worker, "answer_now", None)
         if answer_now is not None:
             reply = answer_now(message)
+            if inspect.isawaitable(reply):
+                reply = await reply
             if reply is not None:
                 if context.reply_to is not None:
                     await context.reply_to.reply(reply)
                 return
         cell.deliver(message, context.reply_to)
 
+    async def _evict(self) -> None:
+        excess, victims = len(self.workers) - (self.max_idle_workers or 0), []
+        for key, cell in self.workers.items():  # least recently used first; busy ones stay
+            if not cell.busy:
+                victims.append(key)
+                if len(victims) >= excess:
+                    break
+        for key in victims:
+            cell = self.workers.pop(key)
+            self.node._routes.pop(cell.address, None)
+            await cell.stop()
+
     async def stop(self) -> None:
         """Stop every conversation worker of this agent."""
-        cells, self.workers = list(self.workers.values()), {}
+        cells, self.workers = list(self.workers.values()), OrderedDict()
         for cell in cells:
             self.node._routes.pop(cell.address, None)
             await cell.stop()

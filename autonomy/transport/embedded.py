@@ -147,6 +147,15 @@ class EmbeddedNats:
         logger.info("embedded NATS listening on %s (pid %d)", self.url, self._process.pid)
         return self.url
 
+    def restart(self, timeout: float = 10.0) -> str:
+        """Start the server again on the same port after it exited (a crash, a kill): clients reconnect
+        to the URL they have. Returns the URL once it accepts connections; FabricError if it cannot."""
+        process, self._process = self._process, None
+        if process is not None and process.poll() is None:
+            process.kill()
+            process.wait()
+        return self.start(timeout)
+
     def _wait_ready(self, ports_dir: Path, log_path: Path, timeout: float) -> int:
         assert self._process is not None
         deadline = time.monotonic() + timeout

@@ -11,6 +11,12 @@ Semantics:
   that name -> :class:`NodeNotFound`; the node leaves while we wait -> :class:`NodeLeft`; no reply
   in ``timeout`` seconds -> :class:`DeliveryTimeout`. Losing the connection to the fabric fails the
   pending requests with :class:`FabricError` (their replies may have been lost).
+* Each start of a node is a new **incarnation** (see ``presence``). A request waits on the
+  incarnation of its target known when it was sent: when that incarnation is gone (killed, or
+  replaced by a restart under the same name) it fails with :class:`NodeLeft`, within about a second
+  (the targets of waiting requests are pinged every 0.5 s). Request tokens carry the caller's own
+  incarnation, so a late reply to a request of a previous run of the caller is never taken for a
+  request of this one.
 * ``send`` from a mailbox: every reply (a worker may reply many times) arrives in the mailbox, in
   order; if the target node leaves, the mailbox receives :class:`NodeLeft`.
 * A message larger than the server's ``max_payload`` raises :class:`MessageTooLarge` before sending.
@@ -21,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
+import secrets
 import ssl
 import weakref
 from typing import TYPE_CHECKING, Any
@@ -114,8 +121,10 @@ class NatsTransport:
         self._presence_task: asyncio.Task[None] | None = None
         self._max_payload = 1024 * 1024
         self._tokens = itertools.count(1)
-        # token -> (future, node name) for requests waiting on their first reply
-        self._pending: dict[str, tuple[asyncio.Future[str], str]] = {}
+        self.incarnation = secrets.token_hex(6)  # this run of the node (see the module docstring)
+        self._token_prefix = f"~{self.incarnation}-"
+        # token -> (future, node name, its incarnation when sent) for requests waiting on their first reply
+        self._pending: dict[str, tuple[asyncio.Future[str], str, str | None]] = {}
         # node name -> mailboxes that sent to it (they learn of the node leaving)
         self._watchers: dict[str, weakref.WeakSet[ReplyMailbox]] = {}
         self._stopping = False
@@ -144,7 +153,8 @@ class NatsTransport:
                                      pending_bytes_limit=-1)
             await self._nc.subscribe(subjects.reply_prefix + ">", cb=self._on_reply,
                                      pending_msgs_limit=1_000_000, pending_bytes_limit=-1)
-            self._presence = Presence(self._nc, subjects, self._node_left, interval=self.heartbeat_interval)
+            self._presence = Presence(self._nc, subjects, self._node_left, interval=self.heartbeat_interval,
+                                      incarnation=self.incarnation, watched=self._watched_nodes)
             await self._presence.start()
             # nats-py annotates an int; any seconds work (it is handed to asyncio.wait_for)
             await self._nc.flush(timeout=self.connect_timeout)  # type: ignore[arg-type]
@@ -234,9 +244,10 @@ class NatsTransport:
 
     async def request(self, node_name: str, address: str, message: str, timeout: float | None) -> str:
         nc, subject, payload = self._outbound(node_name, address, message)
-        token = f"~{next(self._tokens)}"
+        token = f"{self._token_prefix}{next(self._tokens)}"
         future: asyncio.Future[str] = asyncio.get_running_loop().create_future()
-        self._pending[token] = (future, node_name)
+        presence = self._presence
+        self._pending[token] = (future, node_name, presence.incarnation_of(node_name) if presence else None)
         try:
             await nc.publish(subject, payload, reply=self._subjects.reply_prefix + token)  # type: ignore[union-attr]
             if timeout is None:
@@ -279,9 +290,9 @@ class NatsTransport:
         data = msg.data
         reply = msg.reply
         cut = data.find(b"\n")
-        if cut < 0:  # a ping (presence probe)
+        if cut < 0:  # a ping (presence probe): answered with this node's incarnation
             if reply:
-                await self._nc.publish(reply, b"")  # type: ignore[union-attr]
+                await self._nc.publish(reply, self.incarnation.encode())  # type: ignore[union-attr]
             return
         address = data[:cut].decode()
         try:
@@ -300,7 +311,7 @@ class NatsTransport:
             entry = self._pending.pop(token, None)
             if entry is None:
                 return  # a later reply to a request: the first one won
-            future, node_name = entry
+            future, node_name, _ = entry
             if future.done():
                 return
             if headers:
@@ -340,14 +351,25 @@ class NatsTransport:
 
     # ---- nodes leaving ----------------------------------------------------------------------------
 
-    def _node_left(self, name: str) -> None:
-        """Fail what waits on ``name``: pending requests and the mailboxes that sent to it."""
-        self._fail_pending(lambda node: NodeLeft(name) if node == name else None)
+    def _watched_nodes(self) -> set[str]:
+        """The nodes that requests or mailboxes of this node wait on (presence pings them often)."""
+        names = {node_name for _, node_name, _ in self._pending.values()}
+        names.update(name for name, cells in self._watchers.items() if len(cells))
+        return names
+
+    def _node_left(self, name: str, incarnation: str | None = None) -> None:
+        """Fail what waits on ``name``'s gone ``incarnation``: pending requests sent to it (or sent before
+        any incarnation of ``name`` was known) and the mailboxes that sent to ``name``."""
+        for token, (future, node_name, sent_to) in list(self._pending.items()):
+            if node_name == name and (incarnation is None or sent_to in (incarnation, None)):
+                self._pending.pop(token, None)
+                if not future.done():
+                    future.set_exception(NodeLeft(name))
         for cell in list(self._watchers.pop(name, ())):
             cell.fail_nowait(NodeLeft(name))
 
     def _fail_pending(self, error_for: Any) -> None:
-        for token, (future, node_name) in list(self._pending.items()):
+        for token, (future, node_name, _) in list(self._pending.items()):
             error = error_for(node_name)
             if error is not None and not future.done():
                 future.set_exception(error)

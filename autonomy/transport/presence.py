@@ -17,6 +17,13 @@ Design (decided here, see docs/fabric.md):
   still holds its subscription, so it is not declared gone and requests to it keep waiting. A
   frozen node whose connection stays open is listed until the server drops its connection (NATS
   pings clients every 2 minutes).
+* **Incarnations**: each start of a node is a new incarnation (a random id). Heartbeats, discovery
+  and the answers to pings carry it. A node heard with another incarnation than the one known was
+  restarted (a supervisor restarts a killed pod in under a second, before its silence is noticed):
+  the old incarnation is declared gone (``on_left(name, old)``) at once, then the new one is known.
+* **Waiting callers**: nodes that callers are waiting on (``watched()``) are pinged every
+  ``probe_interval`` (0.5 s): "no responders" or another incarnation declares the old one gone, so a
+  caller learns of a killed node within about a second, whatever the restart timing.
 """
 
 from __future__ import annotations
@@ -60,8 +67,9 @@ def heartbeat_interval_from_env(default: float = 1.0) -> float:
 class Presence:
     """The roster of one node's cluster, kept current; ``on_left(name)`` is called when a node leaves."""
 
-    def __init__(self, nc: Client, subjects: Subjects, on_left: Callable[[str], Any],
-                 interval: float = 1.0, missed: int = 3, join_wait: float = 0.5) -> None:
+    def __init__(self, nc: Client, subjects: Subjects, on_left: Callable[[str, str | None], Any],
+                 interval: float = 1.0, missed: int = 3, join_wait: float = 0.5, incarnation: str | None = None,
+                 watched: Callable[[], Any] | None = None, probe_interval: float = 0.5) -> None:
         self._nc = nc
         self._subjects = subjects
         self._on_left = on_left
@@ -72,7 +80,10 @@ class Presence:
         self._probing: set[str] = set()
         self._probes: set[asyncio.Task[None]] = set()
         self._subs: list[Any] = []
-        self._instance = os.urandom(6).hex()
+        self._instance = incarnation or os.urandom(6).hex()
+        self._incarnations: dict[str, str] = {}  # node -> the incarnation last heard of
+        self._watched = watched or (lambda: ())
+        self.probe_interval = min(probe_interval, interval)
         self._joined = False
         self._loop = asyncio.get_running_loop()
 
@@ -84,17 +95,37 @@ class Presence:
     def is_present(self, name: str) -> bool:
         return name in self._seen
 
-    def saw(self, name: str) -> None:
-        """Evidence that ``name`` is alive (a heartbeat, a reply)."""
-        if name != self._subjects.me:
-            if name not in self._seen:
-                logger.debug("node %s joined the fabric", name)
-            self._seen[name] = self._loop.time()
+    @property
+    def incarnation(self) -> str:
+        """This node's incarnation id."""
+        return self._instance
+
+    def incarnation_of(self, name: str) -> str | None:
+        """The incarnation of node ``name`` last heard of, if any."""
+        return self._incarnations.get(name)
+
+    def saw(self, name: str, incarnation: str | None = None) -> None:
+        """Evidence that ``name`` is alive (a heartbeat, a reply), of ``incarnation`` when known."""
+        if name == self._subjects.me:
+            return
+        if incarnation:
+            known = self._incarnations.get(name)
+            if known is not None and known != incarnation:
+                logger.info("node %s restarted (incarnation %s, was %s)", name, incarnation, known)
+                self._seen.pop(name, None)
+                self._incarnations[name] = incarnation
+                self._on_left(name, known)
+            self._incarnations[name] = incarnation
+        if name not in self._seen:
+            logger.debug("node %s joined the fabric", name)
+        self._seen[name] = self._loop.time()
 
     def forget(self, name: str, why: str) -> None:
-        if self._seen.pop(name, None) is not None:
+        present = self._seen.pop(name, None) is not None
+        gone = self._incarnations.pop(name, None)
+        if present or gone is not None:
             logger.info("node %s left the fabric (%s)", name, why)
-            self._on_left(name)
+            self._on_left(name, gone)
 
     # ---- life cycle -----------------------------------------------------------------------------
 
@@ -131,7 +162,9 @@ class Presence:
                 try:
                     data = json.loads(msg.data)
                     sender, known = str(data["node"]), [str(n) for n in data["known"]]
-                except (ValueError, KeyError, TypeError):
+                    sender_incarnation = data.get("incarnation")
+                    incarnations = data.get("incarnations") or {}
+                except (ValueError, KeyError, TypeError, AttributeError):
                     logger.warning("ignoring a malformed discovery answer: %r", msg.data[:200])
                     continue
                 if sender == me:
@@ -140,8 +173,12 @@ class Presence:
                     raise FabricError(f"A node named {me!r} is already in this cluster's fabric: node names "
                                       "must be unique in a cluster (set NODE to another name)")
                 answered.add(sender)
-                self.saw(sender)
+                self.saw(sender, sender_incarnation if isinstance(sender_incarnation, str) else None)
                 expected.add(sender)
+                if isinstance(incarnations, dict):
+                    for name, incarnation in incarnations.items():
+                        if name != me and isinstance(incarnation, str) and name not in self._incarnations:
+                            self._incarnations[name] = incarnation
                 # Our own name in a roster is either a live twin (it will answer: refused above) or
                 # a recently crashed node of our name (a restarted pod): wait for it until the deadline.
                 expected.update(known)
@@ -151,14 +188,22 @@ class Presence:
             await sub.unsubscribe()
 
     async def run(self) -> None:
-        """Publish heartbeats and check on silent nodes until cancelled. Failures are logged, not fatal."""
+        """Publish heartbeats, check on silent nodes and on the nodes callers wait on, until cancelled.
+        Failures are logged, not fatal."""
         subject = self._subjects.presence_prefix + self._subjects.me
+        beat = self._instance.encode()
+        next_beat = 0.0
         while True:
             try:
-                await self._nc.publish(subject, b"")
-                limit = self._loop.time() - self.interval * self.missed
-                for name, last in list(self._seen.items()):
-                    if last < limit and name not in self._probing:
+                now = self._loop.time()
+                if now >= next_beat:
+                    await self._nc.publish(subject, beat)
+                    next_beat = now + self.interval
+                limit = now - self.interval * self.missed
+                suspects = {name for name, last in self._seen.items() if last < limit}
+                suspects.update(self._watched())
+                for name in suspects:
+                    if name not in self._probing and name != self._subjects.me:
                         self._probing.add(name)
                         task = self._loop.create_task(self._probe(name))
                         self._probes.add(task)
@@ -167,7 +212,7 @@ class Presence:
                 raise
             except Exception:
                 logger.exception("fabric heartbeat failed; retrying in %g s", self.interval)
-            await asyncio.sleep(self.interval)
+            await asyncio.sleep(self.probe_interval)
 
     def _probe_done(self, task: asyncio.Task[None]) -> None:
         self._probes.discard(task)
@@ -177,7 +222,7 @@ class Presence:
     async def _probe(self, name: str) -> None:
         """Is ``name`` still connected? Only a "no responders" answer declares it gone."""
         try:
-            await self._nc.request(self._subjects.node(name), b"", timeout=max(self.interval, 1.0))
+            answer = await self._nc.request(self._subjects.node(name), b"", timeout=max(self.interval, 1.0))
         except nats.errors.NoRespondersError:
             self.forget(name, "its connection to the fabric is gone")
         except nats.errors.TimeoutError:
@@ -185,7 +230,7 @@ class Presence:
         except nats.errors.ConnectionClosedError:
             pass
         else:
-            self.saw(name)
+            self.saw(name, answer.data.decode(errors="replace") or None)
         finally:
             self._probing.discard(name)
 
@@ -214,12 +259,13 @@ class Presence:
         if msg.data == _BYE:
             self.forget(name, "it stopped")
         else:
-            self.saw(name)
+            self.saw(name, msg.data.decode(errors="replace") or None)
 
     async def _on_discover(self, msg: Msg) -> None:
         newcomer, _, instance = msg.data.decode(errors="replace").partition(" ")
         if not msg.reply or (newcomer == self._subjects.me and instance == self._instance):
             return  # our own question
-        answer = json.dumps({"node": self._subjects.me, "known": [*self._seen]}).encode()
-        self.saw(newcomer)
+        answer = json.dumps({"node": self._subjects.me, "known": [*self._seen], "incarnation": self._instance,
+                             "incarnations": self._incarnations}).encode()
+        self.saw(newcomer, instance or None)
         await self._nc.publish(msg.reply, answer)

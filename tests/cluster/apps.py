@@ -51,7 +51,7 @@ WEB = textwrap.dedent('''
                 self.wfile.write(b"0\\r\\n\\r\\n")
                 return
             keys = ["CLUSTER", "ZONE", "NODE", "AUTONOMY_FABRIC_URL", "AUTONOMY_FABRIC_CREDENTIALS",
-                    "DEFAULT_PORT_HTTP", "GREETING", "API_KEY"]
+                    "DEFAULT_PORT_HTTP", "GREETING", "API_KEY", "AUTONOMY_DATA_DIR"]
             self.send({"env": {k: os.environ.get(k) for k in keys}, "pid": os.getpid(),
                        "headers": dict(self.headers)})
 

@@ -205,3 +205,5 @@ def test_the_controller_api_refuses_a_body_that_is_not_json_with_400(cluster):
             answer = api.post(path, content=b"not json", headers={"content-type": "application/json"})
             assert answer.status_code == 400, (path, answer.text)
             assert "must be JSON" in answer.json()["message"]
+            deep = api.post(path, content=b"[" * 100_000 + b"]" * 100_000, headers={"content-type": "application/json"})
+            assert deep.status_code == 400 and "nests too deeply" in deep.json()["message"], (path, deep.text)

@@ -87,6 +87,15 @@ def test_every_clone_listens_on_8000_in_its_own_namespace_with_the_platform_env(
     assert httpx.get(f"http://{main['address']}:8000/", timeout=5).json()["env"]["API_KEY"] == "s3cret"
 
 
+def test_each_pod_instance_has_its_own_private_data_dir_under_the_zone(cluster, shop):
+    dirs = [httpx.get(f"http://{p['address']}:8000/", timeout=5).json()["env"]["AUTONOMY_DATA_DIR"]
+            for p in cluster.zone_status("shop")["pods"]]
+    zone_data = cluster.home / "zones" / "shop" / "data"
+    assert dirs == [str(zone_data / name) for name in ("main-pod-0", "runner-pod-0", "runner-pod-1")]
+    assert all(Path(d).is_dir() and Path(d).stat().st_mode & 0o777 == 0o700 for d in dirs)
+    assert zone_data.stat().st_mode & 0o777 == 0o700
+
+
 def test_containers_of_a_pod_share_localhost(cluster, shop):
     main = cluster.zone_status("shop")["pods"][0]
     answer = httpx.get(f"http://{main['address']}:8000/peer?port=7000", timeout=5).json()
@@ -122,11 +131,15 @@ def test_limits_are_enforced_on_every_process_of_the_pod_where_cgroups_allow(clu
 
 def test_public_gateway_routes_by_host_to_the_main_pod(cluster, shop):
     base, headers = _gateway(cluster, "shop")
-    answer = httpx.get(base + "/", headers=headers, timeout=5).json()
+    response = httpx.get(base + "/", headers=headers, timeout=5)
+    assert response.status_code == 200, (response.status_code, response.text)
+    answer = response.json()
     assert answer["env"]["NODE"].endswith("-shop-main-pod")
     assert answer["headers"]["X-Forwarded-Proto"] == "http"
-    posted = httpx.post(base + "/upload", headers=headers, content=b"x" * 3_000_000, timeout=10).json()
-    assert posted == {"received": 3_000_000}
+    posted = httpx.post(base + "/upload", headers=headers, content=b"x" * 1_000_000, timeout=10).json()
+    assert posted == {"received": 1_000_000}
+    too_big = httpx.post(base + "/upload", headers=headers, content=b"x" * 3_000_000, timeout=10)
+    assert too_big.status_code == 413  # over AUTONOMY_MAX_BODY_BYTES (1 MiB) of the public gateway
     unknown = httpx.get(base + "/", headers={"Host": "example.com"}, timeout=5)
     assert unknown.status_code == 404 and "No zone is served" in unknown.text
     missing = httpx.get(base + "/", headers={"Host": f"{cluster.show()['id']}-nope.localhost"}, timeout=5)
@@ -219,12 +232,15 @@ def test_unknown_zone_is_refused_with_its_name(cluster):
 
 
 def test_controller_restart_brings_zones_back(cluster, shop):
+    kept = cluster.home / "zones" / "shop" / "data" / "main-pod-0" / "conversations.sqlite3"
+    kept.write_text("a pod's data")  # the data dir outlives the processes and the redeploy
     cluster.stop()
     assert not (cluster.home / "controller.sock").exists()
     cluster.enroll()
     status = until_sync(lambda: _running(cluster, "shop"), timeout=60, what="the restored zone",
                         describe=describe_cluster(cluster, "shop"))
     assert len(status["pods"]) == 3
+    assert kept.read_text() == "a pod's data"
     base, headers = _gateway(cluster, "shop")
     until_sync(lambda: _answers(base + "/", headers), timeout=30, what="the restored public pod")
 

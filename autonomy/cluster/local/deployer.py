@@ -78,6 +78,8 @@ class LocalDeployer:
                  public_url_template: str, gateway_env: Callable[[str], dict[str, str]] | None = None) -> None:
         self.home = home
         self.gateway_env = gateway_env
+        # Set by the controller: why the fabric is down right now, or None (zones then read "degraded").
+        self.fabric_problem: Callable[[], str | None] | None = None
         self.cluster_id = cluster_id
         self.state = state
         self.fabric_url = fabric_url
@@ -205,6 +207,9 @@ class LocalDeployer:
             })
             if ns is None:
                 env["DEFAULT_HOST_HTTP"] = "127.0.0.1"
+            # The pod instance's own data dir (agents' conversations): kept across container restarts and
+            # redeploys of the zone, deleted with it (it is under the zone's dir).
+            env["AUTONOMY_DATA_DIR"] = str(_data_dir(self.zone_dir(zone.name), pod.name, clone))
             argv = cgroup.join_argv(argv)
             if ns is not None:
                 argv = ns.exec_prefix() + argv
@@ -284,8 +289,27 @@ class LocalDeployer:
             out.append({"zone": stored["name"], "url": running.url if running else None,
                         "public": any(p.get("public") for p in spec["pods"] if p["name"] == _main_name(spec)),
                         "pods": [p["name"] for p in spec["pods"]], "network": self.network,
-                        "state": running.state if running else "stopped", "deployed_at": stored["deployed_at"]})
+                        "state": self._condition(running)[0] if running else "stopped",
+                        "reason": self._condition(running)[1] if running else None,
+                        "deployed_at": stored["deployed_at"]})
         return out
+
+    def _condition(self, running: RunningZone) -> tuple[str, str | None]:
+        """The zone's state as users should see it: ``degraded`` (with the reason) while it is deployed
+        but the fabric is down or a container is crash-looping or waiting to restart."""
+        if running.state != "running":
+            return running.state, running.error
+        problems = []
+        fabric = self.fabric_problem() if self.fabric_problem is not None else None
+        if fabric:
+            problems.append(fabric)
+        for inst in running.instances:
+            for cname, proc in inst.containers.items():
+                if proc.state in ("crashed", "restarting"):
+                    what = "is crash-looping" if proc.state == "crashed" else "exited and is restarting"
+                    problems.append(f"container {inst.pod}-{inst.clone}/{cname} {what} (last exit code "
+                                    f"{proc.last_exit}; `autonomy zone logs {running.spec.name} --pod {inst.pod}`)")
+        return ("degraded", "; ".join(problems)) if problems else ("running", None)
 
     def _running(self, name: str) -> RunningZone:
         running = self._zones.get(name)
@@ -310,7 +334,8 @@ class LocalDeployer:
             pods.append({"pod": inst.pod, "clone": inst.clone, "node": inst.node, "address": inst.address,
                          "port": inst.port, "namespace": inst.ns.name if inst.ns else None,
                          "limits": inst.cgroup.status(), "containers": containers})
-        return {"zone": name, "state": running.state, "error": running.error, "url": running.url,
+        state, reason = self._condition(running)
+        return {"zone": name, "state": state, "error": reason, "url": running.url,
                 "network": self.network, "pods": pods}
 
     def _pods_summary(self, running: RunningZone) -> list[dict[str, Any]]:
@@ -366,6 +391,15 @@ def _main_pod(zone: Any) -> Any:
 def _main_name(spec: dict[str, Any]) -> str:
     names = [p["name"] for p in spec["pods"]]
     return "main-pod" if "main-pod" in names else names[0]
+
+
+def _data_dir(zone_dir: Path, pod: str, clone: int) -> Path:
+    """``{zone dir}/data/{pod}-{clone}``, made 0700 (the node's SQLite conversations live there)."""
+    path = zone_dir / "data" / f"{pod}-{clone}"
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    path.parent.chmod(0o700)
+    path.chmod(0o700)
+    return path
 
 
 def _write_secrets(path: Path, secrets: dict[str, str]) -> None:
