@@ -120,7 +120,8 @@ def status(name: str | None, directory: Path, output: str) -> None:
     printer = Printer(output)
     info = client().zone_status(name or _zone_name(directory))
     printer.data(info)
-    printer.fields([("zone", info.get("zone")), ("url", info.get("url")), ("network", info.get("network"))])
+    printer.fields([("zone", info.get("zone")), ("url", info.get("url")), ("network", info.get("network")),
+                    ("isolation", info.get("isolation"))])
     rows = [
         (pod.get("pod"), pod.get("clone"), pod.get("node"), c.get("container"), c.get("image"),
          c.get("state"), c.get("restarts"), c.get("pid"))

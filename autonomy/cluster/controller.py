@@ -41,6 +41,7 @@ from autonomy.cluster.fabric import ClusterFabric, start_fabric
 from autonomy.cluster.identity import ClusterIdentity, load_or_create_identity
 from autonomy.cluster.local.cgroups import CgroupManager
 from autonomy.cluster.local.deployer import LocalDeployer, read_secrets
+from autonomy.cluster.local.isolation import Isolation
 from autonomy.cluster.local.netns import NetnsNetwork, namespaces_available
 from autonomy.cluster.local.supervisor import kill_orphans
 from autonomy.cluster.model_gateway import ClusterModelGateway
@@ -130,7 +131,7 @@ class Controller:
             self.home, identity.id, self.state, fabric_url=self.fabric.url,
             credentials_file=self.fabric.credentials_file, network=self.network, netns=self.netns,
             cgroups=self.cgroups, public_url_template=f"http://{{cluster}}-{{zone}}.localhost:{port}/",
-            gateway_env=self.models.zone_env)
+            gateway_env=self.models.zone_env, isolation=Isolation.detect(identity.id, self.state))
         log.info("cluster %s: network %s, fabric %s, model gateway %s, public gateway on 127.0.0.1:%d",
                  identity.id, self.network, self.fabric.url, self.models.url, port)
 
@@ -221,6 +222,7 @@ class Controller:
                 "usage": self.models.usage_totals(),
                 "public_url_template": f"http://{self.identity.id}-{{zone}}.localhost:{self.gateway.port}/",
                 "public_port": self.gateway.port, "network": self.network, "home": str(self.home),
+                "isolation": self.deployer.isolation.summary,
                 "cgroups": self.cgroups.mechanism if self.cgroups else None,
                 "zones": self.deployer.zones()}
 

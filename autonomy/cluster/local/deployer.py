@@ -34,6 +34,7 @@ from typing import Any
 from autonomy.cluster.deployer import Progress
 from autonomy.cluster.local.cgroups import CgroupManager, PodCgroup
 from autonomy.cluster.local.images import copy_images, ensure_venv
+from autonomy.cluster.local.isolation import Isolation, Launch
 from autonomy.cluster.local.netns import NetnsNetwork, PodNamespace
 from autonomy.cluster.local.supervisor import MARKER, ContainerProcess
 from autonomy.cluster.state import ClusterState
@@ -48,6 +49,7 @@ _BASE_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "TZ", "TMPDIR", "USER", "LOGNAME"
 
 @dataclass
 class PodInstance:
+    zone: str
     pod: str
     clone: int
     node: str
@@ -74,8 +76,13 @@ class LocalDeployer:
 
     def __init__(self, home: Path, cluster_id: str, state: ClusterState, *, fabric_url: str,
                  credentials_file: Path, network: str, netns: NetnsNetwork | None, cgroups: CgroupManager,
-                 public_url_template: str, gateway_env: Callable[[str], dict[str, str]] | None = None) -> None:
+                 public_url_template: str, gateway_env: Callable[[str], dict[str, str]] | None = None,
+                 isolation: Isolation | None = None,
+                 zone_credentials: Callable[[str], bytes] | None = None) -> None:
         self.home = home
+        self.isolation = isolation or Isolation(cluster_id, state, None, "no sandbox configured")
+        # zone -> the fabric credentials file its node containers get (per-zone NATS user)
+        self.zone_credentials = zone_credentials
         self.gateway_env = gateway_env
         self.cluster_id = cluster_id
         self.state = state
@@ -102,6 +109,9 @@ class LocalDeployer:
 
         async with self._lock(zone.name):
             check_secrets(zone, secrets)
+            self.isolation.check()
+            if self.isolation.sandbox is None:
+                progress("isolation", f"isolation: {self.isolation.summary}: this zone's containers run unsandboxed")
             zdir = self.zone_dir(zone.name)
             source = source_dir
             if not restore:
@@ -148,6 +158,7 @@ class LocalDeployer:
                 running.state, running.error = "failed", str(exc) or repr(exc)
                 raise
             running.state = "running"
+            self.isolation.record()
             progress("ready", f"every node is up in {time.monotonic() - started:.2f} s")
             return {"zone": zone.name, "url": running.url, "pods": self._pods_summary(running)}
 
@@ -166,7 +177,7 @@ class LocalDeployer:
         else:
             address, port = "127.0.0.1", _free_port()
         cgroup = self.cgroups.create(zone.name, pod.name, clone, pod.size)
-        inst = PodInstance(pod.name, clone, node, address, port, cgroup, ns)
+        inst = PodInstance(zone.name, pod.name, clone, node, address, port, cgroup, ns)
         try:
             await self._start_containers(zone, pod, clone, inst, plans, pythons, secrets, gateway_env)
         except BaseException:
@@ -201,25 +212,47 @@ class LocalDeployer:
             env.update({
                 "CLUSTER": self.cluster_id, "ZONE": zone.name, "NODE": node,
                 "AUTONOMY_FABRIC_URL": self.fabric_url,
-                "AUTONOMY_FABRIC_CREDENTIALS": str(self.credentials_file),
+                "AUTONOMY_FABRIC_CREDENTIALS": str(self._credentials_path(zone.name)),
                 "DEFAULT_PORT_HTTP": str(port), MARKER: self.cluster_id,
             })
             if ns is None:
                 env["DEFAULT_HOST_HTTP"] = "127.0.0.1"
-            argv = cgroup.join_argv(argv)
+            cwd = Path(plan.image_dir) / plan.workdir if plan.image_dir else self.zone_dir(zone.name)
+            launch = await self.isolation.apply(self.zone_dir(zone.name), zone.name, f"{pod.name}-{clone}",
+                                                container.name, plan, python, Launch(argv, env, cwd),
+                                                self._credentials(zone.name))
+            argv = cgroup.join_argv(launch.argv)
             if ns is not None:
                 argv = ns.exec_prefix() + argv
-            cwd = Path(plan.image_dir) / plan.workdir if plan.image_dir else self.zone_dir(zone.name)
             label = f"{pod.name}-{clone}/{container.name}"
             key = (zone.name, pod.name, clone, container.name)
-            proc = ContainerProcess(label, argv, env, cwd, logs / f"{pod.name}-{clone}-{container.name}.log",
-                                    on_restart=lambda key=key: self.state.count_restart(*key))
+            proc = ContainerProcess(label, argv, launch.env, launch.cwd,
+                                    logs / f"{pod.name}-{clone}-{container.name}.log",
+                                    on_restart=lambda key=key: self.state.count_restart(*key), data=launch.data)
             proc.start()
             inst.containers[container.name] = proc
             inst.images[container.name] = container.image
             if plan.kind == "local":
                 inst.nodes.add(container.name)
         await asyncio.gather(*(p.wait_started() for p in inst.containers.values()))
+
+    def _credentials_path(self, zone: str) -> Path:
+        if self.zone_credentials is None:
+            return self.credentials_file
+        return self.zone_dir(zone) / "fabric.json"
+
+    def _credentials(self, zone: str) -> bytes:
+        """The fabric credentials file of ``zone``'s nodes (written to the zone's directory, 0600)."""
+        if self.zone_credentials is None:
+            return self.credentials_file.read_bytes()
+        data = self.zone_credentials(zone)
+        path = self._credentials_path(zone)
+        if not path.exists() or path.read_bytes() != data:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+        return data
 
     async def _wait_ready(self, running: RunningZone, progress: Progress) -> None:
         deadline = time.monotonic() + READY_TIMEOUT
@@ -248,6 +281,7 @@ class LocalDeployer:
         if inst.ns is not None and self.netns is not None:
             await self.netns.delete(inst.ns)
         inst.cgroup.remove()
+        await asyncio.to_thread(self.isolation.remove_instance, self.zone_dir(inst.zone), f"{inst.pod}-{inst.clone}")
 
     async def _stop_zone(self, running: RunningZone) -> None:
         await asyncio.gather(*(self._stop_instance(i) for i in running.instances))
@@ -276,6 +310,7 @@ class LocalDeployer:
             out.append({"zone": stored["name"], "url": running.url if running else None,
                         "public": any(p.get("public") for p in spec["pods"] if p["name"] == _main_name(spec)),
                         "pods": [p["name"] for p in spec["pods"]], "network": self.network,
+                        "isolation": self.isolation.summary,
                         "state": running.state if running else "stopped", "deployed_at": stored["deployed_at"]})
         return out
 
@@ -302,7 +337,8 @@ class LocalDeployer:
                          "port": inst.port, "namespace": inst.ns.name if inst.ns else None,
                          "limits": inst.cgroup.status(), "containers": containers})
         return {"zone": name, "state": running.state, "error": running.error, "url": running.url,
-                "network": self.network, "pods": pods}
+                "network": self.network, "isolation": self.isolation.summary, "uid": self.isolation.uid(name),
+                "pods": pods}
 
     def _pods_summary(self, running: RunningZone) -> list[dict[str, Any]]:
         summary: dict[str, dict[str, Any]] = {}

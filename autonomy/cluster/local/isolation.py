@@ -1,0 +1,110 @@
+"""Whether and how the local deployer isolates containers: the sandbox per container, its record in state.
+
+:class:`Isolation` is chosen once per controller (:meth:`Isolation.detect`) and then applied to each
+container (:meth:`Isolation.apply`). Decisions:
+
+- Sandboxed when :func:`~.sandbox.sandbox_available` says so; otherwise ``zone deploy`` prints one line
+  (``isolation: none (<why>)``) and ``zone status`` shows the same.
+- Once a cluster has run a zone sandboxed, ``state.db`` records it (setting ``isolation = sandbox``); a
+  later controller that cannot sandbox refuses to deploy or restore zones with a ClusterError naming why
+  and the fix, unless ``AUTONOMY_ISOLATION=none`` says in so many words that unsandboxed is wanted.
+- A sandboxed container's fabric credentials reach it through a pipe at
+  :data:`~.sandbox.CREDENTIALS_PATH`, its ``HOME`` and ``TMPDIR`` are its private ``/tmp``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from autonomy.cluster.local.sandbox import (
+    CREDENTIALS_PATH,
+    Sandbox,
+    SandboxPlan,
+    prepare_app_copy,
+    sandbox_available,
+    write_identity_files,
+    zone_uid,
+)
+from autonomy.cluster.state import ClusterState
+from autonomy.errors import ClusterError
+
+__all__ = ["Isolation", "Launch"]
+
+SETTING = "isolation"
+
+
+@dataclass
+class Launch:
+    """How one container is started: its argv (before cgroup/netns wrapping), env, cwd and piped data."""
+
+    argv: list[str]
+    env: dict[str, str]
+    cwd: Path
+    data: bytes | None = None
+
+
+class Isolation:
+    """``sandbox`` is None when containers run unsandboxed, for the reason ``reason``."""
+
+    def __init__(self, cluster_id: str, state: ClusterState, sandbox: Sandbox | None, reason: str = "") -> None:
+        self.cluster_id = cluster_id
+        self.state = state
+        self.sandbox = sandbox
+        self.reason = reason
+
+    @classmethod
+    def detect(cls, cluster_id: str, state: ClusterState) -> Isolation:
+        ok, why = sandbox_available()
+        return cls(cluster_id, state, Sandbox() if ok else None, why)
+
+    @property
+    def summary(self) -> str:
+        """``sandbox`` or ``none (<why>)``: what ``zone status`` shows."""
+        return "sandbox" if self.sandbox is not None else f"none ({self.reason})"
+
+    def check(self) -> None:
+        """Refuse to run zones unsandboxed in a cluster that ran them sandboxed (see the module docstring)."""
+        if self.sandbox is not None or self.reason == "AUTONOMY_ISOLATION=none":
+            return
+        if self.state.get_setting(SETTING) == "sandbox":
+            raise ClusterError(
+                f"this cluster ran its zones sandboxed, but this controller cannot sandbox them: {self.reason}. "
+                "Fix that (root, apt-get install bubblewrap) and restart the cluster, or set AUTONOMY_ISOLATION=none "
+                "for the controller to run zones unsandboxed on purpose")
+
+    def record(self) -> None:
+        if self.sandbox is not None and self.state.get_setting(SETTING) != "sandbox":
+            self.state.set_setting(SETTING, "sandbox")
+
+    def uid(self, zone: str) -> int | None:
+        return zone_uid(self.cluster_id, zone) if self.sandbox is not None else None
+
+    async def apply(self, zone_dir: Path, zone: str, instance: str, container: str, plan: Any,
+                    python: Path | None, launch: Launch, credentials: bytes) -> Launch:
+        """``launch`` made to run in the sandbox (unchanged when unsandboxed)."""
+        if self.sandbox is None:
+            return launch
+        uid = zone_uid(self.cluster_id, zone)
+        passwd = await asyncio.to_thread(write_identity_files, zone_dir / "sandbox", zone, uid)
+        sp = SandboxPlan(uid=uid, passwd=passwd)
+        if plan.image_dir:
+            sp.app_path = Path(plan.image_dir)
+            sp.app_copy = zone_dir / "run" / instance / container
+            sp.chdir = launch.cwd
+            await asyncio.to_thread(prepare_app_copy, sp.app_path, sp.app_copy, uid)
+        if python is not None:
+            sp.read_only.append(python.parent.parent)
+        env = dict(launch.env)
+        env.update({"AUTONOMY_FABRIC_CREDENTIALS": CREDENTIALS_PATH, "HOME": "/tmp", "TMPDIR": "/tmp",
+                    "USER": f"zone-{zone}", "LOGNAME": f"zone-{zone}"})
+        argv = self.sandbox.wrap(launch.argv, sp, with_credentials=True)
+        # bwrap itself starts in a directory that always exists; the app's is set inside with --chdir.
+        return Launch(argv, env, Path("/"), credentials)
+
+    def remove_instance(self, zone_dir: Path, instance: str) -> None:
+        """Remove the instance's writable app copies (call after its processes exited)."""
+        shutil.rmtree(zone_dir / "run" / instance, ignore_errors=True)
