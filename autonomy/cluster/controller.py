@@ -35,12 +35,14 @@ import sys
 from collections.abc import Coroutine, Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from autonomy.cluster.api import build_app
 from autonomy.cluster.fabric import ClusterFabric, start_fabric
 from autonomy.cluster.identity import ClusterIdentity, load_or_create_identity
 from autonomy.cluster.local.cgroups import CgroupManager
 from autonomy.cluster.local.deployer import LocalDeployer, read_secrets
+from autonomy.cluster.local.firewall import PodFirewall, firewall_available
 from autonomy.cluster.local.isolation import Isolation
 from autonomy.cluster.local.netns import NetnsNetwork, namespaces_available
 from autonomy.cluster.local.supervisor import kill_orphans
@@ -65,6 +67,7 @@ class Controller:
         self.state: ClusterState | None = None
         self.fabric: ClusterFabric | None = None
         self.netns: NetnsNetwork | None = None
+        self.firewall: PodFirewall | None = None
         self.cgroups: CgroupManager | None = None
         self.gateway: PublicGateway | None = None
         self.models: ClusterModelGateway | None = None
@@ -124,6 +127,17 @@ class Controller:
         self.fabric = await asyncio.to_thread(start_fabric, self.home, identity.id, host)
         self.models = ClusterModelGateway(self.state)
         await self.models.start(host)
+        isolation = Isolation.detect(identity.id, self.state)
+        if self.netns is not None:
+            ok, why = firewall_available()
+            if ok:
+                self.firewall = PodFirewall(identity.id, self.netns.bridge, self.netns.gateway)
+                ports = [urlsplit(self.fabric.url).port, urlsplit(self.models.url).port]
+                await asyncio.to_thread(self.firewall.setup, [p for p in ports if p])
+                isolation.firewall = self.firewall
+            else:
+                isolation.network_reason = why
+                log.warning("pods of different zones can reach each other: %s", why)
         port = _public_port()
         self.gateway = PublicGateway(identity.id, self._public_target, port=port)
         port = await self.gateway.start()
@@ -131,7 +145,7 @@ class Controller:
             self.home, identity.id, self.state, fabric_url=self.fabric.url,
             credentials_file=self.fabric.credentials_file, network=self.network, netns=self.netns,
             cgroups=self.cgroups, public_url_template=f"http://{{cluster}}-{{zone}}.localhost:{port}/",
-            gateway_env=self.models.zone_env, isolation=Isolation.detect(identity.id, self.state))
+            gateway_env=self.models.zone_env, isolation=isolation)
         log.info("cluster %s: network %s, fabric %s, model gateway %s, public gateway on 127.0.0.1:%d",
                  identity.id, self.network, self.fabric.url, self.models.url, port)
 
@@ -167,6 +181,8 @@ class Controller:
             await self.models.stop()
         if self.fabric is not None:
             await asyncio.to_thread(self.fabric.stop)
+        if self.firewall is not None:
+            await asyncio.to_thread(self.firewall.teardown)
         if self.netns is not None:
             await asyncio.to_thread(self.netns.teardown)
         if self.cgroups is not None:

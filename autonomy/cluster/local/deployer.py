@@ -173,6 +173,11 @@ class LocalDeployer:
         ns: PodNamespace | None = None
         if self.netns is not None:
             ns = await self.netns.create(zone.name, pod.name, clone)
+            try:
+                await self.isolation.add_pod(zone.name, ns.veth)
+            except BaseException:
+                await self.netns.delete(ns)
+                raise
             address, port = ns.address, POD_HTTP_PORT
         else:
             address, port = "127.0.0.1", _free_port()
@@ -279,6 +284,7 @@ class LocalDeployer:
     async def _stop_instance(self, inst: PodInstance) -> None:
         await asyncio.gather(*(p.stop() for p in inst.containers.values()))
         if inst.ns is not None and self.netns is not None:
+            await self.isolation.remove_pod(inst.ns.veth)
             await self.netns.delete(inst.ns)
         inst.cgroup.remove()
         await asyncio.to_thread(self.isolation.remove_instance, self.zone_dir(inst.zone), f"{inst.pod}-{inst.clone}")

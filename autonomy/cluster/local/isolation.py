@@ -8,6 +8,8 @@ container (:meth:`Isolation.apply`). Decisions:
 - Once a cluster has run a zone sandboxed, ``state.db`` records it (setting ``isolation = sandbox``); a
   later controller that cannot sandbox refuses to deploy or restore zones with a ClusterError naming why
   and the fix, unless ``AUTONOMY_ISOLATION=none`` says in so many words that unsandboxed is wanted.
+- Between pods, nftables (:mod:`.firewall`) when pods have their own network namespaces and ``nft`` runs;
+  ``zone status`` says ``network: none (<why>)`` otherwise.
 - A sandboxed container's fabric credentials reach it through a pipe at
   :data:`~.sandbox.CREDENTIALS_PATH`, its ``HOME`` and ``TMPDIR`` are its private ``/tmp``.
 """
@@ -20,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from autonomy.cluster.local.firewall import PodFirewall
 from autonomy.cluster.local.sandbox import (
     CREDENTIALS_PATH,
     Sandbox,
@@ -55,6 +58,8 @@ class Isolation:
         self.state = state
         self.sandbox = sandbox
         self.reason = reason
+        self.firewall: PodFirewall | None = None  # set by the controller once the pod network is up
+        self.network_reason = "pods share the host network"
 
     @classmethod
     def detect(cls, cluster_id: str, state: ClusterState) -> Isolation:
@@ -64,7 +69,8 @@ class Isolation:
     @property
     def summary(self) -> str:
         """``sandbox`` or ``none (<why>)``: what ``zone status`` shows."""
-        return "sandbox" if self.sandbox is not None else f"none ({self.reason})"
+        fs = "sandbox" if self.sandbox is not None else f"none ({self.reason})"
+        return fs if self.firewall is not None else f"{fs}; network: none ({self.network_reason})"
 
     def check(self) -> None:
         """Refuse to run zones unsandboxed in a cluster that ran them sandboxed (see the module docstring)."""
@@ -104,6 +110,15 @@ class Isolation:
         argv = self.sandbox.wrap(launch.argv, sp, with_credentials=True)
         # bwrap itself starts in a directory that always exists; the app's is set inside with --chdir.
         return Launch(argv, env, Path("/"), credentials)
+
+    async def add_pod(self, zone: str, veth: str) -> None:
+        """Put a new pod's veth into its zone's rules (before any of its processes starts)."""
+        if self.firewall is not None:
+            await self.firewall.add_pod(zone, veth)
+
+    async def remove_pod(self, veth: str) -> None:
+        if self.firewall is not None:
+            await self.firewall.remove_pod(veth)
 
     def remove_instance(self, zone_dir: Path, instance: str) -> None:
         """Remove the instance's writable app copies (call after its processes exited)."""
