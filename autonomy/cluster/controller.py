@@ -126,6 +126,7 @@ class Controller:
             host = self.netns.gateway
         self.fabric = await asyncio.to_thread(start_fabric, self.home, identity.id, host)
         self.models = ClusterModelGateway(self.state)
+        self.models.zone_sources = lambda zone: self.deployer.zone_sources(zone) if self.deployer else set()
         await self.models.start(host)
         isolation = Isolation.detect(identity.id, self.state)
         if self.netns is not None:

@@ -94,6 +94,7 @@ class LocalDeployer:
         self.public_url_template = public_url_template
         self._zones: dict[str, RunningZone] = {}
         self._locks: dict[str, asyncio.Lock] = {}
+        self._sources: dict[str, set[str]] = {}  # zone -> its pods' addresses (namespace network)
 
     def _lock(self, name: str) -> asyncio.Lock:
         return self._locks.setdefault(name, asyncio.Lock())
@@ -173,9 +174,11 @@ class LocalDeployer:
         ns: PodNamespace | None = None
         if self.netns is not None:
             ns = await self.netns.create(zone.name, pod.name, clone)
+            self._sources.setdefault(zone.name, set()).add(ns.address)
             try:
                 await self.isolation.add_pod(zone.name, ns.veth)
             except BaseException:
+                self._sources[zone.name].discard(ns.address)
                 await self.netns.delete(ns)
                 raise
             address, port = ns.address, POD_HTTP_PORT
@@ -241,6 +244,12 @@ class LocalDeployer:
                 inst.nodes.add(container.name)
         await asyncio.gather(*(p.wait_started() for p in inst.containers.values()))
 
+    def zone_sources(self, zone: str) -> set[str] | None:
+        """The addresses ``zone``'s pods send from, or None when pods share the host network."""
+        if self.netns is None:
+            return None
+        return set(self._sources.get(zone, ()))
+
     def _credentials_path(self, zone: str) -> Path:
         if self.zone_credentials is None:
             return self.credentials_file
@@ -285,6 +294,7 @@ class LocalDeployer:
         await asyncio.gather(*(p.stop() for p in inst.containers.values()))
         if inst.ns is not None and self.netns is not None:
             await self.isolation.remove_pod(inst.ns.veth)
+            self._sources.get(inst.zone, set()).discard(inst.address)
             await self.netns.delete(inst.ns)
         inst.cgroup.remove()
         await asyncio.to_thread(self.isolation.remove_instance, self.zone_dir(inst.zone), f"{inst.pod}-{inst.clone}")
