@@ -146,7 +146,7 @@ class Controller:
             self.home, identity.id, self.state, fabric_url=self.fabric.url,
             credentials_file=self.fabric.credentials_file, network=self.network, netns=self.netns,
             cgroups=self.cgroups, public_url_template=f"http://{{cluster}}-{{zone}}.localhost:{port}/",
-            gateway_env=self.models.zone_env, isolation=isolation)
+            gateway_env=self.models.zone_env, isolation=isolation, fabric=self.fabric)
         log.info("cluster %s: network %s, fabric %s, model gateway %s, public gateway on 127.0.0.1:%d",
                  identity.id, self.network, self.fabric.url, self.models.url, port)
 

@@ -26,10 +26,10 @@ import shutil
 import socket
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from autonomy.cluster.deployer import Progress
 from autonomy.cluster.local.cgroups import CgroupManager, PodCgroup
@@ -45,6 +45,14 @@ __all__ = ["LocalDeployer", "POD_HTTP_PORT"]
 POD_HTTP_PORT = 8000
 READY_TIMEOUT = float(os.environ.get("AUTONOMY_DEPLOY_TIMEOUT", "90"))
 _BASE_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "TZ", "TMPDIR", "USER", "LOGNAME")
+
+
+class ZoneFabric(Protocol):
+    """What the deployer needs of the cluster's fabric: per-zone NATS users (:class:`ClusterFabric`)."""
+
+    def zone_credentials(self, zone: str, names: Iterable[str]) -> bytes: ...
+
+    def forget_zone(self, zone: str) -> None: ...
 
 
 @dataclass
@@ -78,11 +86,12 @@ class LocalDeployer:
                  credentials_file: Path, network: str, netns: NetnsNetwork | None, cgroups: CgroupManager,
                  public_url_template: str, gateway_env: Callable[[str], dict[str, str]] | None = None,
                  isolation: Isolation | None = None,
-                 zone_credentials: Callable[[str], bytes] | None = None) -> None:
+                 fabric: ZoneFabric | None = None) -> None:
         self.home = home
         self.isolation = isolation or Isolation(cluster_id, state, None, "no sandbox configured")
-        # zone -> the fabric credentials file its node containers get (per-zone NATS user)
-        self.zone_credentials = zone_credentials
+        # gives each zone's node containers their zone's NATS user (None: the cluster's credentials_file)
+        self.fabric = fabric
+        self._zone_creds: dict[str, bytes] = {}
         self.gateway_env = gateway_env
         self.cluster_id = cluster_id
         self.state = state
@@ -136,6 +145,7 @@ class LocalDeployer:
                 plans = {(p.name, c.name): plan_container(source, c) for p in zone.pods for c in p.containers}
                 _write_secrets(zdir / "secrets.json", secrets)
                 self.state.put_zone(zone.name, zone.model_dump(mode="json"), str(source), self.network)
+            await self._issue_credentials(zone)
             # Issued after the old processes stopped: a redeploy rotates the key.
             gateway_env = self.gateway_env(zone.name) if self.gateway_env is not None else {}
             running = RunningZone(spec=zone, url=self._url(zone))
@@ -251,22 +261,27 @@ class LocalDeployer:
         return set(self._sources.get(zone, ()))
 
     def _credentials_path(self, zone: str) -> Path:
-        if self.zone_credentials is None:
+        if self.fabric is None:
             return self.credentials_file
         return self.zone_dir(zone) / "fabric.json"
 
+    async def _issue_credentials(self, zone: Any) -> None:
+        """Give the fabric zone ``zone``'s user and node names; keep its credentials file (0600) in the
+        zone's directory (unsandboxed containers read it there; sandboxed ones get it through a pipe)."""
+        if self.fabric is None:
+            self._zone_creds[zone.name] = self.credentials_file.read_bytes()
+            return
+        names = [n for pod in zone.pods for n in pod.node_names(self.cluster_id, zone.name)]
+        data = await asyncio.to_thread(self.fabric.zone_credentials, zone.name, names)
+        path = self._credentials_path(zone.name)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        self._zone_creds[zone.name] = data
+
     def _credentials(self, zone: str) -> bytes:
-        """The fabric credentials file of ``zone``'s nodes (written to the zone's directory, 0600)."""
-        if self.zone_credentials is None:
-            return self.credentials_file.read_bytes()
-        data = self.zone_credentials(zone)
-        path = self._credentials_path(zone)
-        if not path.exists() or path.read_bytes() != data:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            with os.fdopen(fd, "wb") as f:
-                f.write(data)
-        return data
+        return self._zone_creds[zone]
 
     async def _wait_ready(self, running: RunningZone, progress: Progress) -> None:
         deadline = time.monotonic() + READY_TIMEOUT
@@ -310,6 +325,9 @@ class LocalDeployer:
                 raise ClusterError(f"no zone {name!r} in this cluster: `autonomy zone list` shows the zones")
             if running is not None:
                 await self._stop_zone(running)
+            self._zone_creds.pop(name, None)
+            if self.fabric is not None:
+                await asyncio.to_thread(self.fabric.forget_zone, name)
             await asyncio.to_thread(shutil.rmtree, self.zone_dir(name), True)
             return {"zone": name, "deleted": True}
 
