@@ -65,10 +65,15 @@ def sandbox_available() -> tuple[bool, str]:
         return False, "the sandbox needs Linux namespaces"
     if os.geteuid() != 0:
         return False, "the sandbox needs a controller running as root"
-    for tool, package in (("bwrap", "bubblewrap"), ("setpriv", "util-linux")):
+    for tool, package in ((_bwrap(), "bubblewrap"), ("setpriv", "util-linux")):
         if shutil.which(tool) is None:
             return False, f"`{tool}` is not installed (apt-get install {package})"
     return True, ""
+
+
+def _bwrap() -> str:
+    """The bubblewrap binary: ``AUTONOMY_BWRAP`` (a path or name), default ``bwrap`` on PATH."""
+    return os.environ.get("AUTONOMY_BWRAP", "").strip() or "bwrap"
 
 
 def _python_roots() -> list[Path]:
@@ -105,7 +110,8 @@ class SandboxPlan:
 class Sandbox:
     """Renders the argv chain of :mod:`this module <autonomy.cluster.local.sandbox>`."""
 
-    def __init__(self, bwrap: str = "bwrap", setpriv: str = "setpriv") -> None:
+    def __init__(self, bwrap: str | None = None, setpriv: str = "setpriv") -> None:
+        bwrap = bwrap or _bwrap()
         self.bwrap = shutil.which(bwrap) or bwrap
         self.setpriv = shutil.which(setpriv) or setpriv
         self._python = _python_roots()
