@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import shutil
 import socket
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -174,3 +175,36 @@ def test_raw_nats_on_another_zones_subjects_is_a_permissions_violation(report):
     for subject in subjects:
         assert any(f'permissions violation for subscription to "{subject}"' in e for e in errors), errors
     assert any("permissions violation for publish" in e for e in errors), errors
+
+
+def test_only_root_on_the_host_opens_connections_to_pods(world):
+    """A private zone is not reachable by the host's unprivileged users (the public gateway runs as root)."""
+    address = {p["pod"]: p["address"] for p in world["victim"]["pods"]}["main-pod"]
+    probe = ["timeout", "5", "bash", "-c", f"echo > /dev/tcp/{address}/8000"]
+    assert subprocess.run(probe, capture_output=True).returncode == 0  # root: the controller's side
+    nobody = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", *probe]
+    assert subprocess.run(nobody, capture_output=True).returncode == 124  # dropped: timed out
+
+
+def test_rules_follow_the_pods_and_leave_nothing_behind(world):
+    """Last in this module: it deletes a zone and stops the second cluster."""
+    table = f"autonomy_{world['info']['id'][:8]}"
+
+    def bridge_rules() -> str:
+        return subprocess.run(["nft", "list", "table", "bridge", table], capture_output=True, text=True).stdout
+
+    veth = _veth(world["attack"]["pods"][0]["namespace"])
+    assert veth in bridge_rules() and "chain zone_attack" in bridge_rules()
+    world["first"].delete_zone("attack")
+    assert veth not in bridge_rules() and "chain zone_attack" not in bridge_rules()
+    assert "chain zone_victim" in bridge_rules()
+    second = f"autonomy_{world['info2']['id'][:8]}"
+    assert second in subprocess.run(["nft", "list", "tables"], capture_output=True, text=True).stdout
+    world["second"].stop()
+    assert second not in subprocess.run(["nft", "list", "tables"], capture_output=True, text=True).stdout
+
+
+def _veth(namespace: str) -> str:
+    import hashlib
+
+    return "av" + hashlib.sha1(namespace.encode()).hexdigest()[:10]
