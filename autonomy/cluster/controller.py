@@ -35,14 +35,12 @@ import sys
 from collections.abc import Coroutine, Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 from autonomy.cluster.api import build_app
 from autonomy.cluster.fabric import ClusterFabric, start_fabric
 from autonomy.cluster.identity import ClusterIdentity, load_or_create_identity
 from autonomy.cluster.local.cgroups import CgroupManager
 from autonomy.cluster.local.deployer import LocalDeployer, read_secrets
-from autonomy.cluster.local.firewall import PodFirewall, firewall_available
 from autonomy.cluster.local.isolation import Isolation
 from autonomy.cluster.local.netns import NetnsNetwork, namespaces_available
 from autonomy.cluster.local.supervisor import kill_orphans
@@ -67,7 +65,7 @@ class Controller:
         self.state: ClusterState | None = None
         self.fabric: ClusterFabric | None = None
         self.netns: NetnsNetwork | None = None
-        self.firewall: PodFirewall | None = None
+        self.isolation: Isolation | None = None
         self.cgroups: CgroupManager | None = None
         self.gateway: PublicGateway | None = None
         self.models: ClusterModelGateway | None = None
@@ -128,17 +126,8 @@ class Controller:
         self.models = ClusterModelGateway(self.state)
         self.models.zone_sources = lambda zone: self.deployer.zone_sources(zone) if self.deployer else set()
         await self.models.start(host)
-        isolation = Isolation.detect(identity.id, self.state)
-        if self.netns is not None:
-            ok, why = firewall_available()
-            if ok:
-                self.firewall = PodFirewall(identity.id, self.netns.bridge, self.netns.gateway)
-                ports = [urlsplit(self.fabric.url).port, urlsplit(self.models.url).port]
-                await asyncio.to_thread(self.firewall.setup, [p for p in ports if p])
-                isolation.firewall = self.firewall
-            else:
-                isolation.network_reason = why
-                log.warning("pods of different zones can reach each other: %s", why)
+        self.isolation = isolation = await Isolation.open(identity.id, self.state, self.netns,
+                                                          [self.fabric.url, self.models.url])
         port = _public_port()
         self.gateway = PublicGateway(identity.id, self._public_target, port=port)
         port = await self.gateway.start()
@@ -182,8 +171,8 @@ class Controller:
             await self.models.stop()
         if self.fabric is not None:
             await asyncio.to_thread(self.fabric.stop)
-        if self.firewall is not None:
-            await asyncio.to_thread(self.firewall.teardown)
+        if self.isolation is not None:
+            await self.isolation.close()
         if self.netns is not None:
             await asyncio.to_thread(self.netns.teardown)
         if self.cgroups is not None:

@@ -17,12 +17,15 @@ container (:meth:`Isolation.apply`). Decisions:
 from __future__ import annotations
 
 import asyncio
+import logging
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
-from autonomy.cluster.local.firewall import PodFirewall
+from autonomy.cluster.local.firewall import PodFirewall, firewall_available
+from autonomy.cluster.local.netns import NetnsNetwork
 from autonomy.cluster.local.sandbox import (
     CREDENTIALS_PATH,
     Sandbox,
@@ -38,6 +41,7 @@ from autonomy.errors import ClusterError
 __all__ = ["Isolation", "Launch"]
 
 SETTING = "isolation"
+log = logging.getLogger("autonomy.cluster")
 
 
 @dataclass
@@ -65,6 +69,30 @@ class Isolation:
     def detect(cls, cluster_id: str, state: ClusterState) -> Isolation:
         ok, why = sandbox_available()
         return cls(cluster_id, state, Sandbox() if ok else None, why)
+
+    @classmethod
+    async def open(cls, cluster_id: str, state: ClusterState, netns: NetnsNetwork | None,
+                   service_urls: list[str]) -> Isolation:
+        """Detect the sandbox and, with pods in namespaces, load the zone rules letting pods reach the
+        ports of ``service_urls`` (the fabric, the model gateway) on the bridge. :meth:`close` at the end."""
+        isolation = cls.detect(cluster_id, state)
+        if netns is None:
+            return isolation
+        ok, why = firewall_available()
+        if not ok:
+            isolation.network_reason = why
+            log.warning("pods of different zones can reach each other: %s", why)
+            return isolation
+        firewall = PodFirewall(cluster_id, netns.bridge, netns.gateway)
+        ports = [urlsplit(url).port for url in service_urls]
+        await asyncio.to_thread(firewall.setup, [p for p in ports if p])
+        isolation.firewall = firewall
+        return isolation
+
+    async def close(self) -> None:
+        """Delete the zone rules (after every pod is gone)."""
+        if self.firewall is not None:
+            await asyncio.to_thread(self.firewall.teardown)
 
     @property
     def summary(self) -> str:
