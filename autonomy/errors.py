@@ -138,6 +138,8 @@ class AccessDenied(DeliveryError, PermissionError):
     subject its zone's NATS user may not use (the server's permissions violation).
     """
 
+    http_status = 403  # for main's one-place status mapping (errors carry http_status there)
+
     def __init__(self, node: str | None, reason: str) -> None:
         self.node = node
         self.reason = reason
