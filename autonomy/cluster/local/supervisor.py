@@ -106,7 +106,8 @@ class ContainerProcess:
 
     async def _run_once(self) -> None:
         self.pid = None
-        argv, fds = self.argv, ()
+        argv = self.argv
+        fds: tuple[int, ...] = ()
         if self.data is not None:
             fds = _data_pipe(self.data)
             argv = [str(fds[0]) if a == DATA_FD else a for a in argv]
