@@ -70,7 +70,7 @@ VAULT = textwrap.dedent('''
 ''')
 
 ATTACKER = textwrap.dedent('''
-    import asyncio, json, os, socket, ssl, threading, urllib.request
+    import asyncio, json, os, socket, ssl, subprocess, threading, urllib.request
     from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
     from autonomy import Cluster, Zone
     from autonomy.nodes.node import Node
@@ -95,6 +95,10 @@ ATTACKER = textwrap.dedent('''
     def tcp(host, port):
         with socket.create_connection((host, port), timeout=1.5):
             return "connected"
+
+    def command(argv):
+        done = subprocess.run(argv, capture_output=True, text=True)
+        return f"exit {done.returncode}: {done.stderr.strip()}"
 
     def unix(path):
         s = socket.socket(socket.AF_UNIX)
@@ -162,6 +166,8 @@ ATTACKER = textwrap.dedent('''
         out["own_app_writable"] = outcome(lambda: open("written-by-attacker", "w").write("x"))
         out["usr_writable"] = outcome(lambda: open("/usr/attacker", "w").write("x"))
         out["environ"] = environs(t["secret"])
+        out["nested_userns"] = outcome(lambda: command(["unshare", "--user", "--map-root-user", "id"]))
+        out["mount_ns"] = outcome(lambda: command(["unshare", "--mount", "true"]))
         out["controller_socket"] = outcome(lambda: unix(t["controller_socket"]))
         for host, port in t["tcp"]:
             out["tcp"][f"{host}:{port}"] = outcome(lambda: tcp(host, port))

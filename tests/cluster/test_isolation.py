@@ -114,6 +114,13 @@ def test_the_container_runs_unprivileged_with_no_capabilities(report, world):
     assert status["NoNewPrivs"] == "1"
 
 
+def test_the_syscall_filter_refuses_new_namespaces(report):
+    """No way back to capabilities through a nested user namespace (or any new namespace)."""
+    refused = "OK exit 1: unshare: unshare failed: Operation not permitted"
+    assert report["out"]["nested_userns"] == refused
+    assert report["out"]["mount_ns"] == refused
+
+
 def test_no_other_zones_file_nor_the_cluster_keys_are_visible(report):
     files = report["out"]["files"]
     assert files and {k: v for k, v in files.items() if not v.startswith("FileNotFoundError")} == {}

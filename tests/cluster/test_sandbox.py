@@ -6,7 +6,9 @@ A sandboxed container's behaviour is proven end to end in test_isolation.py; her
 from __future__ import annotations
 
 import os
+import platform
 import shutil
+import struct
 import subprocess
 import sys
 from pathlib import Path
@@ -18,12 +20,14 @@ from autonomy.cluster.local.isolation import Isolation
 from autonomy.cluster.local.sandbox import (
     CREDENTIALS_PATH,
     DATA_FD,
+    SECCOMP_FD,
     Sandbox,
     SandboxPlan,
     sandbox_available,
     write_identity_files,
     zone_uid,
 )
+from autonomy.cluster.local.seccomp import filter_program
 from autonomy.cluster.state import ClusterState
 from autonomy.errors import ClusterError
 
@@ -51,6 +55,20 @@ def test_the_argv_drops_privileges_and_pipes_the_credentials_never_naming_a_host
                         "--bounding-set=-all", "--no-new-privs"]
     assert rest[-3:] == ["--", "python", "main.py"]
     assert "--unshare-net" not in bwrap  # the pod's network namespace is joined before (nsenter)
+    assert "--seccomp" not in bwrap
+    with_filter = Sandbox(bwrap="bwrap").wrap(["true"], plan, with_credentials=False, seccomp=True)
+    assert with_filter[with_filter.index("--seccomp") + 1] == SECCOMP_FD
+
+
+@pytest.mark.skipif(platform.machine() != "x86_64", reason="the syscall filter is built for x86_64 only")
+def test_the_syscall_filter_is_a_well_formed_program():
+    program = filter_program()
+    assert program is not None and len(program) % 8 == 0
+    codes = [struct.unpack("<HBBI", program[i:i + 8]) for i in range(0, len(program), 8)]
+    assert codes[-1] == (0x06, 0, 0, 0x7FFF0000)  # ends allowing (a clone without CLONE_NEWUSER)
+    for i, (code, jt, jf, _) in enumerate(codes):  # every jump lands inside the program
+        if code & 0x07 == 0x05:
+            assert i + 1 + max(jt, jf) < len(codes)
 
 
 @pytest.mark.skipif(not sandbox_available()[0], reason=f"no sandbox here: {sandbox_available()[1]}")

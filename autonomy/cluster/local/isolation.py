@@ -28,6 +28,8 @@ from autonomy.cluster.local.firewall import PodFirewall, firewall_available
 from autonomy.cluster.local.netns import NetnsNetwork
 from autonomy.cluster.local.sandbox import (
     CREDENTIALS_PATH,
+    DATA_FD,
+    SECCOMP_FD,
     Sandbox,
     SandboxPlan,
     prepare_app_copy,
@@ -35,6 +37,7 @@ from autonomy.cluster.local.sandbox import (
     write_identity_files,
     zone_uid,
 )
+from autonomy.cluster.local.seccomp import filter_program
 from autonomy.cluster.state import ClusterState
 from autonomy.errors import ClusterError
 
@@ -51,7 +54,7 @@ class Launch:
     argv: list[str]
     env: dict[str, str]
     cwd: Path
-    data: bytes | None = None
+    data: dict[str, bytes] | None = None  # {argv placeholder: bytes piped in}
 
 
 class Isolation:
@@ -62,6 +65,7 @@ class Isolation:
         self.state = state
         self.sandbox = sandbox
         self.reason = reason
+        self.seccomp = filter_program() if sandbox is not None else None
         self.firewall: PodFirewall | None = None  # set by the controller once the pod network is up
         self.network_reason = "pods share the host network"
 
@@ -98,6 +102,8 @@ class Isolation:
     def summary(self) -> str:
         """``sandbox`` or ``none (<why>)``: what ``zone status`` shows."""
         fs = "sandbox" if self.sandbox is not None else f"none ({self.reason})"
+        if self.sandbox is not None and self.seccomp is None:
+            fs += " (no syscall filter: not x86_64)"
         return fs if self.firewall is not None else f"{fs}; network: none ({self.network_reason})"
 
     def check(self) -> None:
@@ -135,9 +141,12 @@ class Isolation:
         env = dict(launch.env)
         env.update({"AUTONOMY_FABRIC_CREDENTIALS": CREDENTIALS_PATH, "HOME": "/tmp", "TMPDIR": "/tmp",
                     "USER": f"zone-{zone}", "LOGNAME": f"zone-{zone}"})
-        argv = self.sandbox.wrap(launch.argv, sp, with_credentials=True)
+        argv = self.sandbox.wrap(launch.argv, sp, with_credentials=True, seccomp=self.seccomp is not None)
+        data = {DATA_FD: credentials}
+        if self.seccomp is not None:
+            data[SECCOMP_FD] = self.seccomp
         # bwrap itself starts in a directory that always exists; the app's is set inside with --chdir.
-        return Launch(argv, env, Path("/"), credentials)
+        return Launch(argv, env, Path("/"), data)
 
     async def add_pod(self, zone: str, veth: str) -> None:
         """Put a new pod's veth into its zone's rules (before any of its processes starts)."""

@@ -38,11 +38,13 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-__all__ = ["Sandbox", "SandboxPlan", "zone_uid", "sandbox_available", "CREDENTIALS_PATH", "DATA_FD"]
+__all__ = ["Sandbox", "SandboxPlan", "zone_uid", "sandbox_available", "CREDENTIALS_PATH", "DATA_FD", "SECCOMP_FD"]
 
 CREDENTIALS_PATH = "/run/autonomy/node.json"
-#: Placeholder in a rendered argv for the descriptor the supervisor passes the credentials through.
+#: Placeholders in a rendered argv for the descriptors the supervisor passes data through: the
+#: credentials file, the syscall filter (:mod:`.seccomp`).
 DATA_FD = "@AUTONOMY_DATA_FD@"
+SECCOMP_FD = "@AUTONOMY_SECCOMP_FD@"
 UID_BASE = 200_000
 UID_SPAN = 1_000_000_000
 _ETC = ("resolv.conf", "hosts", "nsswitch.conf", "host.conf", "ssl", "ca-certificates", "localtime",
@@ -116,11 +118,12 @@ class Sandbox:
         self.setpriv = shutil.which(setpriv) or setpriv
         self._python = _python_roots()
 
-    def wrap(self, argv: list[str], plan: SandboxPlan, *, with_credentials: bool) -> list[str]:
+    def wrap(self, argv: list[str], plan: SandboxPlan, *, with_credentials: bool, seccomp: bool = False) -> list[str]:
         """``argv`` run in the sandbox ``plan``; with ``with_credentials`` the argv holds :data:`DATA_FD`,
-        which the supervisor replaces by the read end of a pipe holding the credentials file."""
+        which the supervisor replaces by the read end of a pipe holding the credentials file; with
+        ``seccomp``, :data:`SECCOMP_FD` for the syscall filter."""
         out = [self.bwrap, "--unshare-ipc", "--unshare-uts", "--unshare-pid", "--unshare-cgroup-try",
-               "--die-with-parent", "--hostname", "pod",
+               "--die-with-parent", "--hostname", "pod", *(["--seccomp", SECCOMP_FD] if seccomp else []),
                "--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID",
                "--ro-bind", "/usr", "/usr"]
         for link in ("bin", "lib", "lib64", "sbin", "lib32"):

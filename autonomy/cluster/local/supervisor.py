@@ -23,8 +23,6 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from autonomy.cluster.local.sandbox import DATA_FD
-
 __all__ = ["ContainerProcess", "LOG_CAP"]
 
 log = logging.getLogger("autonomy.cluster")
@@ -40,10 +38,12 @@ class ContainerProcess:
     """Runs ``argv`` (already wrapped for namespace/cgroup) with ``env`` in ``cwd``, supervised."""
 
     def __init__(self, label: str, argv: list[str], env: dict[str, str], cwd: Path, log_path: Path,
-                 on_restart: Callable[[], int] | None = None, grace: float = 3.0, data: bytes | None = None,
-                 ) -> None:
+                 on_restart: Callable[[], int] | None = None, grace: float = 3.0,
+                 data: dict[str, bytes] | None = None) -> None:
         self.label = label
-        self.data = data  # given to the process through a pipe whose fd number replaces DATA_FD in argv
+        # {placeholder: bytes}: each given to the process through a pipe whose fd number replaces the
+        # placeholder in argv (a new pipe at each start)
+        self.data = data or {}
         self.argv = argv
         self.env = env
         self.cwd = cwd
@@ -107,10 +107,16 @@ class ContainerProcess:
     async def _run_once(self) -> None:
         self.pid = None
         argv = self.argv
-        fds: tuple[int, ...] = ()
-        if self.data is not None:
-            fds = _data_pipe(self.data)
-            argv = [str(fds[0]) if a == DATA_FD else a for a in argv]
+        pipes: dict[str, int] = {}
+        try:
+            for placeholder, data in self.data.items():
+                pipes[placeholder] = _data_pipe(data)
+        except BaseException:
+            for fd in pipes.values():
+                os.close(fd)
+            raise
+        argv = [str(pipes[a]) if a in pipes else a for a in argv]
+        fds = tuple(pipes.values())
         try:
             proc = await asyncio.create_subprocess_exec(
                 *argv, env=self.env, cwd=str(self.cwd), stdin=asyncio.subprocess.DEVNULL,
@@ -167,7 +173,7 @@ class ContainerProcess:
                 "last_exit": self.last_exit, "last_error": self.last_error or None, "log": str(self.log_path)}
 
 
-def _data_pipe(data: bytes) -> tuple[int]:
+def _data_pipe(data: bytes) -> int:
     """The read end of a pipe holding ``data`` (written whole, write end closed): a file for bwrap's
     ``--ro-bind-data`` that never exists on disk nor in argv."""
     read, write = os.pipe()
@@ -180,7 +186,7 @@ def _data_pipe(data: bytes) -> tuple[int]:
         raise
     finally:
         os.close(write)
-    return (read,)
+    return read
 
 
 def _killpg(pgid: int, sig: int) -> None:
