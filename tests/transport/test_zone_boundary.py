@@ -39,10 +39,13 @@ class Echo:
 def zoned() -> object:
     creds = ClusterCredentials.generate()
     c = creds.cluster
-    names = {"a": [f"{c}-a-main", f"{c}-a-runner"], "b": [f"{c}-b-main", f"{c}-b-open"]}
+    names = {"a": [f"{c}-a-main", f"{c}-a-runner"], "b": [f"{c}-b-main", f"{c}-b-open"], "c": [f"{c}-c-main"]}
+    users = [ZoneUser(creds.account, creds.zone_credentials(z).user, creds.zone_credentials(z).password,
+                      zone_permissions(c, z, n)) for z, n in names.items()]
+    # zone c's user may not publish to opted-in nodes: what the server then says must reach the sender
+    users[2].permissions["publish"]["allow"].remove(f"autonomy.{c}.cluster.node.*")
     with tempfile.TemporaryDirectory(prefix="autonomy-zones-") as tmp, EmbeddedNats([creds]) as server:
-        server.set_users([ZoneUser(creds.account, creds.zone_credentials(z).user, creds.zone_credentials(z).password,
-                                   zone_permissions(c, z, n)) for z, n in names.items()])
+        server.set_users(users)
         files = {}
         for zone in names:
             files[zone] = Path(tmp) / f"{zone}.json"
@@ -135,6 +138,19 @@ async def test_raw_nats_with_a_zones_credentials_cannot_use_another_zones_subjec
     assert all("permissions violation" in e for e in errors), errors
     assert any(f'"autonomy.{c}.z.b.>"' in e for e in errors)
     assert any(f"z.b.node.{nodes['b-main'].name}" in e for e in errors)
+
+
+async def test_a_send_the_server_refuses_fails_at_once_with_access_denied(zoned, nodes):
+    creds, server, files = zoned
+    node = await Node.create(f"{creds.cluster}-c-main", cluster=creds.cluster, zone="c",
+                             fabric=FabricConfig((server.url,), str(files["c"])))
+    try:
+        await _until(lambda: node.transport._cluster_presence.is_present(nodes["b-open"].name))  # type: ignore[attr-defined]
+        # the server's answer (a timeout would be DeliveryTimeout after 60 s)
+        with pytest.raises(AccessDenied, match="the fabric refused it .*permissions violation for publish"):
+            await node.send_and_receive("echo", "x", node=nodes["b-open"].name, timeout=60)
+    finally:
+        await node.stop()
 
 
 async def test_a_zones_credentials_refuse_another_zone_name(zoned):
