@@ -3,8 +3,9 @@
     .venv/bin/python -m benchmarks.bench_sandbox        (or: python -m benchmarks.run sandbox)
 
 - Container start: the sandbox's argv chain (bwrap + setpriv, as :class:`~autonomy.cluster.local.sandbox.Sandbox`
-  renders it, with the credentials piped in) around ``python -c pass`` and ``/bin/true``, against the
-  same command run bare; median of :data:`STARTS` runs each, interleaved. Goal: <= 20 ms added.
+  renders it, with the credentials and the syscall filter piped in) around ``python -c pass`` and
+  ``/bin/true``, against the same command run bare; median of :data:`STARTS` runs each, interleaved.
+  Goal: <= 20 ms added.
 - Zone deploy: ``examples/fanout`` (4 pods, 4 autonomy nodes) until the first 200 from its public URL,
   on a cluster with the sandbox and, as the baseline in the same run, on one with
   ``AUTONOMY_ISOLATION=none``; median of :data:`ROUNDS`. Goal: < 3 s with the sandbox.
@@ -24,21 +25,30 @@ import time
 from pathlib import Path
 
 from autonomy.cluster import ClusterClient
-from autonomy.cluster.local.sandbox import DATA_FD, Sandbox, SandboxPlan, sandbox_available, write_identity_files
+from autonomy.cluster.local.sandbox import (
+    DATA_FD,
+    SECCOMP_FD,
+    Sandbox,
+    SandboxPlan,
+    sandbox_available,
+    write_identity_files,
+)
+from autonomy.cluster.local.seccomp import filter_program
 from benchmarks.bench_zones import _deploy
 
 STARTS = 20
 ROUNDS = 3
 
 
-def _start(argv: list[str], data: bytes | None) -> float:
-    fds: tuple[int, ...] = ()
-    if data is not None:
+def _start(argv: list[str], data: dict[str, bytes]) -> float:
+    pipes = {}
+    for placeholder, blob in data.items():
         read, write = os.pipe()
-        os.write(write, data)
+        os.write(write, blob)
         os.close(write)
-        fds = (read,)
-        argv = [str(read) if a == DATA_FD else a for a in argv]
+        pipes[placeholder] = read
+    argv = [str(pipes[a]) if a in pipes else a for a in argv]
+    fds = tuple(pipes.values())
     t = time.perf_counter()
     subprocess.run(argv, pass_fds=fds, check=True)
     elapsed = time.perf_counter() - t
@@ -50,11 +60,13 @@ def _start(argv: list[str], data: bytes | None) -> float:
 def _starts(command: list[str], tmp: Path) -> tuple[float, float, float, float]:
     """(bare, sandboxed) median seconds to run ``command`` to its end, then (bare, sandboxed) fastest."""
     plan = SandboxPlan(uid=200_777, passwd=write_identity_files(tmp, "bench", 200_777))
-    wrapped = Sandbox().wrap(command, plan, with_credentials=True)
+    program = filter_program()
+    wrapped = Sandbox().wrap(command, plan, with_credentials=True, seccomp=program is not None)
+    data = {DATA_FD: b'{"cluster": "bench"}', **({SECCOMP_FD: program} if program is not None else {})}
     bare, boxed = [], []
     for _ in range(STARTS):
-        bare.append(_start(command, None))
-        boxed.append(_start(wrapped, b'{"cluster": "bench"}'))
+        bare.append(_start(command, {}))
+        boxed.append(_start(wrapped, data))
     return statistics.median(bare), statistics.median(boxed), min(bare), min(boxed)
 
 
@@ -96,7 +108,8 @@ def main() -> None:
     lines = [
         "## Process runtime sandbox",
         "",
-        f"bubblewrap + setpriv chain as the local deployer renders it (credentials piped in); {STARTS} starts each, "
+        f"bubblewrap + setpriv chain as the local deployer renders it (credentials and syscall filter piped in); "
+        f"{STARTS} starts each, interleaved with the bare ones, "
         f"median; zone deploys median of {ROUNDS}. Load average {load[0]:.2f}; {os.cpu_count()} cores.",
         "",
         "| measure | bare | sandboxed | added | ratio | added, fastest runs | goal |",
