@@ -110,7 +110,9 @@ def main() -> None:
         "",
         f"bubblewrap + setpriv chain as the local deployer renders it (credentials and syscall filter piped in); "
         f"{STARTS} starts each, interleaved with the bare ones, "
-        f"median; zone deploys median of {ROUNDS}. Load average {load[0]:.2f}; {os.cpu_count()} cores.",
+        f"median; zone deploys median of {ROUNDS}. Load average {load[0]:.2f}; {os.cpu_count()} cores. On a loaded "
+        "shared machine the medians swing with the load (a deploy may even come out faster sandboxed); the "
+        "fastest runs show the chain's own cost.",
         "",
         "| measure | bare | sandboxed | added | ratio | added, fastest runs | goal |",
         "|---|---|---|---|---|---|---|",
