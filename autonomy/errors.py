@@ -19,6 +19,7 @@ it too (``docs/cli.md``). Statuses are in brackets below.
     │   ├── NodeLeft [502]                       the remote node left while a request was pending
     │   ├── WorkerStopped [503]                  the worker was stopped before handling the message
     │   ├── MessageTooLarge (also ValueError) [413]  the message is larger than the fabric accepts
+    │   ├── AccessDenied (also PermissionError) [403]  the target is outside this node's zone and did not opt in
     │   └── DeliveryTimeout (also TimeoutError) [504]  no reply within the timeout
     ├── WorkerError [500]                        the worker's handle_message raised; carries its message
     ├── FabricError [503]                        the node cannot use the fabric (connection, credentials)
@@ -67,6 +68,7 @@ __all__ = [
     "WorkerStopped",
     "MessageTooLarge",
     "DeliveryTimeout",
+    "AccessDenied",
     "WorkerError",
     "FabricError",
     "RemoteNodeError",
@@ -185,6 +187,22 @@ class MessageTooLarge(DeliveryError, ValueError):
             f"Message of {size} bytes is larger than the fabric's limit of {limit} bytes: "
             "send a reference (a URL, a file name) instead, or split it"
         )
+
+
+class AccessDenied(DeliveryError, PermissionError):
+    """The fabric refused the message: the zone is the trust boundary (docs/security.md).
+
+    Raised when a node addresses a node of another zone that did not opt in to cluster-wide access
+    (``Node.start(allow="cluster")``), a node controller outside its zone (shipping workers), or a
+    subject its zone's NATS user may not use (the server's permissions violation).
+    """
+
+    http_status = 403  # for main's one-place status mapping (errors carry http_status there)
+
+    def __init__(self, node: str | None, reason: str) -> None:
+        self.node = node
+        self.reason = reason
+        super().__init__(f"Refused{f' by or for node {node!r}' if node else ''}: {reason}")
 
 
 class DeliveryTimeout(DeliveryError, TimeoutError):

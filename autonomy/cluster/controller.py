@@ -117,13 +117,15 @@ class Controller:
         host = await backend.prepare()  # where pods reach the fabric and the model gateway
         self.fabric = await asyncio.to_thread(start_fabric, self.home, identity.id, host)
         self.models = ClusterModelGateway(self.state)
+        self.models.zone_sources = lambda zone: self.deployer.zone_sources(zone) if self.deployer else set()
         await self.models.start(host)
         port = _public_port()
         self.gateway = PublicGateway(identity.id, self._public_target, port=port)
         port = await self.gateway.start()
-        self.deployer = backend.create_deployer(DeployerSettings(
+        self.deployer = await backend.create_deployer(DeployerSettings(
             fabric_url=self.fabric.url, credentials_file=self.fabric.credentials_file,
-            public_url_template=f"http://{{cluster}}-{{zone}}.localhost:{port}/", gateway_env=self.models.zone_env))
+            public_url_template=f"http://{{cluster}}-{{zone}}.localhost:{port}/", gateway_env=self.models.zone_env,
+            gateway_url=self.models.url, fabric=self.fabric))
         log.info("cluster %s: network %s, fabric %s, model gateway %s, public gateway on 127.0.0.1:%d",
                  identity.id, backend.network, self.fabric.url, self.models.url, port)
 
@@ -213,6 +215,7 @@ class Controller:
                 "public_port": self.gateway.port, "network": self.backend.network, "home": str(self.home),
                 "fabric": {"pid": self.fabric.server.pid, "restarts": self.fabric_watch.restarts if self.fabric_watch
                            else 0, "problem": self.fabric_watch.problem() if self.fabric_watch else None},
+                "isolation": self.backend.isolation,
                 "cgroups": self.backend.limits,
                 "zones": self.deployer.zones()}
 

@@ -52,6 +52,11 @@ class Deployer(Protocol):
         """``(label, path)`` of the selected containers' logs."""
         ...
 
+    def zone_sources(self, zone: str) -> set[str] | None:
+        """The addresses zone ``zone``'s pods send from (the model gateway takes its key only from them),
+        or None where pods share the host's addresses."""
+        ...
+
     def public_target(self, zone: str) -> tuple[str, int] | str:
         """Where the public gateway sends zone ``zone``'s traffic, or why it does not (a message)."""
         ...
@@ -65,6 +70,8 @@ class DeployerSettings:
     credentials_file: Path  # the cluster's fabric credentials (per-zone ones are derived from it)
     public_url_template: str  # e.g. ``http://{cluster}-{zone}.localhost:32100/``
     gateway_env: Callable[[str], dict[str, str]] | None = None  # model gateway URL and key of a zone
+    gateway_url: str = ""  # the model gateway pods reach (its port is let through the zone rules)
+    fabric: Any = None  # the cluster's fabric (autonomy.cluster.fabric.ClusterFabric): per-zone NATS users
 
 
 class Backend(Protocol):
@@ -78,14 +85,20 @@ class Backend(Protocol):
         which pods reach the cluster's services (the fabric, the model gateway)."""
         ...
 
-    def create_deployer(self, settings: DeployerSettings) -> Deployer:
-        """The deployer that runs zones on this backend (called once, after :meth:`prepare`)."""
+    async def create_deployer(self, settings: DeployerSettings) -> Deployer:
+        """The deployer that runs zones on this backend (called once, after :meth:`prepare`); sets up
+        what isolates zones from each other (sandbox, network rules)."""
         ...
 
     def stored_secrets(self, zone: str) -> dict[str, str]:
         """The secrets of zone ``zone``'s last deploy, as the backend kept them (to restore it)."""
         ...
 
+    @property
+    def isolation(self) -> str:
+        """How zones are isolated: ``sandbox`` or ``none (<why>)`` (and the network's state)."""
+        ...
+
     async def close(self) -> None:
-        """Tear down what :meth:`prepare` set up (after the deployer stopped)."""
+        """Tear down what :meth:`prepare` and :meth:`create_deployer` set up (after the deployer stopped)."""
         ...

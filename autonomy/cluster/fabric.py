@@ -6,18 +6,25 @@ listen address is not yet in it. Nodes get ``AUTONOMY_HOME/fabric/node.json`` as
 ``AUTONOMY_FABRIC_CREDENTIALS``. The server listens on ``host``: the pod bridge's address when pods
 run in network namespaces (reachable from every pod and from the host), else 127.0.0.1; TLS is
 required either way.
+
+Zones' nodes do not get ``node.json`` (the cluster's own user) but their zone's credentials
+(:meth:`ClusterFabric.zone_credentials`): a NATS user per zone whose subject permissions
+(:mod:`autonomy.transport.permissions`) confine it to its zone. The server learns a zone's user (and its
+node names) at each deploy, through a configuration reload; a deleted zone's user is removed.
 """
 
 from __future__ import annotations
 
 import os
 import signal
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from autonomy.errors import ConfigError
 from autonomy.transport.credentials import ClusterCredentials
 from autonomy.transport.embedded import EmbeddedNats
+from autonomy.transport.permissions import ZoneUser, zone_permissions
 
 __all__ = ["ClusterFabric", "start_fabric"]
 
@@ -28,9 +35,30 @@ class ClusterFabric:
     credentials_file: Path
     credentials: ClusterCredentials
     server: EmbeddedNats
+    zones: dict[str, tuple[str, ...]] = field(default_factory=dict)  # zone -> its node names
 
     def stop(self) -> None:
         self.server.stop()
+
+    def zone_credentials(self, zone: str, names: Iterable[str]) -> bytes:
+        """The credentials file (JSON) of zone ``zone``'s nodes, named ``names``; the server knows the
+        zone's user and permissions when this returns (blocking: a reload takes milliseconds)."""
+        self.zones[zone] = tuple(sorted(set(names)))
+        self._apply()
+        return self.credentials.zone_credentials(zone).to_json().encode()
+
+    def forget_zone(self, zone: str) -> None:
+        """Remove zone ``zone``'s user (its connections are closed)."""
+        if self.zones.pop(zone, None) is not None:
+            self._apply()
+
+    def _apply(self) -> None:
+        c = self.credentials
+        users = []
+        for zone, names in sorted(self.zones.items()):
+            creds = c.zone_credentials(zone)
+            users.append(ZoneUser(c.account, creds.user, creds.password, zone_permissions(c.cluster, zone, names)))
+        self.server.set_users(users)
 
 
 def start_fabric(home: Path, cluster_id: str, host: str) -> ClusterFabric:

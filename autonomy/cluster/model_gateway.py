@@ -11,7 +11,9 @@ reach the host on (the bridge address in namespace mode, 127.0.0.1 in host mode)
 - **Keys.** Each deploy of a zone (including the redeploy of stored zones when the controller starts)
   issues the zone a new key (:meth:`zone_env`): the previous one stops working at once. Only the
   keys' SHA-256 digests go to state (``zone_keys``); the clear key only goes into the node containers'
-  environment. Deleting a zone revokes its key and drops its usage.
+  environment. With pods in network namespaces a key is bound to its zone: it is accepted only from the
+  addresses of that zone's pods (``zone_sources``), so a key read elsewhere is useless (403).
+  Deleting a zone revokes its key and drops its usage.
 - **Provider keys.** ``--api-key-env VAR`` names a variable read at request time in the controller's
   environment. The CLI sends the value of ``VAR`` from *its* environment along with ``model add``;
   the controller sets it in its own environment (memory only, never in state or logs). After a
@@ -27,6 +29,7 @@ import asyncio
 import importlib.util
 import logging
 import os
+from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -75,12 +78,15 @@ class ClusterModelGateway:
         self._gateway: Gateway | None = None
         self._pending: dict[tuple[str, str], dict[str, int]] = {}
         self._flush_handle: asyncio.TimerHandle | None = None
+        # zone -> addresses of its pods (None: not told apart); a key is accepted only from those
+        self.zone_sources: Callable[[str], set[str] | None] | None = None
 
     # --- life cycle ------------------------------------------------------------------------------
     async def start(self, host: str, port: int = 0) -> str:
         """Serve on ``host:port`` (0: a free port); return the base URL (no ``/v1``) once listening."""
         app = create_gateway_app(self.config, self.keys, UsageRecorder(on_record=self._on_usage))
         self._gateway = app.state.gateway
+        self._gateway.sources = self.zone_sources
         self._server = GatewayServer(app, host=host, port=port)
         self.url = await self._server.start()
         log.info("model gateway on %s (%s)", self.url, ", ".join(p.name for p in self.config.providers) or

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -62,6 +62,9 @@ class Gateway:
         self.usage = usage
         self.throttles = Throttles()
         self.providers: dict[str, Provider] = {p.name: build_provider(p) for p in config.providers}
+        # zone -> the addresses its pods send from, or None when they cannot be told apart (host network);
+        # set by the cluster's controller so that a key is good only from its own zone's pods.
+        self.sources: Callable[[str], set[str] | None] | None = None
 
     async def reconfigure(self, config: GatewayConfig) -> None:
         """Switch to ``config`` (after ``model add/remove``); unchanged providers are kept as they are."""
@@ -87,6 +90,12 @@ class Gateway:
         if zone is None:
             raise _HTTPError(401, "Missing or invalid API key: send 'Authorization: Bearer <zone key>' with the "
                              "key in AUTONOMY_EXTERNAL_APIS_GATEWAY_API_KEY", "invalid_api_key")
+        allowed = self.sources(zone) if self.sources is not None else None
+        client = request.client.host if request.client else "?"
+        if allowed is not None and client not in allowed:
+            logger.warning("refused the key of zone %s used from %s, not one of its pods", zone, client)
+            raise _HTTPError(403, f"This zone key is bound to its zone's pods; {client} is not one of them: "
+                             "a zone key is useless outside its zone", "key_not_from_its_zone")
         claimed = request.headers.get("x-client-zone")
         if claimed and claimed != zone:
             logger.warning("request with the key of zone %s claims zone %s (node %s): counted for %s",

@@ -2,7 +2,8 @@
 
 Requests and responses travel as ``base64(cloudpickle.dumps(obj))`` text, so worker objects ship by
 value, classes defined in the sender's ``__main__`` included. Unpickling runs code: the fabric's
-credentials ensure that only nodes of this node's own cluster can reach this worker.
+per-zone permissions ensure that only nodes of this node's own zone can reach this worker (its address
+is in ``node.zone_only``: the transport refuses it to other zones even when the node opted in).
 """
 
 from __future__ import annotations
@@ -59,6 +60,7 @@ class NodeController:
         self.node = node
 
     async def start(self) -> None:
+        self.node.zone_only.add(CONTROLLER_ADDRESS)  # unpickling runs code: never from another zone
         await self.node.start_internal_worker(CONTROLLER_ADDRESS, self)
 
     async def handle_message(self, context: Any, message: str) -> None:

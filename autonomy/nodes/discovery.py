@@ -8,6 +8,10 @@ Node names follow ``{CLUSTER}-{ZONE}-{pod}`` or ``{CLUSTER}-{ZONE}-{pod}-{i}`` f
 * ``filter`` is matched against the part of the name after the prefix (the pod and clone), so a
   zone or cluster id that happens to contain the filter text does not match every node.
 
+``Cluster.nodes`` lists only the nodes that opted in to cluster-wide access (``allow="cluster"``,
+:mod:`autonomy.nodes.access`): the zone is the trust boundary (docs/security.md). A node holding the
+cluster's own credentials (no zone) still sees every node.
+
 The list comes from the node's fabric (no round trip: see ``autonomy.transport.presence``) and
 includes the calling node itself when it matches. A standalone node (no ``CLUSTER``/``ZONE``, or no
 fabric) gets ``[]``.
@@ -34,10 +38,10 @@ def _zone_of(node: Node) -> str | None:
     return getattr(node, "zone", None) or os.environ.get("ZONE") or None
 
 
-async def _matching(node: Node, prefix: str | None, filter: str | None) -> list[RemoteNode]:
+async def _matching(node: Node, prefix: str | None, filter: str | None, *, cluster: bool = False) -> list[RemoteNode]:
     if not prefix:
         return []
-    names = await node.list_nodes()
+    names = await (node.list_cluster_nodes() if cluster else node.list_nodes())
     return [RemoteNode(node, name) for name in names
             if name.startswith(prefix) and (not filter or filter in name[len(prefix):])]
 
@@ -76,5 +80,7 @@ class Cluster:
 
     @staticmethod
     async def nodes(node: Node, filter: str | None = None) -> list[RemoteNode]:
-        """The cluster's nodes whose name (after ``{CLUSTER}-``) contains ``filter``, sorted by name."""
-        return await _matching(node, Cluster.prefix(node), filter)
+        """The cluster's nodes that opted in to cluster-wide access (``Node.start(allow="cluster")``) and
+        whose name (after ``{CLUSTER}-``) contains ``filter``, sorted by name. Nodes of the caller's own
+        zone that did not opt in are found with :meth:`Zone.nodes`."""
+        return await _matching(node, Cluster.prefix(node), filter, cluster=True)

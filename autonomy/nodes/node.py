@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 from autonomy.errors import AddressInUse, DeliveryTimeout, InvalidName, WorkerNotFound
+from autonomy.nodes.access import allows_cluster
 from autonomy.nodes.address import random_name, validate_address
 from autonomy.nodes.cells import FutureReply, MailboxCell, WorkerCell
 from autonomy.nodes.extensions import EXTENSIONS
@@ -54,6 +55,10 @@ class Node:
         self.name = name
         self.cluster = cluster
         self.zone = zone
+        # allow= evaluated (autonomy.nodes.access): True when nodes of other zones may reach this node
+        self.cluster_access = False
+        # addresses that answer only the node's own zone, even when it opted in to cluster access
+        self.zone_only: set[str] = set()
         self.transport: Transport = transport or LocalTransport()
         self.http_server: Any = None
         self.mcp_clients: dict[str, Any] = {}
@@ -84,15 +89,16 @@ class Node:
         (``AUTONOMY_WAIT_UNTIL_INTERRUPTED`` overrides it when set: ``1``/``true`` waits, ``0``/``false``
         exits after ``main``; with no ``main`` it always waits).
         ``kwargs`` accepts ``mcp_clients=[McpClient(...)]`` and ``mcp_server=McpServer(...)``.
-        ``ticket``, ``allow``, ``cache_secure_channels`` and ``use_local_db`` are accepted for
-        compatibility: the fabric's credentials decide who may reach the node.
+        ``allow``: who may reach the node over the fabric: its zone (None, the default) or, with
+        ``"cluster"``, every zone of its cluster (see :mod:`autonomy.nodes.access`). ``ticket``,
+        ``cache_secure_channels`` and ``use_local_db`` are accepted for compatibility.
         """
         from autonomy.logs import configure_from_env
 
         configure_from_env()
         forced = os.environ.get("AUTONOMY_WAIT_UNTIL_INTERRUPTED", "").strip()  # set: it decides, as upstream
         wait = (_env_flag("AUTONOMY_WAIT_UNTIL_INTERRUPTED") if forced else wait_until_interrupted) or main is None
-        coro = Node._run_main(main, name, http_server, wait, kwargs)
+        coro = Node._run_main(main, name, http_server, wait, {**kwargs, "allow": allow})
         try:
             import uvloop
         except ImportError:
@@ -133,7 +139,7 @@ class Node:
     @classmethod
     async def create(cls, name: str | None = None, *, cluster: str | None = None, zone: str | None = None,
                      fabric: FabricConfig | None = None, http_server: Any = None,
-                     mcp_clients: list[Any] | None = None, mcp_server: Any = None) -> Node:
+                     mcp_clients: list[Any] | None = None, mcp_server: Any = None, allow: Any = None) -> Node:
         """Create and start a node in the running event loop; returns when it is ready.
 
         Defaults come from the environment (``NODE``, ``CLUSTER``, ``ZONE``, ``AUTONOMY_FABRIC_URL``,
@@ -145,6 +151,7 @@ class Node:
         node = cls(node_name, cluster=cluster or os.environ.get("CLUSTER") or None,
                    zone=zone or os.environ.get("ZONE") or None,
                    transport=_open_transport(fabric if fabric is not None else FabricConfig.from_env()))
+        node.cluster_access = allows_cluster(allow, node.cluster, node.zone)
         try:
             from autonomy.nodes.controller import NodeController
 
@@ -385,6 +392,12 @@ class Node:
     async def list_nodes(self) -> list[str]:
         """Names of the nodes in this node's cluster fabric (empty for a standalone node)."""
         return await self.transport.list_nodes()
+
+    async def list_cluster_nodes(self) -> list[str]:
+        """Names of the nodes reachable from every zone: the ones that opted in (``allow="cluster"``),
+        for a node of a zone; every node, for a node with the cluster's own credentials."""
+        lister = getattr(self.transport, "list_cluster_nodes", None)
+        return await (lister() if lister is not None else self.transport.list_nodes())
 
     # ---- MCP (clients are given to Node.start(mcp_clients=[...])) ------------------------------
 

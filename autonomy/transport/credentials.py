@@ -10,14 +10,18 @@ Decision: the CA certificate travels *inside* that file as PEM (``ca_pem``), so 
 file and no path that must also exist in its container. ``ca_file`` (a path) is accepted instead
 when reading. The password is never logged and never part of a ``repr``.
 
-Every node of one cluster shares one NATS user: the cluster is the trust boundary (ARCHITECTURE.md:
-only messages from the node's own cluster are accepted), and the NATS account of the cluster is what
-isolates it from other clusters on the same server.
+The cluster's own user may use every subject of the cluster (tools, tests, nodes outside zones). The
+nodes of a zone get their zone's user instead (:meth:`ClusterCredentials.zone_credentials`; the file then
+also holds ``"zone"``), whose subject permissions (:mod:`autonomy.transport.permissions`) make the zone
+the trust boundary. The NATS account of the cluster isolates it from other clusters on the same server.
+A zone user's password is an HMAC of the cluster password and the zone name: nothing more to store.
 """
 
 from __future__ import annotations
 
 import datetime
+import hashlib
+import hmac
 import ipaddress
 import json
 import os
@@ -147,10 +151,13 @@ class NodeCredentials:
     user: str
     password: str = field(repr=False)
     ca_pem: str | None = field(default=None, repr=False)
+    zone: str | None = None
 
     def to_json(self) -> str:
-        return json.dumps({"cluster": self.cluster, "user": self.user, "password": self.password,
-                           "ca_pem": self.ca_pem})
+        data = {"cluster": self.cluster, "user": self.user, "password": self.password, "ca_pem": self.ca_pem}
+        if self.zone:
+            data["zone"] = self.zone
+        return json.dumps(data)
 
 
 def load_node_credentials(path: str | os.PathLike[str]) -> NodeCredentials:
@@ -176,8 +183,11 @@ def load_node_credentials(path: str | os.PathLike[str]) -> NodeCredentials:
             ca_pem = ca_file.read_text()
         except OSError as exc:
             raise FabricError(f"Cannot read the CA file {str(ca_file)!r} named in {str(path)!r}") from exc
+    zone = data.get("zone") or None
+    if zone is not None and not isinstance(zone, str):
+        raise FabricError(f"Fabric credentials {str(path)!r}: 'zone' must be a zone name")
     return NodeCredentials(cluster=validate_cluster_id(data["cluster"]), user=data["user"],
-                           password=data["password"], ca_pem=ca_pem or None)
+                           password=data["password"], ca_pem=ca_pem or None, zone=zone)
 
 
 @dataclass(frozen=True)
@@ -215,6 +225,12 @@ class ClusterCredentials:
     def node_credentials(self) -> NodeCredentials:
         return NodeCredentials(cluster=self.cluster, user=self.user, password=self.password,
                                ca_pem=self.tls.ca_cert_pem)
+
+    def zone_credentials(self, zone: str) -> NodeCredentials:
+        """The credentials of zone ``zone``'s nodes: its own NATS user (see the module docstring)."""
+        password = hmac.new(self.password.encode(), f"zone:{zone}".encode(), hashlib.sha256).hexdigest()
+        return NodeCredentials(cluster=self.cluster, user=f"zone_{zone}", password=password,
+                               ca_pem=self.tls.ca_cert_pem, zone=zone)
 
     def write_node_credentials(self, path: str | os.PathLike[str]) -> Path:
         """Write the file a node gets as ``AUTONOMY_FABRIC_CREDENTIALS`` (JSON, mode 0600); returns its path."""

@@ -21,6 +21,7 @@ import json
 import logging
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -32,6 +33,7 @@ from types import TracebackType
 
 from autonomy.errors import ConfigError, FabricError
 from autonomy.transport.credentials import ClusterCredentials, TlsMaterial, _write_private
+from autonomy.transport.permissions import ZoneUser
 
 __all__ = ["EmbeddedNats", "find_nats_server", "DEFAULT_MAX_PAYLOAD"]
 
@@ -92,6 +94,7 @@ class EmbeddedNats:
         self._workdir = Path(workdir) if workdir is not None else None
         self._binary = binary
         self._process: subprocess.Popen[bytes] | None = None
+        self.users: dict[str, ZoneUser] = {}  # extra users (per-zone) by user name; see set_users()
 
     # ---- life cycle -----------------------------------------------------------------------------
 
@@ -199,6 +202,39 @@ class EmbeddedNats:
         except OSError:
             return "(no log)"
 
+    def set_users(self, users: Sequence[ZoneUser], timeout: float = 10.0) -> None:
+        """Serve exactly ``users`` besides the clusters' own ones; a running server reloads its
+        configuration (SIGHUP) and this returns once it has (connections of removed users are closed)."""
+        wanted = {u.user: u for u in users}
+        if wanted == self.users:
+            return
+        accounts = {c.account for c in self.clusters}
+        unknown = [u.user for u in users if u.account not in accounts]
+        if unknown:
+            raise ConfigError(f"EmbeddedNats: users {unknown} belong to no cluster of this server")
+        self.users = wanted
+        if self._process is None or self._workdir is None:
+            return
+        log_path = self._workdir / "nats.log"
+        before = self._reloads(log_path)
+        _write_private(self._workdir / "nats.conf", self._config(self._workdir))
+        self._process.send_signal(signal.SIGHUP)
+        deadline = time.monotonic() + timeout
+        while self._reloads(log_path) <= before:
+            if self._process.poll() is not None:
+                raise FabricError(f"nats-server exited while reloading its users: {self._log_tail(log_path)}")
+            if time.monotonic() > deadline:
+                raise FabricError(f"nats-server did not reload its users within {timeout:g} s: "
+                                  f"{self._log_tail(log_path)}")
+            time.sleep(0.005)  # the server says so in its log: there is no other event to wait on
+
+    @staticmethod
+    def _reloads(log_path: Path) -> int:
+        try:
+            return log_path.read_bytes().count(b"Reloaded server configuration")
+        except OSError:
+            return 0
+
     def stop(self, timeout: float = 5.0) -> None:
         """Terminate the server and wait for it to exit (SIGKILL after ``timeout``). Idempotent."""
         process, self._process = self._process, None
@@ -235,10 +271,14 @@ class EmbeddedNats:
         _write_private(tls_dir / "server.key", self.tls.server_key_pem)
         _write_private(tls_dir / "ca.pem", self.tls.ca_cert_pem)
         js = " jetstream: enabled," if self.jetstream else ""
-        accounts = "\n".join(
-            f"  {_quote(c.account)}: {{{js} users: [ {{ user: {_quote(c.user)}, password: {_quote(c.password)} }} ] }}"
-            for c in self.clusters
-        )
+        def users(c: ClusterCredentials) -> str:
+            entries = [f"{{ user: {_quote(c.user)}, password: {_quote(c.password)} }}"]
+            entries += [f"{{ user: {_quote(u.user)}, password: {_quote(u.password)}, "
+                        f"permissions: {json.dumps(u.permissions)} }}"
+                        for u in self.users.values() if u.account == c.account]
+            return ", ".join(entries)
+
+        accounts = "\n".join(f"  {_quote(c.account)}: {{{js} users: [ {users(c)} ] }}" for c in self.clusters)
         lines = [
             f"listen: {_quote(f'{self.host}:{self.port if self.port else -1}')}",
             f"max_payload: {self.max_payload}",

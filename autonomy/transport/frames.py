@@ -8,6 +8,15 @@ Subjects, for cluster ``C`` (all inside the cluster's own NATS account):
     autonomy.C.presence.<node>                heartbeats (empty payload) and leaving (``bye``)
     autonomy.C.discover                       a joining node asks who is there
 
+A node whose credentials name a zone ``Z`` (the per-zone NATS users: docs/security.md) uses the same
+subjects under ``autonomy.C.z.Z.`` (so one permission, ``autonomy.C.z.Z.>``, covers its zone), its
+NATS inboxes under ``autonomy.C.z.Z.inbox``, and reaches nodes of other zones only through the
+cluster-wide subjects of the nodes that opted in (``Node.start(allow="cluster")``)::
+
+    autonomy.C.cluster.node.<node>            messages to an opted-in node from other zones
+    autonomy.C.cluster.presence.<node>        heartbeats of opted-in nodes (every zone listens)
+    autonomy.C.cluster.discover               a joining node asks which opted-in nodes are there
+
 Frames:
 
 * a message: ``<address>\\n<message>`` (UTF-8), with the reply subject as the NATS reply;
@@ -23,6 +32,7 @@ import json
 from typing import Any
 
 from autonomy.errors import (
+    AccessDenied,
     AutonomyError,
     DeliveryError,
     DeliveryTimeout,
@@ -50,26 +60,55 @@ def check_token(kind: str, value: str) -> str:
 
 
 class Subjects:
-    """The subjects of one cluster, as seen from one node."""
+    """The subjects of one cluster, as seen from one node (of zone ``zone`` if given)."""
 
-    __slots__ = ("cluster", "me", "root", "presence_prefix", "discover", "reply_prefix", "mine", "_nodes")
+    __slots__ = ("cluster", "me", "root", "zone", "base", "presence_prefix", "discover", "reply_prefix", "mine",
+                 "inbox", "_zone_names", "_nodes")
 
-    def __init__(self, cluster: str, me: str) -> None:
+    def __init__(self, cluster: str, me: str, zone: str | None = None) -> None:
         self.cluster = check_token("cluster", cluster)
         self.me = check_token("node", me)
         self.root = f"autonomy.{cluster}."
-        self.presence_prefix = f"{self.root}presence."
-        self.discover = f"{self.root}discover"
-        self.reply_prefix = f"{self.root}reply.{me}."
-        self.mine = f"{self.root}node.{me}"
+        self.zone = check_token("zone", zone) if zone else None
+        self.base = base = f"{self.root}z.{zone}." if zone else self.root
+        self.presence_prefix = f"{base}presence."
+        self.discover = f"{base}discover"
+        self.reply_prefix = f"{base}reply.{me}."
+        self.mine = f"{base}node.{me}"
+        self.inbox = f"{base}inbox" if zone else "_INBOX"
+        self._zone_names = f"{cluster}-{zone}-" if zone else ""
         self._nodes: dict[str, str] = {}
+
+    def in_my_zone(self, name: str) -> bool:
+        """Whether node ``name`` is of this node's zone (every node is, for a node without a zone)."""
+        return name.startswith(self._zone_names)
 
     def node(self, name: str) -> str:
         """The subject of node ``name`` (cached: the hot path asks for it on every message)."""
         subject = self._nodes.get(name)
         if subject is None:
-            subject = self._nodes[name] = f"{self.root}node.{check_token('node', name)}"
+            check_token("node", name)
+            where = self.base if self.in_my_zone(name) else f"{self.root}cluster."
+            subject = self._nodes[name] = f"{where}node.{name}"
         return subject
+
+    def cluster_scope(self) -> ClusterScope:
+        """The cluster-wide subjects of this node (for the presence of opted-in nodes)."""
+        return ClusterScope(self)
+
+
+class ClusterScope:
+    """Subjects of the cluster-wide scope, shaped like :class:`Subjects` for :class:`Presence`."""
+
+    def __init__(self, subjects: Subjects) -> None:
+        self.me = subjects.me
+        self.presence_prefix = f"{subjects.root}cluster.presence."
+        self.discover = f"{subjects.root}cluster.discover"
+        self.mine = f"{subjects.root}cluster.node.{subjects.me}"
+        self._subjects = subjects
+
+    def node(self, name: str) -> str:
+        return self._subjects.node(name)
 
 
 def encode_error(exc: BaseException) -> bytes:
@@ -87,6 +126,8 @@ def encode_error(exc: BaseException) -> bytes:
         fields = {"node": exc.node}
     elif isinstance(exc, DeliveryTimeout):
         fields = {"address": exc.address, "timeout": exc.timeout, "node": exc.node}
+    elif isinstance(exc, AccessDenied):
+        fields = {"node": exc.node, "reason": exc.reason}
     elif isinstance(exc, MessageTooLarge):
         fields = {"size": exc.size, "limit": exc.limit}
     else:
@@ -103,6 +144,7 @@ _BUILDERS: dict[str, Any] = {
     "NodeNotFound": lambda f: NodeNotFound(f["node"]),
     "DeliveryTimeout": lambda f: DeliveryTimeout(f["address"], f["timeout"], f.get("node")),
     "MessageTooLarge": lambda f: MessageTooLarge(f["size"], f["limit"]),
+    "AccessDenied": lambda f: AccessDenied(f.get("node"), f["reason"]),
     "DeliveryError": lambda f: DeliveryError(f["message"]),
 }
 

@@ -20,6 +20,11 @@ Semantics:
 * ``send`` from a mailbox: every reply (a worker may reply many times) arrives in the mailbox, in
   order; if the target node leaves, the mailbox receives :class:`NodeLeft`.
 * A message larger than the server's ``max_payload`` raises :class:`MessageTooLarge` before sending.
+* With a zone's credentials (``"zone"`` in the file) the node uses its zone's subjects; a node of
+  another zone is reached only if it opted in (``allow="cluster"``): otherwise :class:`AccessDenied`
+  at once, naming why. The node controller of an opted-in node answers other zones with
+  :class:`AccessDenied` before reading the message (no worker shipping across zones). A subject the
+  server refuses (permissions violation) fails the pending requests to it with :class:`AccessDenied`.
 """
 
 from __future__ import annotations
@@ -37,6 +42,7 @@ import nats
 import nats.errors
 
 from autonomy.errors import (
+    AccessDenied,
     AutonomyError,
     DeliveryError,
     DeliveryTimeout,
@@ -119,6 +125,8 @@ class NatsTransport:
         self._subjects: Subjects | None = None
         self._presence: Presence | None = None
         self._presence_task: asyncio.Task[None] | None = None
+        self._cluster_presence: Presence | None = None  # opted-in nodes of every zone (zone nodes only)
+        self._cluster_presence_task: asyncio.Task[None] | None = None
         self._max_payload = 1024 * 1024
         self._tokens = itertools.count(1)
         self.incarnation = secrets.token_hex(6)  # this run of the node (see the module docstring)
@@ -144,8 +152,11 @@ class NatsTransport:
         if node.cluster and node.cluster != creds.cluster:
             raise FabricError(f"CLUSTER={node.cluster!r} but the fabric credentials are for cluster "
                               f"{creds.cluster!r}: give this node its own cluster's credentials")
+        if creds.zone and node.zone and node.zone != creds.zone:
+            raise FabricError(f"ZONE={node.zone!r} but the fabric credentials are for zone {creds.zone!r}: "
+                              "give this node its own zone's credentials")
         self._node = node
-        subjects = self._subjects = Subjects(creds.cluster, node.name)
+        subjects = self._subjects = Subjects(creds.cluster, node.name, creds.zone)
         self._nc = await self._connect(creds)
         self._max_payload = self._nc.max_payload
         try:
@@ -156,12 +167,23 @@ class NatsTransport:
             self._presence = Presence(self._nc, subjects, self._node_left, interval=self.heartbeat_interval,
                                       incarnation=self.incarnation, watched=self._watched_nodes)
             await self._presence.start()
+            if subjects.zone:
+                scope = subjects.cluster_scope()
+                opted = bool(getattr(node, "cluster_access", False))
+                if opted:
+                    await self._nc.subscribe(scope.mine, cb=self._on_cluster_message, pending_msgs_limit=1_000_000,
+                                             pending_bytes_limit=-1)
+                self._cluster_presence = Presence(self._nc, scope, self._node_left, interval=self.heartbeat_interval,
+                                                  incarnation=self.incarnation, announce=opted)
+                await self._cluster_presence.start()
             # nats-py annotates an int; any seconds work (it is handed to asyncio.wait_for)
             await self._nc.flush(timeout=self.connect_timeout)  # type: ignore[arg-type]
         except BaseException:
             await self._nc.close()
             raise
         self._presence_task = node.spawn(self._presence.run(), name="fabric presence")
+        if self._cluster_presence is not None:
+            self._cluster_presence_task = node.spawn(self._cluster_presence.run(), name="fabric cluster presence")
         logger.info("node %s joined the fabric of cluster %s at %s", node.name, creds.cluster,
                     ", ".join(self.urls))
 
@@ -176,6 +198,9 @@ class NatsTransport:
         errors: list[BaseException] = []
 
         async def on_error(exc: Exception) -> None:
+            if "permissions violation" in str(exc).lower():
+                self._refused(str(exc))
+                return
             if connected and not self._stopping:
                 logger.warning("fabric connection error at %s: %s", where, exc)
             elif not connected:
@@ -200,6 +225,7 @@ class NatsTransport:
                 allow_reconnect=True, max_reconnect_attempts=1, reconnect_time_wait=0.1,
                 error_cb=on_error, disconnected_cb=on_disconnected, reconnected_cb=on_reconnected,
                 skip_subject_validation=True, pending_size=64 * 1024 * 1024,
+                inbox_prefix=self._subjects.inbox if self._subjects else "_INBOX",
             )
         except (nats.errors.Error, OSError, TimeoutError, ssl.SSLError) as exc:
             cause = errors[-1] if errors and isinstance(exc, nats.errors.NoServersError) else exc
@@ -217,10 +243,12 @@ class NatsTransport:
         if self._nc is None or self._stopping:
             return
         self._stopping = True
-        if self._presence_task is not None:
-            self._presence_task.cancel()
-        if self._presence is not None:
-            await self._presence.leave()
+        for task in (self._presence_task, self._cluster_presence_task):
+            if task is not None:
+                task.cancel()
+        for presence in (self._presence, self._cluster_presence):
+            if presence is not None:
+                await presence.leave()
         me = self._node.name if self._node else "?"
         self._fail_pending(lambda _node: DeliveryError(f"Node {me!r} left the fabric before the reply came"))
         try:
@@ -240,7 +268,14 @@ class NatsTransport:
         payload = f"{address}\n{message}".encode()
         if len(payload) > self._max_payload:
             raise MessageTooLarge(len(payload), self._max_payload)
-        return nc, self._subjects.node(node_name), payload  # type: ignore[union-attr]
+        subjects = self._subjects
+        if not subjects.in_my_zone(node_name):  # type: ignore[union-attr]
+            cluster = self._cluster_presence
+            if cluster is None or not cluster.is_present(node_name):
+                raise AccessDenied(node_name, f"it is not in zone {subjects.zone!r} and did not opt in to "  # type: ignore[union-attr]
+                                   "cluster-wide access (Node.start(allow='cluster')); the zone is the trust "
+                                   "boundary")
+        return nc, subjects.node(node_name), payload  # type: ignore[union-attr]
 
     async def request(self, node_name: str, address: str, message: str, timeout: float | None) -> str:
         nc, subject, payload = self._outbound(node_name, address, message)
@@ -279,10 +314,21 @@ class NatsTransport:
             raise FabricError(f"Cannot send to node {node_name!r}: {exc}") from exc
 
     async def list_nodes(self) -> list[str]:
-        """This node and the others present in the cluster's fabric, sorted (no network round trip)."""
+        """This node and the others it may reach in the cluster's fabric (its zone's and the opted-in
+        ones, for a node of a zone), sorted (no network round trip)."""
         if self._presence is None or self._node is None:
             return []
-        return sorted([self._node.name, *self._presence.names])
+        cluster = self._cluster_presence.names if self._cluster_presence is not None else []
+        return sorted({self._node.name, *self._presence.names, *cluster})
+
+    async def list_cluster_nodes(self) -> list[str]:
+        """The nodes that opted in to cluster-wide access (every node, with the cluster's own credentials)."""
+        if self._cluster_presence is None or self._node is None:
+            return await self.list_nodes()
+        names = set(self._cluster_presence.names)
+        if getattr(self._node, "cluster_access", False):
+            names.add(self._node.name)
+        return sorted(names)
 
     # ---- inbound ----------------------------------------------------------------------------------
 
@@ -303,6 +349,26 @@ class NatsTransport:
                 await self._publish_error(reply, exc)
             else:
                 logger.warning("dropped a message from the fabric to %r: %s", address, exc)
+
+    async def _on_cluster_message(self, msg: Msg) -> None:
+        """A message from another zone to this opted-in node: never to a zone-only address."""
+        cut = msg.data.find(b"\n")
+        if cut >= 0 and msg.data[:cut].decode(errors="replace") in getattr(self._node, "zone_only", ()):
+            if msg.reply:
+                me = self._node.name  # type: ignore[union-attr]
+                await self._publish_error(msg.reply, AccessDenied(me, (
+                    f"{msg.data[:cut].decode(errors='replace')!r} of node {me!r} answers only nodes of its own zone "
+                    f"{self._subjects.zone!r} (shipping workers or starting agents across zones is refused)")))  # type: ignore[union-attr]
+            return
+        await self._on_message(msg)
+
+    def _refused(self, error: str) -> None:
+        """The server refused a publish or subscription: fail the requests waiting on that subject."""
+        logger.warning("the fabric refused: %s", error)
+        subject = error.rsplit('"', 2)[-2] if error.count('"') >= 2 else ""
+        reason = f"the fabric refused it ({error}); the zone is the trust boundary"
+        self._fail_pending(lambda node: AccessDenied(node, reason) if self._subjects is not None
+                           and self._subjects.node(node) == subject else None)
 
     async def _on_reply(self, msg: Msg) -> None:
         token = msg.subject[len(self._subjects.reply_prefix):]  # type: ignore[union-attr]

@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING, Any
 
 import nats.errors
 
-from autonomy.transport.frames import Subjects
+from autonomy.transport.frames import ClusterScope, Subjects
 
 if TYPE_CHECKING:
     from nats.aio.client import Client
@@ -65,12 +65,16 @@ def heartbeat_interval_from_env(default: float = 1.0) -> float:
 
 
 class Presence:
-    """The roster of one node's cluster, kept current; ``on_left(name)`` is called when a node leaves."""
+    """The roster of one node's cluster (or of a scope: its zone, the opted-in nodes of its cluster), kept
+    current; ``on_left(name, incarnation)`` is called when a node leaves. With ``announce=False`` the node
+    only listens: it learns the roster but is not part of it (no heartbeats, no answers to ``discover``)."""
 
-    def __init__(self, nc: Client, subjects: Subjects, on_left: Callable[[str, str | None], Any],
+    def __init__(self, nc: Client, subjects: Subjects | ClusterScope, on_left: Callable[[str, str | None], Any],
                  interval: float = 1.0, missed: int = 3, join_wait: float = 0.5, incarnation: str | None = None,
-                 watched: Callable[[], Any] | None = None, probe_interval: float = 0.5) -> None:
+                 watched: Callable[[], Any] | None = None, probe_interval: float = 0.5,
+                 announce: bool = True) -> None:
         self._nc = nc
+        self.announce = announce
         self._subjects = subjects
         self._on_left = on_left
         self.interval = interval
@@ -137,7 +141,8 @@ class Presence:
         # Two nodes joining at the same instant may miss each other here; their first heartbeats
         # (within ``interval``) introduce them.
         await self._announce()
-        self._subs.append(await self._nc.subscribe(s.discover, cb=self._on_discover))
+        if self.announce:
+            self._subs.append(await self._nc.subscribe(s.discover, cb=self._on_discover))
         self._joined = True
 
     async def _announce(self) -> None:
@@ -145,7 +150,8 @@ class Presence:
         sub = await self._nc.subscribe(inbox)
         try:
             me = self._subjects.me
-            await self._nc.publish(self._subjects.discover, f"{me} {self._instance}".encode(), reply=inbox)
+            listen = "" if self.announce else " listen"
+            await self._nc.publish(self._subjects.discover, f"{me} {self._instance}{listen}".encode(), reply=inbox)
             expected: set[str] = set()
             answered: set[str] = set()
             deadline = self._loop.time() + self.join_wait
@@ -196,7 +202,7 @@ class Presence:
         while True:
             try:
                 now = self._loop.time()
-                if now >= next_beat:
+                if self.announce and now >= next_beat:
                     await self._nc.publish(subject, beat)
                     next_beat = now + self.interval
                 limit = now - self.interval * self.missed
@@ -243,7 +249,7 @@ class Presence:
                 await sub.unsubscribe()
             except nats.errors.Error:
                 pass
-        if not self._joined:
+        if not self._joined or not self.announce:
             return  # e.g. refused as a duplicate name: a "bye" would drop the node that has the name
         try:
             await self._nc.publish(self._subjects.presence_prefix + self._subjects.me, _BYE)
@@ -262,10 +268,12 @@ class Presence:
             self.saw(name, msg.data.decode(errors="replace") or None)
 
     async def _on_discover(self, msg: Msg) -> None:
-        newcomer, _, instance = msg.data.decode(errors="replace").partition(" ")
+        newcomer, _, rest = msg.data.decode(errors="replace").partition(" ")
+        instance, _, mode = rest.partition(" ")
         if not msg.reply or (newcomer == self._subjects.me and instance == self._instance):
             return  # our own question
         answer = json.dumps({"node": self._subjects.me, "known": [*self._seen], "incarnation": self._instance,
                              "incarnations": self._incarnations}).encode()
-        self.saw(newcomer, instance or None)
+        if mode != "listen":  # a listener is not in the roster
+            self.saw(newcomer, instance or None)
         await self._nc.publish(msg.reply, answer)

@@ -58,6 +58,9 @@ def _cleanup(home: Path) -> None:
         from autonomy.cluster.local.netns import NetnsNetwork
 
         NetnsNetwork(cluster).cleanup_stale()
+        from autonomy.cluster.local.firewall import delete_tables
+
+        delete_tables(f"autonomy_{cluster[:8]}")
 
 
 @pytest.fixture(scope="module")

@@ -35,12 +35,12 @@ async def test_the_local_backend_on_the_host_network_gives_a_deployer_for_loopba
     monkeypatch.setenv("AUTONOMY_NETWORK", "host")
     backend = open_backend("local", tmp_path, secrets.token_hex(16), state)
     with pytest.raises(ClusterError, match="not prepared"):
-        backend.create_deployer(settings(tmp_path))
+        await backend.create_deployer(settings(tmp_path))
     try:
         assert await backend.prepare() == "127.0.0.1"  # pods reach the cluster's services on loopback
         assert backend.network == "host"
         assert backend.limits  # how sizes are enforced (or why not), shown by `cluster show`
-        deployer = backend.create_deployer(settings(tmp_path))
+        deployer = await backend.create_deployer(settings(tmp_path))
         assert deployer.network == "host" and deployer.zones() == []
         with pytest.raises(ClusterError):
             deployer.status("nothere")

@@ -15,6 +15,7 @@ from pathlib import Path
 from autonomy.cluster.deployer import DeployerSettings
 from autonomy.cluster.local.cgroups import CgroupManager
 from autonomy.cluster.local.deployer import LocalDeployer, read_secrets
+from autonomy.cluster.local.isolation import Isolation
 from autonomy.cluster.local.netns import NetnsNetwork, namespaces_available
 from autonomy.cluster.local.supervisor import kill_orphans
 from autonomy.cluster.state import ClusterState
@@ -36,6 +37,7 @@ class LocalBackend:
         self.limits: str | None = None
         self.netns: NetnsNetwork | None = None
         self.cgroups: CgroupManager | None = None
+        self.sandboxing: Isolation | None = None
 
     async def prepare(self) -> str:
         killed = kill_orphans(self.cluster_id)
@@ -51,19 +53,27 @@ class LocalBackend:
         await asyncio.to_thread(self.netns.setup)
         return self.netns.gateway
 
-    def create_deployer(self, settings: DeployerSettings) -> LocalDeployer:
+    async def create_deployer(self, settings: DeployerSettings) -> LocalDeployer:
         if self.cgroups is None:
             raise ClusterError("the local backend is not prepared: call prepare() first")
+        self.sandboxing = isolation = await Isolation.open(
+            self.cluster_id, self.state, self.netns, [settings.fabric_url, settings.gateway_url])
         return LocalDeployer(
             self.home, self.cluster_id, self.state, fabric_url=settings.fabric_url,
             credentials_file=settings.credentials_file, network=self.network, netns=self.netns,
             cgroups=self.cgroups, public_url_template=settings.public_url_template,
-            gateway_env=settings.gateway_env)
+            gateway_env=settings.gateway_env, isolation=isolation, fabric=settings.fabric)
+
+    @property
+    def isolation(self) -> str:
+        return self.sandboxing.summary if self.sandboxing is not None else "not set up yet"
 
     def stored_secrets(self, zone: str) -> dict[str, str]:
         return read_secrets(self.home / "zones" / zone / "secrets.json")
 
     async def close(self) -> None:
+        if self.sandboxing is not None:
+            await self.sandboxing.close()
         if self.netns is not None:
             await asyncio.to_thread(self.netns.teardown)
         if self.cgroups is not None:

@@ -27,14 +27,15 @@ import shutil
 import socket
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from autonomy.cluster.deployer import Progress
 from autonomy.cluster.local.cgroups import CgroupManager, PodCgroup
 from autonomy.cluster.local.images import copy_images, ensure_venv
+from autonomy.cluster.local.isolation import Isolation, Launch
 from autonomy.cluster.local.netns import NetnsNetwork, PodNamespace
 from autonomy.cluster.local.supervisor import MARKER, ContainerProcess
 from autonomy.cluster.state import ClusterState
@@ -47,8 +48,17 @@ READY_TIMEOUT = float(os.environ.get("AUTONOMY_DEPLOY_TIMEOUT", "90"))
 _BASE_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "TZ", "TMPDIR", "USER", "LOGNAME")
 
 
+class ZoneFabric(Protocol):
+    """What the deployer needs of the cluster's fabric: per-zone NATS users (:class:`ClusterFabric`)."""
+
+    def zone_credentials(self, zone: str, names: Iterable[str]) -> bytes: ...
+
+    def forget_zone(self, zone: str) -> None: ...
+
+
 @dataclass
 class PodInstance:
+    zone: str
     pod: str
     clone: int
     node: str
@@ -75,8 +85,14 @@ class LocalDeployer:
 
     def __init__(self, home: Path, cluster_id: str, state: ClusterState, *, fabric_url: str,
                  credentials_file: Path, network: str, netns: NetnsNetwork | None, cgroups: CgroupManager,
-                 public_url_template: str, gateway_env: Callable[[str], dict[str, str]] | None = None) -> None:
+                 public_url_template: str, gateway_env: Callable[[str], dict[str, str]] | None = None,
+                 isolation: Isolation | None = None,
+                 fabric: ZoneFabric | None = None) -> None:
         self.home = home
+        self.isolation = isolation or Isolation(cluster_id, state, None, "no sandbox configured")
+        # gives each zone's node containers their zone's NATS user (None: the cluster's credentials_file)
+        self.fabric = fabric
+        self._zone_creds: dict[str, bytes] = {}
         self.gateway_env = gateway_env
         # Set by the controller: why the fabric is down right now, or None (zones then read "degraded").
         self.fabric_problem: Callable[[], str | None] | None = None
@@ -90,6 +106,7 @@ class LocalDeployer:
         self.public_url_template = public_url_template
         self._zones: dict[str, RunningZone] = {}
         self._locks: dict[str, asyncio.Lock] = {}
+        self._sources: dict[str, set[str]] = {}  # zone -> its pods' addresses (namespace network)
 
     def _lock(self, name: str) -> asyncio.Lock:
         return self._locks.setdefault(name, asyncio.Lock())
@@ -105,6 +122,9 @@ class LocalDeployer:
 
         async with self._lock(zone.name):
             check_secrets(zone, secrets)
+            self.isolation.check()
+            if self.isolation.sandbox is None:
+                progress("isolation", f"isolation: {self.isolation.summary}: this zone's containers run unsandboxed")
             zdir = self.zone_dir(zone.name)
             source = source_dir
             if not restore:
@@ -128,6 +148,7 @@ class LocalDeployer:
                 plans = {(p.name, c.name): plan_container(source, c) for p in zone.pods for c in p.containers}
                 _write_secrets(zdir / "secrets.json", secrets)
                 self.state.put_zone(zone.name, zone.model_dump(mode="json"), str(source), self.network)
+            await self._issue_credentials(zone)
             # Issued after the old processes stopped: a redeploy rotates the key.
             gateway_env = self.gateway_env(zone.name) if self.gateway_env is not None else {}
             running = RunningZone(spec=zone, url=self._url(zone))
@@ -149,6 +170,7 @@ class LocalDeployer:
                 running.state, running.error = "failed", str(exc) or repr(exc)
                 raise
             running.state = "running"
+            self.isolation.record()
             progress("ready", f"every node is up in {time.monotonic() - started:.2f} s")
             return {"zone": zone.name, "url": running.url, "pods": self._pods_summary(running)}
 
@@ -163,11 +185,18 @@ class LocalDeployer:
         ns: PodNamespace | None = None
         if self.netns is not None:
             ns = await self.netns.create(zone.name, pod.name, clone)
+            self._sources.setdefault(zone.name, set()).add(ns.address)
+            try:
+                await self.isolation.add_pod(zone.name, ns.veth)
+            except BaseException:
+                self._sources[zone.name].discard(ns.address)
+                await self.netns.delete(ns)
+                raise
             address, port = ns.address, POD_HTTP_PORT
         else:
             address, port = "127.0.0.1", _free_port()
         cgroup = self.cgroups.create(zone.name, pod.name, clone, pod.size)
-        inst = PodInstance(pod.name, clone, node, address, port, cgroup, ns)
+        inst = PodInstance(zone.name, pod.name, clone, node, address, port, cgroup, ns)
         try:
             await self._start_containers(zone, pod, clone, inst, plans, pythons, secrets, gateway_env)
         except BaseException:
@@ -202,7 +231,7 @@ class LocalDeployer:
             env.update({
                 "CLUSTER": self.cluster_id, "ZONE": zone.name, "NODE": node,
                 "AUTONOMY_FABRIC_URL": self.fabric_url,
-                "AUTONOMY_FABRIC_CREDENTIALS": str(self.credentials_file),
+                "AUTONOMY_FABRIC_CREDENTIALS": str(self._credentials_path(zone.name)),
                 "DEFAULT_PORT_HTTP": str(port), MARKER: self.cluster_id,
             })
             if ns is None:
@@ -210,20 +239,53 @@ class LocalDeployer:
             # The pod instance's own data dir (agents' conversations): kept across container restarts and
             # redeploys of the zone, deleted with it (it is under the zone's dir).
             env["AUTONOMY_DATA_DIR"] = str(_data_dir(self.zone_dir(zone.name), pod.name, clone))
-            argv = cgroup.join_argv(argv)
+            cwd = Path(plan.image_dir) / plan.workdir if plan.image_dir else self.zone_dir(zone.name)
+            launch = await self.isolation.apply(self.zone_dir(zone.name), zone.name, f"{pod.name}-{clone}",
+                                                container.name, plan, python, Launch(argv, env, cwd),
+                                                self._credentials(zone.name))
+            argv = cgroup.join_argv(launch.argv)
             if ns is not None:
                 argv = ns.exec_prefix() + argv
-            cwd = Path(plan.image_dir) / plan.workdir if plan.image_dir else self.zone_dir(zone.name)
             label = f"{pod.name}-{clone}/{container.name}"
             key = (zone.name, pod.name, clone, container.name)
-            proc = ContainerProcess(label, argv, env, cwd, logs / f"{pod.name}-{clone}-{container.name}.log",
-                                    on_restart=functools.partial(self.state.count_restart, *key))
+            proc = ContainerProcess(label, argv, launch.env, launch.cwd,
+                                    logs / f"{pod.name}-{clone}-{container.name}.log",
+                                    on_restart=functools.partial(self.state.count_restart, *key), data=launch.data)
             proc.start()
             inst.containers[container.name] = proc
             inst.images[container.name] = container.image
             if plan.kind == "local":
                 inst.nodes.add(container.name)
         await asyncio.gather(*(p.wait_started() for p in inst.containers.values()))
+
+    def zone_sources(self, zone: str) -> set[str] | None:
+        """The addresses ``zone``'s pods send from, or None when pods share the host network."""
+        if self.netns is None:
+            return None
+        return set(self._sources.get(zone, ()))
+
+    def _credentials_path(self, zone: str) -> Path:
+        if self.fabric is None:
+            return self.credentials_file
+        return self.zone_dir(zone) / "fabric.json"
+
+    async def _issue_credentials(self, zone: Any) -> None:
+        """Give the fabric zone ``zone``'s user and node names; keep its credentials file (0600) in the
+        zone's directory (unsandboxed containers read it there; sandboxed ones get it through a pipe)."""
+        if self.fabric is None:
+            self._zone_creds[zone.name] = self.credentials_file.read_bytes()
+            return
+        names = [n for pod in zone.pods for n in pod.node_names(self.cluster_id, zone.name)]
+        data = await asyncio.to_thread(self.fabric.zone_credentials, zone.name, names)
+        path = self._credentials_path(zone.name)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        self._zone_creds[zone.name] = data
+
+    def _credentials(self, zone: str) -> bytes:
+        return self._zone_creds[zone]
 
     async def _wait_ready(self, running: RunningZone, progress: Progress) -> None:
         """Wait until every node is up or has failed; then raise one error naming every failed clone."""
@@ -259,8 +321,11 @@ class LocalDeployer:
     async def _stop_instance(self, inst: PodInstance) -> None:
         await asyncio.gather(*(p.stop() for p in inst.containers.values()))
         if inst.ns is not None and self.netns is not None:
+            await self.isolation.remove_pod(inst.ns.veth)
+            self._sources.get(inst.zone, set()).discard(inst.address)
             await self.netns.delete(inst.ns)
         inst.cgroup.remove()
+        await asyncio.to_thread(self.isolation.remove_instance, self.zone_dir(inst.zone), f"{inst.pod}-{inst.clone}")
 
     async def _stop_zone(self, running: RunningZone) -> None:
         await asyncio.gather(*(self._stop_instance(i) for i in running.instances))
@@ -273,6 +338,9 @@ class LocalDeployer:
                 raise ZoneNotFound(name)
             if running is not None:
                 await self._stop_zone(running)
+            self._zone_creds.pop(name, None)
+            if self.fabric is not None:
+                await asyncio.to_thread(self.fabric.forget_zone, name)
             await asyncio.to_thread(shutil.rmtree, self.zone_dir(name), True)
             return {"zone": name, "deleted": True}
 
@@ -289,6 +357,7 @@ class LocalDeployer:
             out.append({"zone": stored["name"], "url": running.url if running else None,
                         "public": any(p.get("public") for p in spec["pods"] if p["name"] == _main_name(spec)),
                         "pods": [p["name"] for p in spec["pods"]], "network": self.network,
+                        "isolation": self.isolation.summary,
                         "state": self._condition(running)[0] if running else "stopped",
                         "reason": self._condition(running)[1] if running else None,
                         "deployed_at": stored["deployed_at"]})
@@ -336,7 +405,8 @@ class LocalDeployer:
                          "limits": inst.cgroup.status(), "containers": containers})
         state, reason = self._condition(running)
         return {"zone": name, "state": state, "error": reason, "url": running.url,
-                "network": self.network, "pods": pods}
+                "network": self.network, "isolation": self.isolation.summary, "uid": self.isolation.uid(name),
+                "pods": pods}
 
     def _pods_summary(self, running: RunningZone) -> list[dict[str, Any]]:
         summary: dict[str, dict[str, Any]] = {}

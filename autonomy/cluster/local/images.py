@@ -57,8 +57,21 @@ async def ensure_venv(requirements: Path, venvs_dir: Path) -> Path:
     await asyncio.to_thread(_layer_on_this_environment, venv)
     await _run([sys.executable, "-m", "pip", "--python", str(python), "install", "--disable-pip-version-check",
                 "-q", "-r", str(requirements)], f"installing {requirements}")
+    await asyncio.to_thread(_make_readable, venv)
     await asyncio.to_thread((venv / ".complete").write_text, str(requirements) + "\n")
     return python
+
+
+def _make_readable(root: Path) -> None:
+    """Let every user read ``root``'s tree (sandboxed containers run it as their zone's uid, read-only),
+    whatever the controller's umask was when pip wrote it."""
+    for directory, _dirs, files in os.walk(root):
+        os.chmod(directory, os.stat(directory).st_mode | 0o555)
+        for name in files:
+            path = os.path.join(directory, name)
+            if not os.path.islink(path):
+                mode = os.stat(path).st_mode
+                os.chmod(path, mode | 0o444 | (0o111 if mode & 0o100 else 0))
 
 
 def _layer_on_this_environment(venv: Path) -> None:

@@ -38,8 +38,12 @@ class ContainerProcess:
     """Runs ``argv`` (already wrapped for namespace/cgroup) with ``env`` in ``cwd``, supervised."""
 
     def __init__(self, label: str, argv: list[str], env: dict[str, str], cwd: Path, log_path: Path,
-                 on_restart: Callable[[], int] | None = None, grace: float = 3.0) -> None:
+                 on_restart: Callable[[], int] | None = None, grace: float = 3.0,
+                 data: dict[str, bytes] | None = None) -> None:
         self.label = label
+        # {placeholder: bytes}: each given to the process through a pipe whose fd number replaces the
+        # placeholder in argv (a new pipe at each start)
+        self.data = data or {}
         self.argv = argv
         self.env = env
         self.cwd = cwd
@@ -102,10 +106,26 @@ class ContainerProcess:
 
     async def _run_once(self) -> None:
         self.pid = None
-        proc = await asyncio.create_subprocess_exec(
-            *self.argv, env=self.env, cwd=str(self.cwd), stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT, start_new_session=True,
-        )
+        argv = self.argv
+        pipes: dict[str, int] = {}
+        try:
+            for placeholder, data in self.data.items():
+                pipes[placeholder] = _data_pipe(data)
+        except BaseException:
+            for fd in pipes.values():
+                os.close(fd)
+            raise
+        argv = [str(pipes[a]) if a in pipes else a for a in argv]
+        fds = tuple(pipes.values())
+        try:
+            proc = await asyncio.create_subprocess_exec(
+                *argv, env=self.env, cwd=str(self.cwd), stdin=asyncio.subprocess.DEVNULL,
+                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT, start_new_session=True,
+                pass_fds=fds,
+            )
+        finally:
+            for fd in fds:
+                os.close(fd)
         self._proc, self.pid, self.state = proc, proc.pid, "running"
         self._started.set()
         assert proc.stdout is not None
@@ -151,6 +171,22 @@ class ContainerProcess:
     def status(self) -> dict[str, object]:
         return {"state": self.state, "pid": self.pid if self.alive else None, "restarts": self.restarts,
                 "last_exit": self.last_exit, "last_error": self.last_error or None, "log": str(self.log_path)}
+
+
+def _data_pipe(data: bytes) -> int:
+    """The read end of a pipe holding ``data`` (written whole, write end closed): a file for bwrap's
+    ``--ro-bind-data`` that never exists on disk nor in argv."""
+    read, write = os.pipe()
+    try:
+        if len(data) > 60_000:  # more than a pipe buffers without a reader
+            raise ValueError(f"{len(data)} bytes are too many to pass through a pipe")
+        os.write(write, data)
+    except BaseException:
+        os.close(read)
+        raise
+    finally:
+        os.close(write)
+    return read
 
 
 def _killpg(pgid: int, sig: int) -> None:

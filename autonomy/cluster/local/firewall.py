@@ -1,0 +1,138 @@
+"""nftables rules that make the cluster's pod bridge a set of zones, not one flat network.
+
+Everything lives in two tables of the cluster's own (``autonomy_<8 hex of the cluster id>``); the global
+ruleset is never flushed, other tables are never touched. Each change (a pod added or removed) renders
+both tables whole and loads them with one ``nft -f -`` transaction (``table X; delete table X; table X
+{...}``: atomic, and it also replaces what a killed controller left). :meth:`PodFirewall.teardown`
+deletes both tables.
+
+- ``table bridge``: frames between two pod ports of the cluster's bridge pass only when both pods are
+  of the same zone (a chain per zone, entered through a verdict map keyed by the pod's host-side veth);
+  ARP passes; frames of other bridges are not ours and pass untouched.
+- ``table inet``:
+  - ``input``: from the pod bridge the host accepts only replies (ct established) and new connections
+    to the bridge address on the NATS and model gateway ports; everything else from pods is dropped
+    (other host ports, the host's other addresses, another cluster's bridge address).
+  - ``forward``: nothing is routed out of the pod bridge (no egress, no other bridge, no other
+    cluster) and nothing is routed in (other machines, another cluster's pods). br_netfilter shows
+    bridged pod-to-pod frames here with the bridge as both interfaces: those are accepted here and
+    decided by the bridge table (runtime notes §6, gotcha 1). Connection tracking is only used in this
+    family: this kernel has no ``nf_conntrack_bridge`` (gotcha 2).
+  - ``output``: only root's processes (the controller: public gateway, readiness checks) open
+    connections to pods, so an unprivileged host user cannot reach a private zone's pods.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import subprocess
+from collections.abc import Iterable
+
+from autonomy.errors import ClusterError
+
+__all__ = ["PodFirewall", "firewall_available"]
+
+
+def firewall_available() -> tuple[bool, str]:
+    if os.geteuid() != 0:
+        return False, "nftables rules need root"
+    if shutil.which("nft") is None:
+        return False, "`nft` is not installed (apt-get install nftables)"
+    return True, ""
+
+
+class PodFirewall:
+    """The rules of cluster ``cluster_id`` whose pods sit on ``bridge`` with the host at ``gateway``."""
+
+    def __init__(self, cluster_id: str, bridge: str, gateway: str) -> None:
+        self.table = f"autonomy_{cluster_id[:8]}"
+        self.bridge = bridge
+        self.gateway = gateway
+        self.ports: tuple[int, ...] = ()
+        self._pods: dict[str, str] = {}  # host-side veth -> zone
+        self._lock = asyncio.Lock()
+
+    # --- life cycle ------------------------------------------------------------------------------
+    def setup(self, ports: Iterable[int]) -> None:
+        """Load the tables (no pod yet) allowing pods to reach ``ports`` on the bridge address."""
+        self.ports = tuple(sorted(set(ports)))
+        _nft(self.render())
+
+    def teardown(self) -> None:
+        """Delete both tables (nothing is left behind); safe when they are gone already."""
+        self._pods.clear()
+        delete_tables(self.table)
+
+    async def add_pod(self, zone: str, veth: str) -> None:
+        async with self._lock:
+            self._pods[veth] = zone
+            await _anft(self.render())
+
+    async def remove_pod(self, veth: str) -> None:
+        async with self._lock:
+            if self._pods.pop(veth, None) is not None:
+                await _anft(self.render())
+
+    # --- rendering -------------------------------------------------------------------------------
+    def render(self) -> str:
+        t, br = self.table, _q(self.bridge)
+        zones: dict[str, list[str]] = {}
+        for veth, zone in sorted(self._pods.items()):
+            zones.setdefault(zone, []).append(veth)
+        lines = [f"table bridge {t}", f"delete table bridge {t}", f"table bridge {t} {{"]
+        for zone, veths in zones.items():
+            lines += [f"  chain zone_{zone} {{", f"    oifname {_set(veths)} accept", "    drop", "  }"]
+        # Frames from ports that are not our pods' (other bridges, ours before its first pod) fall through
+        # to the accept policy: this kernel has no ``meta ibrname`` to name the bridge.
+        lines += ["  chain forward {", "    type filter hook forward priority 0; policy accept;",
+                  "    ether type arp accept"]
+        if zones:
+            pairs = ", ".join(f"{_q(v)} : jump zone_{z}" for z, vs in zones.items() for v in vs)
+            lines.append(f"    iifname vmap {{ {pairs} }}")
+        lines += ["  }", "}"]
+        ports = _set(str(p) for p in self.ports) if self.ports else None
+        lines += [f"table inet {t}", f"delete table inet {t}", f"table inet {t} {{",
+                  "  chain input {", "    type filter hook input priority 0; policy accept;",
+                  f"    iifname {br} ct state established,related accept"]
+        if ports:
+            lines.append(f"    iifname {br} ip daddr {self.gateway} tcp dport {ports} accept")
+        lines += [f"    iifname {br} drop", "  }",
+                  "  chain forward {", "    type filter hook forward priority 0; policy accept;",
+                  f"    iifname {br} oifname {br} accept", f"    iifname {br} drop", f"    oifname {br} drop", "  }",
+                  "  chain output {", "    type filter hook output priority 0; policy accept;",
+                  f"    oifname {br} ct state established,related accept",
+                  f"    oifname {br} meta skuid 0 accept", f"    oifname {br} drop", "  }", "}"]
+        return "\n".join(lines) + "\n"
+
+
+def delete_tables(table: str) -> None:
+    """Delete ``table`` in the bridge and inet families if present (used at teardown and by test clean-up)."""
+    if shutil.which("nft") is None:
+        return
+    for family in ("bridge", "inet"):
+        subprocess.run(["nft", "delete", "table", family, table], capture_output=True)
+
+
+def _q(name: str) -> str:
+    return f'"{name}"'
+
+
+def _set(items: Iterable[str]) -> str:
+    values = [i if i.isdigit() else _q(i) for i in items]
+    return "{ " + ", ".join(values) + " }"
+
+
+def _nft(ruleset: str) -> None:
+    proc = subprocess.run(["nft", "-f", "-"], input=ruleset, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise ClusterError(f"loading the pod network's nftables rules failed: {proc.stderr.strip()}")
+
+
+async def _anft(ruleset: str) -> None:
+    proc = await asyncio.create_subprocess_exec("nft", "-f", "-", stdin=asyncio.subprocess.PIPE,
+                                                stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE)
+    _, err = await proc.communicate(ruleset.encode())
+    if proc.returncode != 0:
+        raise ClusterError(f"loading the pod network's nftables rules failed: {err.decode().strip()}")
