@@ -40,6 +40,7 @@ class Host(Protocol):
 
     name: str
     cluster: str | None
+    zone: str | None
 
     def deliver(self, address: str, message: str, reply_to: ReplyTo | None) -> None:
         """Hand an inbound message to the local cell at ``address``; raises WorkerNotFound, WorkerStopped."""

@@ -49,7 +49,7 @@ def test_fanout_recovers_after_a_runner_and_then_main_are_killed(cluster):
     import signal
     import time
 
-    from tests.cluster.conftest import wait_until
+    from tests.support.until import until_sync as wait_until
 
     deploy(cluster, FANOUT)
     info = cluster.show()

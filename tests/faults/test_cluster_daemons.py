@@ -13,7 +13,8 @@ import httpx
 import pytest
 
 from tests.cluster.apps import write_zone
-from tests.cluster.conftest import deploy, describe_cluster, make_cluster, wait_until  # noqa: F401 (fixture)
+from tests.cluster.conftest import deploy, describe_cluster, make_cluster  # noqa: F401 (fixture)
+from tests.support.until import until_sync as wait_until
 
 pytestmark = pytest.mark.slow
 

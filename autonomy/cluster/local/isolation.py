@@ -17,8 +17,8 @@ container (:meth:`Isolation.apply`). Decisions:
 from __future__ import annotations
 
 import asyncio
-import os
 import logging
+import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path

@@ -85,9 +85,7 @@ def _python_roots() -> list[Path]:
         roots.add(Path(sp).resolve())
     # Editable installs (this checkout) are found through .pth files naming a directory: bind the package
     # directories they point at, not the whole checkout.
-    import autonomy
-
-    roots.add(Path(autonomy.__file__).resolve().parent)
+    roots.add(Path(__file__).resolve().parents[2])  # the autonomy package itself
     return sorted(_minimal(roots))
 
 
