@@ -121,6 +121,8 @@ def _build(client: docker.DockerClient, *, rebuild: bool, source: Path, recipe: 
                                labels={KEY_LABEL: key}, network_mode="none", progress=progress)
         seconds["build"] = round(time.monotonic() - started, 2)
     _remove_stage_images(client)
+    if current is not None and current.id != image_id:
+        _remove_quietly(client, current.id)  # the base it replaces (kept while app images still use it)
     size = int(client.images.get(image_id).attrs.get("Size") or 0)
     report(progress, f"base: built {', '.join(BASE_TAGS)} ({size / 1e6:.0f} MB, key {key})")
     return BaseImage(id=image_id, key=key, built=True, seconds=seconds, size=size)
@@ -129,9 +131,14 @@ def _build(client: docker.DockerClient, *, rebuild: bool, source: Path, recipe: 
 def _remove_stage_images(client: docker.DockerClient) -> None:
     """Remove the venv stage's image (dangling once the build is done; it holds the wheels: ~300 MB).
     Only images carrying our stage label are touched, never other dangling images of the engine."""
-    errors = docker_errors()
     for image in client.images.list(filters={"dangling": True, "label": STAGE_LABEL}):
-        try:
-            client.images.remove(image.id, noprune=False)
-        except errors.APIError:
-            pass  # in use by a concurrent build of the same key: that build's own cleanup removes it
+        _remove_quietly(client, image.id)
+
+
+def _remove_quietly(client: docker.DockerClient, image_id: str) -> None:
+    """Remove an untagged image unless it is in use (a container, a child image, a concurrent build)."""
+    errors = docker_errors()
+    try:
+        client.images.remove(image_id, noprune=False)
+    except errors.APIError:
+        pass  # in use: it stays until what uses it is gone (docs/images.md, "Cache")
