@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from autonomy.images.engine import Progress, docker_errors, report
+from autonomy.images.engine import drain as _drain
 from autonomy.images.errors import ImageBuildError
 
 if TYPE_CHECKING:
@@ -85,6 +86,7 @@ def _follow(stream: Iterable[dict[str, Any]], image: str, lines: deque[str], sta
             if partial.strip():
                 lines.append(partial.rstrip())
             detail = chunk.get("errorDetail") or {}
+            _drain(stream)
             return str(detail.get("message") or chunk["error"])
         aux = chunk.get("aux")
         if isinstance(aux, dict) and aux.get("ID"):

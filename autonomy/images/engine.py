@@ -8,7 +8,7 @@ answers, so callers never see the SDK's own exceptions for those two cases.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 from autonomy.errors import MissingExtra
@@ -17,7 +17,7 @@ from autonomy.images.errors import DockerUnavailable
 if TYPE_CHECKING:
     import docker
 
-__all__ = ["Progress", "connect", "docker_errors", "report"]
+__all__ = ["Progress", "connect", "docker_errors", "drain", "report"]
 
 #: Called with one human-readable line per step of a build, import or push (no trailing newline).
 #: It is called from the thread that runs the pipeline; it must not block for long.
@@ -60,6 +60,12 @@ def report(progress: Progress | None, line: str) -> None:
     """Send ``line`` to ``progress`` if one was given."""
     if progress is not None:
         progress(line)
+
+
+def drain(stream: Iterable[object]) -> None:
+    """Read a streamed answer to its end, so the HTTP response (and its socket) is released."""
+    for _ in stream:
+        pass
 
 
 def _short(exc: BaseException) -> str:

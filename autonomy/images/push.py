@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from autonomy.images.build import split_reference
 from autonomy.images.engine import Progress, docker_errors, report
+from autonomy.images.engine import drain as _drain
 from autonomy.images.errors import ImagePushError
 
 if TYPE_CHECKING:
@@ -51,6 +52,7 @@ def _follow(stream: Iterable[dict[str, Any]], image: str, reference: str, progre
     for chunk in stream:
         if "error" in chunk:
             detail = chunk.get("errorDetail") or {}
+            _drain(stream)
             raise ImagePushError(image, reference, str(detail.get("message") or chunk["error"]))
         aux = chunk.get("aux")
         if isinstance(aux, dict) and isinstance(aux.get("Digest"), str):
