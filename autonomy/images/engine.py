@@ -8,6 +8,7 @@ answers, so callers never see the SDK's own exceptions for those two cases.
 from __future__ import annotations
 
 import os
+import socket
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
@@ -44,6 +45,9 @@ def connect(base_url: str | None = None, *, timeout: float = 600) -> docker.Dock
     import docker
 
     url = base_url or os.environ.get("DOCKER_HOST") or _DEFAULT_URL
+    if url.startswith("unix://"):
+        # probe the socket ourselves: the SDK leaks its socket when the connection is refused
+        _probe_unix_socket(url, url.removeprefix("unix://"))
     try:
         client = docker.DockerClient(base_url=url, timeout=int(timeout))
     except errors.DockerException as exc:
@@ -66,6 +70,17 @@ def drain(stream: Iterable[object]) -> None:
     """Read a streamed answer to its end, so the HTTP response (and its socket) is released."""
     for _ in stream:
         pass
+
+
+def _probe_unix_socket(url: str, path: str) -> None:
+    probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        probe.settimeout(10)
+        probe.connect(path)
+    except OSError as exc:
+        raise DockerUnavailable(url, exc.strerror or str(exc)) from exc
+    finally:
+        probe.close()
 
 
 def _short(exc: BaseException) -> str:

@@ -31,7 +31,7 @@ __all__ = ["publish", "image_references", "uses_autonomy_base"]
 _NAME = re.compile(r"^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$")  # a path component of a Docker repository
 _ZONE = re.compile(r"^[a-z0-9]{1,10}$")
 _CLUSTER = re.compile(r"^[0-9a-f]{8,}$")
-_REGISTRY = re.compile(r"^[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[a-z0-9._/-]+)?$")
+_REGISTRY = re.compile(r"^[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[a-z0-9._/-]*)?$")
 _FROM = re.compile(r"^\s*FROM\s+(?:--platform=\S+\s+)?(\S+)", re.IGNORECASE | re.MULTILINE)
 
 
