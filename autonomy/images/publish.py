@@ -18,6 +18,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from autonomy.errors import ConfigError
 from autonomy.images.base import base_key, build_base_image
@@ -26,7 +27,12 @@ from autonomy.images.engine import Progress, connect, report
 from autonomy.images.naming import BASE_IMAGES, content_tag, image_repository, local_image_dirs
 from autonomy.images.push import push_image
 
-__all__ = ["publish", "image_references", "uses_autonomy_base"]
+if TYPE_CHECKING:
+    import docker
+
+__all__ = ["LOCAL_REGISTRY", "build_local", "publish", "image_references", "uses_autonomy_base"]
+
+LOCAL_REGISTRY = "autonomy-local"  # the repository prefix of images built for the local engine only
 
 _NAME = re.compile(r"^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$")  # a path component of a Docker repository
 _ZONE = re.compile(r"^[a-z0-9]{1,10}$")
@@ -50,20 +56,39 @@ def publish(source_dir: Path | str, images: Iterable[str], registry: str, cluste
         return {}
     client = connect()
     try:
-        salt = ""
-        if any(uses_autonomy_base(context) for context in dirs.values()):
-            salt = build_base_image(client, progress=progress).key
         pinned: dict[str, str] = {}
-        for name, context in dirs.items():
-            repository = image_repository(registry, cluster_id, zone, name)
-            reference = f"{repository}:{content_tag(context, salt=salt if uses_autonomy_base(context) else '')}"
-            report(progress, f"{name}: building {reference}")
-            build_image(client, context, [reference], image=name, progress=progress)
+        for name, reference in _build_all(client, dirs, registry, cluster_id, zone, progress).items():
             digest = push_image(client, reference, image=name, progress=progress)
-            pinned[name] = f"{repository}@{digest}"
+            pinned[name] = f"{split_reference(reference)[0]}@{digest}"
         return pinned
     finally:
         client.close()
+
+
+def build_local(client: docker.DockerClient, source_dir: Path | str, images: Iterable[str], cluster_id: str,
+                zone: str, progress: Progress | None) -> dict[str, str]:
+    """Like :func:`publish` without a registry, for an engine that runs the images itself (the Docker
+    runtime of the local cluster): build and tag ``autonomy-local/{cluster_id[:8]}-{zone}/{NAME}:{tag}``,
+    return ``{NAME: image id}``. Blocks; raises as :func:`publish` does."""
+    dirs = _checked(source_dir, images, LOCAL_REGISTRY, cluster_id, zone)
+    built = _build_all(client, dirs, LOCAL_REGISTRY, cluster_id, zone, progress)
+    return {name: client.images.get(reference).id for name, reference in built.items()}
+
+
+def _build_all(client: docker.DockerClient, dirs: dict[str, Path], registry: str, cluster_id: str, zone: str,
+               progress: Progress | None) -> dict[str, str]:
+    """Build each image folder (the base image first if one needs it); ``{NAME: "repo:tag"}``."""
+    salt = ""
+    if any(uses_autonomy_base(context) for context in dirs.values()):
+        salt = build_base_image(client, progress=progress).key
+    built: dict[str, str] = {}
+    for name, context in dirs.items():
+        repository = image_repository(registry, cluster_id, zone, name)
+        reference = f"{repository}:{content_tag(context, salt=salt if uses_autonomy_base(context) else '')}"
+        report(progress, f"{name}: building {reference}")
+        build_image(client, context, [reference], image=name, progress=progress)
+        built[name] = reference
+    return built
 
 
 def image_references(source_dir: Path | str, images: Iterable[str], registry: str, cluster_id: str,
