@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 
-from autonomy.cluster.local.deployer import LocalDeployer
+from autonomy.cluster.deployer import Deployer
 from autonomy.cluster.logs import follow_logs
 from autonomy.cluster.model_gateway import ClusterModelGateway
 from autonomy.errors import AutonomyError, ClusterError, ConfigError
@@ -41,7 +41,7 @@ def build_app(controller: Controller) -> FastAPI:
         except ValueError:
             raise ConfigError("the request body must be JSON") from None
 
-    def deployer() -> LocalDeployer:
+    def deployer() -> Deployer:
         if controller.deployer is None:
             raise ClusterError("the controller is starting or stopping")
         return controller.deployer

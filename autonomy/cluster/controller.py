@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from autonomy.cluster.api import build_app
+from autonomy.cluster.deployer import Deployer
 from autonomy.cluster.fabric import ClusterFabric, start_fabric
 from autonomy.cluster.identity import ClusterIdentity, load_or_create_identity
 from autonomy.cluster.local.cgroups import CgroupManager
@@ -67,7 +68,7 @@ class Controller:
         self.cgroups: CgroupManager | None = None
         self.gateway: PublicGateway | None = None
         self.models: ClusterModelGateway | None = None
-        self.deployer: LocalDeployer | None = None
+        self.deployer: Deployer | None = None
         self.network = "host"
         self._stopping = asyncio.Event()
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -126,11 +127,19 @@ class Controller:
         port = _public_port()
         self.gateway = PublicGateway(identity.id, self._public_target, port=port)
         port = await self.gateway.start()
-        self.deployer = LocalDeployer(
-            self.home, identity.id, self.state, fabric_url=self.fabric.url,
-            credentials_file=self.fabric.credentials_file, network=self.network, netns=self.netns,
-            cgroups=self.cgroups, public_url_template=f"http://{{cluster}}-{{zone}}.localhost:{port}/",
-            gateway_env=self.models.zone_env)
+        public_url = f"http://{{cluster}}-{{zone}}.localhost:{port}/"
+        if os.environ.get("AUTONOMY_RUNTIME", "").strip() == "docker":  # docs/images.md, "Docker runtime"
+            from autonomy.cluster.docker import DockerDeployer
+
+            self.deployer = DockerDeployer(
+                self.home, identity.id, self.state, fabric_url=self.fabric.url,
+                credentials_file=self.fabric.credentials_file, public_url_template=public_url,
+                gateway_env=self.models.zone_env)
+        else:
+            self.deployer = LocalDeployer(
+                self.home, identity.id, self.state, fabric_url=self.fabric.url,
+                credentials_file=self.fabric.credentials_file, network=self.network, netns=self.netns,
+                cgroups=self.cgroups, public_url_template=public_url, gateway_env=self.models.zone_env)
         log.info("cluster %s: network %s, fabric %s, model gateway %s, public gateway on 127.0.0.1:%d",
                  identity.id, self.network, self.fabric.url, self.models.url, port)
 

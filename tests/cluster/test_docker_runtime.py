@@ -97,7 +97,7 @@ async def deployer(fabric: Fabric, tmp_path: Path) -> AsyncIterator[DockerDeploy
         await deployer.stop()
         left = await asyncio.to_thread(deployer.client.containers.list, all=True,
                                        filters={"label": f"{LABEL}.cluster={fabric.a.cluster}"})
-        for image in await asyncio.to_thread(deployer.client.images.list, f"autonomy-local/{fabric.a.cluster[:8]}-*"):
+        for image in await asyncio.to_thread(deployer.client.images.list, f"autonomy-local/{fabric.a.cluster[:8]}-*/*"):
             await asyncio.to_thread(deployer.client.images.remove, image.id, force=True)
         deployer.client.close()
         state.close()

@@ -233,8 +233,21 @@ class DockerDeployer:
             if running is None and not stored:
                 raise ClusterError(f"no zone {name!r} in this cluster: `autonomy zone list` shows the zones")
             await asyncio.to_thread(self._remove_containers, {f"{LABEL}.zone": name})
+            await asyncio.to_thread(self._remove_images, name)
             await asyncio.to_thread(shutil.rmtree, self.zone_dir(name), True)
             return {"zone": name, "deleted": True}
+
+    def _remove_images(self, zone: str) -> None:
+        """The images built for ``zone`` (``autonomy-local/{cluster[:8]}-{zone}/*``); the base image stays."""
+        from autonomy.images import LOCAL_REGISTRY
+        from autonomy.images.engine import docker_errors
+
+        errors = docker_errors()
+        for image in self.client.images.list(name=f"{LOCAL_REGISTRY}/{self.cluster_id[:8]}-{zone}/*"):
+            try:
+                self.client.images.remove(image.id, force=True)
+            except errors.APIError:
+                pass  # already gone, or shared with another zone's tag: the other zone's delete removes it
 
     async def stop(self) -> None:
         self._zones = {}
