@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import docker
 import httpx
 import pytest
 
@@ -63,8 +64,9 @@ def test_a_zone_deployed_with_the_docker_runtime_serves_logs_and_is_deleted(dock
     deleted = cli("zone", "delete")
     assert deleted.code == 0, deleted
     assert json.loads(cli("zone", "list", "-o", "json").stdout) == []
-    import docker  # the zone's containers and images are gone with it
-
-    with docker.from_env() as engine:
+    engine = docker.from_env()  # the zone's containers and images are gone with it
+    try:
         assert not engine.containers.list(all=True, filters={"label": f"computer.autonomy.cluster={cluster_id}"})
         assert not engine.images.list(name=f"autonomy-local/{cluster_id[:8]}-hello/*")
+    finally:
+        engine.close()
