@@ -17,7 +17,6 @@ import sys
 from collections import deque
 from pathlib import Path
 
-import autonomy
 from autonomy.images.engine import Progress, report
 from autonomy.images.errors import BaseImageError
 
@@ -31,7 +30,9 @@ _SKIPPED = {"__pycache__", ".pytest_cache", ".ruff_cache"}
 def project_source(source: Path | str | None = None) -> Path:
     """The checkout to build the wheel from: ``source``, else the one this ``autonomy`` package was
     loaded from (an editable install). BaseImageError if it has no ``pyproject.toml`` of autonomy-runtime."""
-    root = Path(source) if source is not None else Path(autonomy.__file__).resolve().parent.parent
+    # autonomy/images/wheels.py -> the folder holding the autonomy package (not `import autonomy`:
+    # this layer must not load the app-facing top-level package)
+    root = Path(source) if source is not None else Path(__file__).resolve().parents[2]
     pyproject = root / "pyproject.toml"
     if not pyproject.is_file() or 'name = "autonomy-runtime"' not in pyproject.read_text(errors="replace"):
         raise BaseImageError(

@@ -13,13 +13,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from autonomy.cluster.local.cgroups import SIZES
-
 __all__ = ["LABEL", "UID", "hardening", "labels", "container_name", "limits"]
 
 LABEL = "computer.autonomy"  # every label of ours starts with it; ``LABEL.cluster`` selects a cluster's
 UID = "10001:10001"  # the unprivileged user every container of a zone runs as
 _PERIOD = 100_000  # microseconds: the CFS period the quota is expressed in
+# (CPUs, bytes) per pod size, the Runtime Architecture's: the same figures as the process runtime's
+# cgroups (not imported from it: backends do not import each other)
+SIZES: dict[str, tuple[float, int]] = {"regular": (0.25, 256 * 2**20), "big": (4.0, 2 * 2**30)}
 
 
 def limits(size: str) -> dict[str, Any]:
