@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING
 
 from autonomy.images.build import build_image, tag_image
 from autonomy.images.engine import Progress, connect, docker_errors, report
+from autonomy.images.errors import BaseImageError
 from autonomy.images.naming import BASE_IMAGES
 from autonomy.images.rootfs import RootfsRecipe, rootfs_image
 from autonomy.images.wheels import build_wheels, copy_source, project_source, source_hash
@@ -33,7 +34,7 @@ from autonomy.images.wheels import build_wheels, copy_source, project_source, so
 if TYPE_CHECKING:
     import docker
 
-__all__ = ["BASE_TAGS", "BaseImage", "base_key", "build_base_image", "local_base_image"]
+__all__ = ["BASE_TAGS", "BaseImage", "base_key", "build_base_image", "ensure_base_image", "local_base_image"]
 
 BASE_TAGS = tuple(f"{repository}:latest" for repository in BASE_IMAGES)
 KEY_LABEL = "computer.autonomy.base.key"
@@ -92,6 +93,22 @@ def build_base_image(client: docker.DockerClient | None = None, *, rebuild: bool
     finally:
         if owned:
             client.close()
+
+
+def ensure_base_image(client: docker.DockerClient, *, progress: Progress | None = None) -> BaseImage:
+    """The base image app images are built on: :func:`build_base_image` (made or refreshed from this
+    checkout) when autonomy runs from a source checkout; otherwise (installed from a wheel) the base
+    image already in the engine, whatever its key. BaseImageError if there is neither."""
+    try:
+        source = project_source()
+    except BaseImageError:
+        existing = local_base_image(client)
+        if existing is None:
+            raise
+        report(progress, f"base: using {BASE_TAGS[0]} as it is in the engine (key {existing.key}): autonomy "
+                         "is not running from a source checkout, so it cannot be refreshed from one")
+        return existing
+    return build_base_image(client, source=source, progress=progress)
 
 
 def _build(client: docker.DockerClient, *, rebuild: bool, source: Path, recipe: RootfsRecipe,

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from autonomy.errors import ConfigError
-from autonomy.images.base import base_key, build_base_image
+from autonomy.images.base import base_key, ensure_base_image
 from autonomy.images.build import build_image, split_reference
 from autonomy.images.engine import Progress, connect, report
 from autonomy.images.naming import BASE_IMAGES, content_tag, image_repository, local_image_dirs
@@ -47,7 +47,8 @@ def publish(source_dir: Path | str, images: Iterable[str], registry: str, cluste
     names, such as external images, are skipped), push each to
     ``{registry}/{cluster_id[:8]}-{zone}/{NAME}:{tag}`` and return ``{NAME: "repo@sha256:..."}``.
 
-    Builds the base image first if a Dockerfile needs it and the engine has none of the current key.
+    Builds the base image first if a Dockerfile needs it and the engine has none of the current key
+    (from a source checkout; installed from a wheel, the engine's base image is used as it is).
     Blocks until every push is done; stops at the first failure (ImageBuildError, ImagePushError,
     BaseImageError, DockerUnavailable; ConfigError for a bad argument, naming it).
     """
@@ -80,7 +81,7 @@ def _build_all(client: docker.DockerClient, dirs: dict[str, Path], registry: str
     """Build each image folder (the base image first if one needs it); ``{NAME: "repo:tag"}``."""
     salt = ""
     if any(uses_autonomy_base(context) for context in dirs.values()):
-        salt = build_base_image(client, progress=progress).key
+        salt = ensure_base_image(client, progress=progress).key
     built: dict[str, str] = {}
     for name, context in dirs.items():
         repository = image_repository(registry, cluster_id, zone, name)

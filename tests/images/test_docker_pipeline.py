@@ -22,6 +22,7 @@ import pytest
 from autonomy.images import (
     BASE_TAGS,
     BaseImage,
+    BaseImageError,
     ImageBuildError,
     ImagePushError,
     build_base_image,
@@ -210,3 +211,16 @@ def test_a_push_to_a_registry_that_does_not_answer_names_the_image_and_the_regis
         publish(_zone(tmp_path), ["main"], "127.0.0.1:9", cluster_id, "app", None)
     assert caught.value.image == "main"
     assert "127.0.0.1:9/" in str(caught.value) and "registry is running" in str(caught.value)
+
+
+def test_without_a_source_checkout_the_base_image_in_the_engine_is_used(engine, base, cleanup, cluster_id,
+                                                                       tmp_path: Path, monkeypatch) -> None:
+    def no_checkout(source=None):
+        raise BaseImageError("not a checkout")
+
+    monkeypatch.setattr("autonomy.images.base.project_source", no_checkout)  # as when installed from a wheel
+    lines: list[str] = []
+    refs = publish(_zone(tmp_path), ["main"], REGISTRY, cluster_id, "app", lines.append)
+    _remember(refs["main"])
+    assert any(f"using {BASE_TAGS[0]} as it is in the engine (key {base.key})" in line for line in lines)
+    assert refs["main"].startswith(f"{REGISTRY}/{cluster_id[:8]}-app/main@sha256:")
