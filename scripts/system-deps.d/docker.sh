@@ -37,6 +37,8 @@ storage:
 http:
   addr: 127.0.0.1:5000
 YAML
+  # the tests delete their manifests; drop the layers nothing refers to any more (only safe while stopped)
+  docker-registry garbage-collect --delete-untagged "$autonomy_docker_dir/registry.yml" >/dev/null 2>&1 || true
   echo "system-deps: starting a registry on 127.0.0.1:5000 (log: /var/log/autonomy-test-registry.log)"
   setsid nohup docker-registry serve "$autonomy_docker_dir/registry.yml" \
     >>/var/log/autonomy-test-registry.log 2>&1 </dev/null &
