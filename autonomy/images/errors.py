@@ -1,11 +1,13 @@
 """Errors of the image pipeline. Each names the image, what failed and what to do.
 
-    AutonomyError
-    └── ImageError                       an image could not be built, imported or pushed
-        ├── DockerUnavailable            no Docker Engine answers (says how to start one)
-        ├── ImageBuildError              a Dockerfile failed to build (names the step, shows the output tail)
-        ├── ImagePushError               the registry refused or did not take a push
-        └── BaseImageError               the base image could not be made (debootstrap, wheels, import)
+Drawn as in the tree of :mod:`autonomy.errors` (with each class's ``http_status``):
+
+    AutonomyError [500]
+    ├── ImageError [500]                         (images.errors) an image could not be built, imported or pushed
+    │   ├── DockerUnavailable [503]              no Docker Engine answers (says how to start one)
+    │   ├── ImageBuildError [422]                a Dockerfile failed to build (names the step, shows the output tail)
+    │   ├── ImagePushError [502]                 the registry refused or did not take a push
+    │   └── BaseImageError [500]                 the base image could not be made (debootstrap, wheels, import)
 
 ``MissingExtra`` (from :mod:`autonomy.errors`) is raised when the ``docker`` SDK is not installed.
 """
@@ -27,6 +29,8 @@ START_DOCKERD = (
 class ImageError(AutonomyError):
     """An image could not be built, imported or pushed. ``image`` names it (None when not about one)."""
 
+    http_status = 500
+
     def __init__(self, message: str, *, image: str | None = None) -> None:
         self.image = image
         super().__init__(message)
@@ -34,6 +38,8 @@ class ImageError(AutonomyError):
 
 class DockerUnavailable(ImageError):
     """No Docker Engine answers at ``url``; ``detail`` is what the client said."""
+
+    http_status = 503
 
     def __init__(self, url: str, detail: str) -> None:
         self.url = url
@@ -44,6 +50,8 @@ class DockerUnavailable(ImageError):
 class ImageBuildError(ImageError):
     """Building ``image`` from ``context`` failed at ``step`` (``Step 3/5 : RUN ...``, or None when the
     failure came before any step); ``tail`` holds the last lines of the build output."""
+
+    http_status = 422
 
     def __init__(self, image: str, context: str, step: str | None, error: str, tail: Sequence[str]) -> None:
         self.context = context
@@ -61,6 +69,8 @@ class ImageBuildError(ImageError):
 
 class ImagePushError(ImageError):
     """Pushing ``image`` (``reference``) failed; ``error`` is the registry's or the engine's message."""
+
+    http_status = 502
 
     def __init__(self, image: str, reference: str, error: str) -> None:
         self.reference = reference

@@ -6,12 +6,13 @@ from __future__ import annotations
 import asyncio
 import os
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from autonomy.cluster.docker import DockerDeployer
+from autonomy.cluster.docker import DockerBackend, DockerDeployer
 from autonomy.cluster.docker.pod import LABEL
 from autonomy.cluster.state import ClusterState
 from autonomy.errors import ClusterError
@@ -155,3 +156,34 @@ async def test_a_container_that_crashes_fails_the_deploy_with_its_log(deployer: 
                               lambda step, detail: None)
     assert "exited (code 1) while the zone was starting" in str(caught.value)
     assert "the app refuses to start: no config" in str(caught.value)
+
+
+@dataclass(frozen=True)
+class _Settings:
+    fabric_url: str
+    credentials_file: Path
+    public_url_template: str
+    gateway_env: Callable[[str], dict[str, str]] | None = None
+
+
+async def test_the_backend_removes_what_a_killed_controller_left_and_makes_the_deployer(
+        fabric: Fabric, tmp_path: Path) -> None:
+    from autonomy.images import BASE_TAGS, connect
+
+    engine = connect()
+    leftover = engine.containers.run(BASE_TAGS[0], ["sleep", "infinity"], detach=True, network_mode="none",
+                                     labels={f"{LABEL}.cluster": fabric.b.cluster, f"{LABEL}.zone": "old"})
+    state = ClusterState(tmp_path / "state.db")
+    backend = DockerBackend(tmp_path / "home", fabric.b.cluster, state)
+    try:
+        assert await backend.prepare() == "127.0.0.1"  # pods use the host network
+        assert not engine.containers.list(all=True, filters={"id": leftover.id})
+        deployer = backend.create_deployer(_Settings(fabric.server.url, fabric.file_b, "http://{zone}.localhost/"))
+        assert isinstance(deployer, DockerDeployer) and deployer.fabric_url == fabric.server.url
+        assert backend.stored_secrets("none") == {}
+    finally:
+        await backend.close()
+        for container in engine.containers.list(all=True, filters={"id": leftover.id}):
+            container.remove(force=True)
+        engine.close()
+        state.close()

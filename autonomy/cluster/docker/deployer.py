@@ -218,10 +218,16 @@ class DockerDeployer:
                 await asyncio.sleep(0.1)  # polling a port of another process: there is no event to wait on
 
     # --- stop / delete ---------------------------------------------------------------------------
-    def _remove_containers(self, selector: dict[str, str]) -> None:
+    def _remove_containers(self, selector: dict[str, str]) -> int:
         filters = [f"{LABEL}.cluster={self.cluster_id}", *(f"{k}={v}" for k, v in selector.items())]
-        for container in self.client.containers.list(all=True, filters={"label": filters}):
+        found = self.client.containers.list(all=True, filters={"label": filters})
+        for container in found:
             container.remove(force=True)
+        return len(found)
+
+    def remove_all_containers(self) -> int:
+        """Remove every container of this cluster from the engine (blocking); returns how many there were."""
+        return self._remove_containers({})
 
     async def _stop_zone(self, running: RunningZone) -> None:
         await asyncio.to_thread(self._remove_containers, {f"{LABEL}.zone": running.spec.name})
