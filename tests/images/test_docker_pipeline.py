@@ -153,18 +153,20 @@ async def test_an_upstream_dockerfile_is_pushed_pinned_by_the_registry_digest_an
     refs = await asyncio.to_thread(publish, zone_dir, ["main", "ghcr.io/build-trust/mcp-proxy"], REGISTRY,
                                    cluster_id, "app", lines.append)
 
-    assert list(refs) == ["main"]  # external images are not built
+    shown = "\n".join(lines[-20:])  # the pipeline's progress, for any failure below
+    assert list(refs) == ["main"], shown  # external images are not built
     name, digest = _remember(refs["main"])
     assert name == f"{cluster_id[:8]}-app/main"
     async with httpx.AsyncClient(timeout=10) as http:
         answer = await http.head(f"http://{REGISTRY}/v2/{name}/manifests/{digest}", headers={
             "Accept": "application/vnd.docker.distribution.manifest.v2+json"})
-    assert answer.status_code == 200
-    assert answer.headers["Docker-Content-Digest"] == digest
+    assert answer.status_code == 200, (answer.status_code, answer.text, shown)
+    assert answer.headers["Docker-Content-Digest"] == digest, (dict(answer.headers), shown)
     tagged = image_references(zone_dir, ["main"], REGISTRY, cluster_id, "app")["main"]
-    assert tagged in engine.images.get(refs["main"]).tags  # --no-build computes the tag that was pushed
-    assert any("main: Step 2/3 : COPY . ." in line for line in lines)
-    assert any(line.startswith("main: pushed ") for line in lines)
+    pushed_tags = engine.images.get(refs["main"]).tags
+    assert tagged in pushed_tags, (tagged, pushed_tags, shown)  # --no-build computes the tag that was pushed
+    assert any("main: Step 2/3 : COPY . ." in line for line in lines), shown
+    assert any(line.startswith("main: pushed ") for line in lines), shown
 
     # run it as a deployer does: host network here (no bridge), credentials mounted read-only
     node_name = fabric.name("main")
@@ -185,8 +187,9 @@ async def test_an_upstream_dockerfile_is_pushed_pinned_by_the_registry_digest_an
                 pytest.fail(f"the node {node_name} did not join (container {container.status}):\n{logs}")
             await asyncio.sleep(0.5)
         remote = await Zone.node(probe, node_name.removeprefix(Zone.prefix(probe) or ""))
-        assert remote is not None
-        assert await remote.send_and_receive("echo", "ping", timeout=30) == f"ping from {node_name}"
+        assert remote is not None, node_name
+        answer_text = await remote.send_and_receive("echo", "ping", timeout=30)
+        assert answer_text == f"ping from {node_name}", container.logs(tail=30).decode(errors="replace")
     finally:
         await probe.stop()
         await asyncio.to_thread(container.remove, force=True)
