@@ -26,10 +26,13 @@ it too (``docs/cli.md``). Statuses are in brackets below.
     ├── RemoteNodeError (also RuntimeError) [502]  a remote node's controller refused or failed a request
     ├── ConfigError (also ValueError) [400]      bad configuration or input; names the field and the fix
     │   ├── InvalidMessage [422]                 an agent message (JSON) that does not follow the protocol
+    │   ├── InputRefused [422]                   (agents.input_checks) a request over a limit (depth, size, surrogates)
     │   ├── ZoneSpecError [422]                  autonomy.yaml / secrets.yaml refused
     │   └── MissingExtra (also ImportError) [500]  an optional dependency is not installed
     ├── ClusterError [400]                       the control plane refused or failed an operation
     │   ├── ZoneNotFound [404]                   no zone of that name in the cluster
+    │   ├── KubeApiError [400]                   (cluster.kubernetes.api) the Kubernetes API refused or failed a request
+    │   ├── RolloutFailed [400]                  (cluster.kubernetes.rollout) a pod cannot become ready: names it and why
     │   ├── ControllerFailed [500]               the controller failed unexpectedly (a bug): see controller.log
     │   └── ClusterUnavailable [503]             the controller is not answering, starting or stopping, or
     │                                            the zone is being restored: retry later
@@ -40,8 +43,15 @@ it too (``docs/cli.md``). Statuses are in brackets below.
     │   ├── UpstreamError [the provider's 4xx]   (gateway.providers) the provider refused the request: passed through
     │   └── NotSupported [400]                   (gateway.providers) the provider has no such endpoint
     ├── ModelError [502]                         a model call failed; names the URL/provider and the fix
-    │   └── ModelTimeout (also TimeoutError) [504]  no answer in time, or too long in the throttle queue
+    │   ├── ModelTimeout (also TimeoutError) [504]  no answer in time, or too long in the throttle queue
+    │   └── ModelUnreachable [502]               (models.clients) the connection failed after the retries; names the cause
     ├── McpError [502]                           an MCP server could not be reached or refused a request
+    ├── MemoryStoreError [500]                   (memory.store) the conversation store could not be opened, read or written
+    ├── ImageError [500]                         (images.errors) an image could not be built, imported or pushed
+    │   ├── DockerUnavailable [503]              no Docker Engine answers (says how to start one)
+    │   ├── ImageBuildError [422]                a Dockerfile failed to build (names the step, shows the output tail)
+    │   ├── ImagePushError [502]                 the registry refused or did not take a push
+    │   └── BaseImageError [500]                 the base image could not be made (debootstrap, wheels, import)
     ├── SandboxUnavailable [503]                 (tools.sandbox) commands cannot run here: no working bubblewrap
     ├── FlowFailed [500]                         (flows.flow) a flow could not reach END; the message is its reply
     ├── AgentError [500]                         (agents.errors) the agent answered with an error
@@ -52,7 +62,9 @@ it too (``docs/cli.md``). Statuses are in brackets below.
         └── SendMessageTimeoutError [504]        AgentReference.send_message(..., timeout=) could not send in time
 
 Internal, never seen by a caller (still under the root so nothing escapes the tree): the gateway's
-``RetryableStatus`` (a retried provider answer) and its request refusals (``_HTTPError``).
+``RetryableStatus`` (a retried provider answer) and its request refusals (``_HTTPError``); the public
+gateway's ``RequestRefused`` (a malformed or oversized request head, answered and closed) and the node
+HTTP guard's ``_TooLarge`` (a body over the limit, answered 413).
 """
 
 from __future__ import annotations

@@ -23,6 +23,8 @@ __all__ = ["InputRefused", "MAX_ID_LENGTH", "check_request_json", "max_json_dept
 class InputRefused(ConfigError):
     """A request over one of the limits; ``field`` is where (``message[2].content``), the text says why."""
 
+    http_status = 422
+
     def __init__(self, field: str, problem: str) -> None:
         self.field = field
         super().__init__(f"{field} {problem}")

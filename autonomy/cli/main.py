@@ -18,6 +18,7 @@ from importlib.metadata import PackageNotFoundError, version
 import click
 
 from autonomy.cli.cluster import cluster
+from autonomy.cli.image import image
 from autonomy.cli.model import model
 from autonomy.cli.output import stderr
 from autonomy.cli.zone import zone
@@ -51,12 +52,14 @@ def cli() -> None:
     \b
     autonomy cluster enroll    create the local cluster (in $AUTONOMY_HOME, default ~/.autonomy)
     autonomy zone deploy       deploy the zone described by ./autonomy.yaml
+    autonomy image build-base  build the base image of apps (ghcr.io/build-trust/autonomy-python)
     """
 
 
 cluster.add_command(model)
 cli.add_command(cluster)
 cli.add_command(zone)
+cli.add_command(image)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -16,7 +16,7 @@ from autonomy.errors import ConfigError
 
 __all__ = ["open_backend", "BACKENDS"]
 
-BACKENDS = ("local",)
+BACKENDS = ("local", "docker")
 
 
 def open_backend(kind: str, home: Path, cluster_id: str, state: ClusterState) -> Backend:
@@ -25,4 +25,8 @@ def open_backend(kind: str, home: Path, cluster_id: str, state: ClusterState) ->
         from autonomy.cluster.local.backend import LocalBackend  # imported only when chosen
 
         return LocalBackend(home, cluster_id, state)
+    if kind == "docker":
+        from autonomy.cluster.docker.backend import DockerBackend
+
+        return DockerBackend(home, cluster_id, state)
     raise ConfigError(f"cluster backend {kind!r} is unknown: use one of {', '.join(BACKENDS)}")

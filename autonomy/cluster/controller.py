@@ -113,7 +113,9 @@ class Controller:
     async def _start(self) -> None:
         self.identity = identity = load_or_create_identity(self.home)
         self.state = ClusterState(self.home / "state.db")
-        self.backend = backend = open_backend("local", self.home, identity.id, self.state)
+        runtime = os.environ.get("AUTONOMY_RUNTIME", "").strip() or "local"  # docs/images.md, "Docker runtime"
+        self.backend = backend = open_backend("local" if runtime == "process" else runtime, self.home, identity.id,
+                                              self.state)
         host = await backend.prepare()  # where pods reach the fabric and the model gateway
         self.fabric = await asyncio.to_thread(start_fabric, self.home, identity.id, host)
         self.models = ClusterModelGateway(self.state)

@@ -17,7 +17,7 @@ import os
 import re
 from dataclasses import dataclass
 
-from autonomy.errors import ConfigError
+from autonomy.errors import AutonomyError, ConfigError
 
 __all__ = ["Head", "Limits", "MAX_HEAD", "RequestRefused", "forward_body", "read_head"]
 
@@ -29,7 +29,7 @@ _REQUEST_LINE = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+ [\x21-\x7e]+ HTTP/1\.
 _HEADER = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+:[\t\x20-\x7e\x80-\xff]*")
 
 
-class RequestRefused(Exception):
+class RequestRefused(AutonomyError):
     """A request the gateway answers itself with ``status`` and ``message`` (then closes)."""
 
     def __init__(self, status: int, message: str) -> None:

@@ -9,7 +9,7 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from autonomy.images.naming import content_tag
+from autonomy.images import image_references
 from tests.cli.conftest import Cli
 from tests.kubernetes.registry import fake_registry
 from tests.kubernetes.support import EXAMPLES
@@ -65,12 +65,14 @@ def test_enroll_deploy_no_build_status_logs_and_delete(cli, api, fake, tmp_path)
 
         # --no-build: refused while an image is not in the registry, naming it; nothing deployed
         repo = f"{info['id'][:8]}-fanout"
-        digests[(f"{repo}/main", content_tag(app / "images" / "main"))] = "sha256:" + "a" * 64
+        tags = {name: ref.rsplit(":", 1)[1] for name, ref in
+                image_references(app, ["main", "runner"], registry, info["id"], "fanout").items()}
+        digests[(f"{repo}/main", tags["main"])] = "sha256:" + "a" * 64
         done = cli("zone", "deploy", "--no-build")
         assert done.code == 1 and "image 'runner'" in done.stderr and "is not in the registry" in done.stderr
         assert "Traceback" not in done.stderr
         assert "application/vnd.oci.image.manifest.v1+json" in accepts[0]
-        digests[(f"{repo}/runner", content_tag(app / "images" / "runner"))] = "sha256:" + "b" * 64
+        digests[(f"{repo}/runner", tags["runner"])] = "sha256:" + "b" * 64
         done = cli("zone", "deploy", "--no-build", "-o", "json")
         assert done.code == 0, done.stderr
         result = json.loads(done.stdout)

@@ -19,7 +19,6 @@ from pathlib import Path
 from autonomy.cluster.kubernetes.config import KubeCluster
 from autonomy.cluster.kubernetes.registry import manifest_digest
 from autonomy.errors import ClusterError
-from autonomy.images.naming import content_tag, image_repository
 from autonomy.zones.spec import ZoneSpec
 
 __all__ = ["Publisher", "local_images", "built_refs", "pushed_refs", "tagged_refs"]
@@ -61,7 +60,10 @@ def built_refs(cluster: KubeCluster, zone: ZoneSpec, source_dir: Path, progress:
         except ImportError as exc:
             raise ClusterError(f"building images needs autonomy.images.publish, which this installation lacks "
                                f"({exc}); push the images elsewhere and deploy with --no-build") from exc
-        publisher = publish
+
+        def publisher(source: Path, names: list[str], registry: str, cluster_id: str, zone_name: str,
+                      report: Callable[[str, str], None]) -> dict[str, str]:
+            return publish(source, names, registry, cluster_id, zone_name, lambda line: report("image", line))
     refs = publisher(source_dir, images, cluster.registry, cluster.id, zone.name, progress)
     missing = [i for i in images if "@sha256:" not in refs.get(i, "")]
     if missing:
@@ -69,20 +71,28 @@ def built_refs(cluster: KubeCluster, zone: ZoneSpec, source_dir: Path, progress:
     return {image: _for_pull(cluster, refs[image]) for image in images}
 
 
+def _tags(cluster: KubeCluster, zone: ZoneSpec, source_dir: Path) -> dict[str, str]:
+    """``{image: repo:tag}`` where the image pipeline pushes each local image (the same tags as
+    :func:`autonomy.images.publish`: content tags, salted with the base image's key where it is used)."""
+    from autonomy.images import image_references  # pure: needs neither Docker nor its SDK
+
+    images = local_images(zone)
+    for image in images:
+        _context(source_dir, image)
+    return image_references(source_dir, images, cluster.registry, cluster.id, zone.name)
+
+
 def tagged_refs(cluster: KubeCluster, zone: ZoneSpec, source_dir: Path) -> dict[str, str]:
     """``{image: repo:content-tag}`` (for ``--dry-run``, which contacts nothing)."""
-    return {image: _for_pull(cluster, f"{image_repository(cluster.registry, cluster.id, zone.name, image)}:"
-                                      f"{content_tag(_context(source_dir, image))}")
-            for image in local_images(zone)}
+    return {image: _for_pull(cluster, ref) for image, ref in _tags(cluster, zone, source_dir).items()}
 
 
 def pushed_refs(cluster: KubeCluster, zone: ZoneSpec, source_dir: Path, *,
                 digest: Callable[[str, str], str | None] = manifest_digest) -> dict[str, str]:
     """``--no-build``: the digests of images already pushed under their content tags."""
     refs: dict[str, str] = {}
-    for image in local_images(zone):
-        repository = image_repository(cluster.registry, cluster.id, zone.name, image)
-        tag = content_tag(_context(source_dir, image))
+    for image, ref in _tags(cluster, zone, source_dir).items():
+        repository, tag = ref.rsplit(":", 1)
         found = digest(repository, tag)
         if found is None:
             raise ClusterError(f"image {image!r}: {repository}:{tag} is not in the registry. --no-build deploys "
