@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from autonomy.cluster.api import build_app
+from autonomy.cluster.console_view import serve_console
 from autonomy.cluster.fabric import ClusterFabric, start_fabric
 from autonomy.cluster.identity import ClusterIdentity, load_or_create_identity
 from autonomy.cluster.local.cgroups import CgroupManager
@@ -68,6 +69,7 @@ class Controller:
         self.gateway: PublicGateway | None = None
         self.models: ClusterModelGateway | None = None
         self.deployer: LocalDeployer | None = None
+        self.console: ServedApp | None = None
         self.network = "host"
         self._stopping = asyncio.Event()
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -123,8 +125,9 @@ class Controller:
         self.fabric = await asyncio.to_thread(start_fabric, self.home, identity.id, host)
         self.models = ClusterModelGateway(self.state)
         await self.models.start(host)
+        self.console, console_socket = await serve_console(self, self.home)
         port = _public_port()
-        self.gateway = PublicGateway(identity.id, self._public_target, port=port)
+        self.gateway = PublicGateway(identity.id, self._public_target, port=port, console_socket=console_socket)
         port = await self.gateway.start()
         self.deployer = LocalDeployer(
             self.home, identity.id, self.state, fabric_url=self.fabric.url,
@@ -162,6 +165,10 @@ class Controller:
             await self.deployer.stop()
         if self.gateway is not None:
             await self.gateway.stop()
+        if self.console is not None:
+            await self.console.stop()
+            with contextlib.suppress(FileNotFoundError):
+                (self.home / "console.sock").unlink()
         if self.models is not None:
             await self.models.stop()
         if self.fabric is not None:
@@ -220,7 +227,10 @@ class Controller:
                 "models": [p.name for p in self.models.config.providers],
                 "usage": self.models.usage_totals(),
                 "public_url_template": f"http://{self.identity.id}-{{zone}}.localhost:{self.gateway.port}/",
-                "public_port": self.gateway.port, "network": self.network, "home": str(self.home),
+                "public_port": self.gateway.port,
+                "console_url": f"http://{self.identity.id}.localhost:{self.gateway.port}/",
+                "console_path_url": f"http://127.0.0.1:{self.gateway.port}/",
+                "network": self.network, "home": str(self.home),
                 "cgroups": self.cgroups.mechanism if self.cgroups else None,
                 "zones": self.deployer.zones()}
 

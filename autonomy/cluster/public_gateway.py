@@ -10,6 +10,12 @@ a later request on it with another ``Host`` still goes to that zone.
 
 Unknown hosts, unknown zones and zones whose main pod is not ``public: true`` get ``404`` with a plain
 text message saying why; an unreachable pod gets ``502``.
+
+The same port also serves the path form ``http://127.0.0.1:{port}/z/{zone}/...`` (for clients that do not
+resolve ``*.localhost``) and the cluster console on ``127.0.0.1``, ``localhost`` and ``{cluster}.localhost``
+(:mod:`.gateway_routes` decides). The console runs in the controller on a Unix socket (``console_socket``).
+When a zone's app answers ``404`` to ``GET /`` (it defines no page there), the client is redirected to the
+zone's console page instead (first request of a connection only: later ones are not parsed).
 """
 
 from __future__ import annotations
@@ -18,6 +24,9 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable
+from pathlib import Path
+
+from autonomy.cluster.gateway_routes import Route, route_request
 
 __all__ = ["PublicGateway"]
 
@@ -33,9 +42,11 @@ Resolver = Callable[[str], "tuple[str, int] | str"]
 class PublicGateway:
     """Serves zones of cluster ``cluster_id`` on ``host:port`` (port 0 picks a free port)."""
 
-    def __init__(self, cluster_id: str, resolve: Resolver, host: str = "127.0.0.1", port: int = 32100) -> None:
+    def __init__(self, cluster_id: str, resolve: Resolver, host: str = "127.0.0.1", port: int = 32100,
+                 console_socket: Path | None = None) -> None:
         self.cluster_id = cluster_id
         self.resolve = resolve
+        self.console_socket = console_socket
         self.host = host
         self.port = port
         self._server: asyncio.Server | None = None
@@ -81,37 +92,62 @@ class PublicGateway:
 
     async def _proxy(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         head = await reader.readuntil(b"\r\n\r\n")
-        lines = head.split(b"\r\n")
-        host = next((line.split(b":", 1)[1].decode("latin-1") for line in lines[1:]
-                     if line[:5].lower() == b"host:"), "")
-        zone = self.zone_of(host)
-        if zone is None:
-            await _answer(writer, 404, f"No zone is served at host {host!r}: public zones of this cluster are "
-                                       f"at http://{self.cluster_id}-ZONE.localhost:{self.port}/\n")
+        route = route_request(head, self.cluster_id, self.port)
+        if route.kind == "none":
+            await _answer(writer, 404, route.reason + "\n")
             return
-        target = self.resolve(zone)
+        if route.kind == "console":
+            if self.console_socket is None:
+                await _answer(writer, 404, "this cluster serves no console\n")
+                return
+            try:
+                up_reader, up_writer = await asyncio.open_unix_connection(str(self.console_socket), limit=CHUNK)
+            except OSError as exc:
+                await _answer(writer, 502, f"the cluster console is not reachable ({exc})\n")
+                return
+            await self._relay(route, reader, writer, up_reader, up_writer)
+            return
+        assert route.zone is not None
+        target = self.resolve(route.zone)
         if isinstance(target, str):
             await _answer(writer, 404, target + "\n")
             return
         try:
             up_reader, up_writer = await asyncio.open_connection(*target, limit=CHUNK)
         except OSError as exc:
-            await _answer(writer, 502, f"zone {zone!r}: its main pod at {target[0]}:{target[1]} is not "
-                                       f"reachable ({exc}); see `autonomy zone status {zone}`\n")
+            await _answer(writer, 502, f"zone {route.zone!r}: its main pod at {target[0]}:{target[1]} is not "
+                                       f"reachable ({exc}); see `autonomy zone status {route.zone}`\n")
             return
+        await self._relay(route, reader, writer, up_reader, up_writer)
+
+    async def _relay(self, route: Route, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
+                     up_reader: asyncio.StreamReader, up_writer: asyncio.StreamWriter) -> None:
+        head = route.head
         peer = writer.get_extra_info("peername")
-        forwarded = (f"X-Forwarded-For: {peer[0] if peer else ''}\r\nX-Forwarded-Host: {host.strip()}\r\n"
+        forwarded = (f"X-Forwarded-For: {peer[0] if peer else ''}\r\nX-Forwarded-Host: {route.host}\r\n"
                      "X-Forwarded-Proto: http\r\n").encode("latin-1")
         end_of_request_line = head.index(b"\r\n") + 2
         up_writer.write(head[:end_of_request_line] + forwarded + head[end_of_request_line:])
         upload = asyncio.ensure_future(_pipe(reader, up_writer))
         try:
+            if route.root and route.kind == "zone":
+                response = await up_reader.readuntil(b"\r\n\r\n")
+                if response.split(b" ", 2)[1:2] == [b"404"]:
+                    await _redirect(writer, self._console_page(route))
+                    return
+                writer.write(response)
             await _pipe(up_reader, writer)
         finally:
             upload.cancel()
             with contextlib.suppress(asyncio.CancelledError, ConnectionError):
                 await upload
             up_writer.close()
+
+    def _console_page(self, route: Route) -> str:
+        """The console page of ``route``'s zone, on the host form the client used."""
+        if route.prefix:  # path form: same host, the console lives at its root
+            return f"/zones/{route.zone}"
+        return f"http://{self.cluster_id}.localhost:{self.port}/zones/{route.zone}"
 
 
 async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -122,6 +158,14 @@ async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> N
     if writer.can_write_eof():
         with contextlib.suppress(OSError):
             writer.write_eof()
+
+
+async def _redirect(writer: asyncio.StreamWriter, location: str) -> None:
+    body = f"This app defines no page at /: its zone's console is at {location}\n".encode()
+    writer.write(f"HTTP/1.1 307 Temporary Redirect\r\nLocation: {location}\r\n"
+                 f"Content-Type: text/plain; charset=utf-8\r\nContent-Length: {len(body)}\r\n"
+                 "Connection: close\r\n\r\n".encode("latin-1") + body)
+    await writer.drain()
 
 
 async def _answer(writer: asyncio.StreamWriter, status: int, message: str) -> None:
