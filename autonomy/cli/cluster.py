@@ -1,4 +1,4 @@
-"""``autonomy cluster enroll | show | stop`` (and ``cluster model ...``, in :mod:`autonomy.cli.model`)."""
+"""``autonomy cluster enroll | start | show | stop`` (and ``cluster model ...``, in :mod:`autonomy.cli.model`)."""
 
 from __future__ import annotations
 
@@ -26,13 +26,29 @@ def cluster() -> None:
 @cluster.command()
 @click.option("--no-input", is_flag=True,
               help="Never prompt (accepted for compatibility: the local cluster needs no input).")
+@click.option("--port", type=click.IntRange(0, 65535), default=None,
+              help="The public port for zones and the console (default: AUTONOMY_PUBLIC_PORT, else 32100 or the "
+                   "next free one). Stored with the cluster.")
 @OUTPUT_OPTION
-def enroll(no_input: bool, output: str) -> None:
+def enroll(no_input: bool, port: int | None, output: str) -> None:
     """Create the local cluster if there is none, start its controller, and show it."""
     printer = Printer(output)
-    info = client().enroll()
+    info = client().enroll(port)
+    for note in info.pop("notes", []):
+        printer.note(note)
     printer.data(info)
     printer.line(f"Cluster {info.get('id')} is ready.")
+    _show_fields(printer, info)
+
+
+@cluster.command()
+@OUTPUT_OPTION
+def start(output: str) -> None:
+    """Start the stopped cluster (its zones come back with it) and show it."""
+    printer = Printer(output)
+    info = client().start()
+    printer.data(info)
+    printer.line(f"Cluster {info.get('id')} is running.")
     _show_fields(printer, info)
 
 
@@ -65,7 +81,10 @@ def _show_fields(printer: Printer, info: dict[str, Any]) -> None:
         ("fabric", info.get("fabric_url")),
         ("model gateway", info.get("gateway_url")),
         ("model providers", info.get("models") or "none"),
+        ("console", info.get("console_url")),
+        ("console (any client)", info.get("console_path_url")),
         ("public URLs", info.get("public_url_template")),
+        ("or (any client)", f"http://127.0.0.1:{info.get('public_port')}/z/ZONE/" if info.get("public_port") else None),
         ("zones", names or "none"),
     ])
     usage = info.get("usage") or {}

@@ -8,8 +8,9 @@ processes a previous controller of this cluster left behind, sets up the pod net
 bridge, or the host network: ``AUTONOMY_NETWORK=namespace|host``, default namespace when possible),
 starts the embedded NATS fabric, the model gateway (:mod:`.model_gateway`: a free port on the address
 pods reach the host on; the embedded model is loaded at its first request, not here), the public gateway
-(``AUTONOMY_PUBLIC_PORT``, default 32100, 0 = free), and serves its API on ``DIR/controller.sock`` (mode
-0600). The socket answers only once all of that is up (the client's handshake); zones stored in
+(the port stored at enroll in ``cluster.json``, see :mod:`.public_port`), the console
+(:mod:`.console_view`), and serves its API on ``DIR/controller.sock`` (mode 0600). The socket answers
+only once all of that is up (the client's handshake); zones stored in
 ``state.db`` are then redeployed from their stored copies in the background. SIGTERM, SIGINT or
 ``POST /stop`` stop every zone process, remove the namespaces, stop the gateways and NATS, then close
 the socket and exit 0; zones stay in the state.
@@ -26,6 +27,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import errno
 import fcntl
 import logging
 import os
@@ -46,6 +48,7 @@ from autonomy.cluster.local.netns import NetnsNetwork, namespaces_available
 from autonomy.cluster.local.supervisor import kill_orphans
 from autonomy.cluster.model_gateway import ClusterModelGateway
 from autonomy.cluster.public_gateway import PublicGateway
+from autonomy.cluster.public_port import busy_message, start_port
 from autonomy.cluster.state import ClusterState
 from autonomy.errors import AutonomyError, ClusterError, ConfigError
 from autonomy.http.serving import ServedApp
@@ -53,7 +56,6 @@ from autonomy.http.serving import ServedApp
 __all__ = ["Controller", "main"]
 
 log = logging.getLogger("autonomy.cluster")
-DEFAULT_PUBLIC_PORT = 32100
 
 
 class Controller:
@@ -126,9 +128,14 @@ class Controller:
         self.models = ClusterModelGateway(self.state)
         await self.models.start(host)
         self.console, console_socket = await serve_console(self, self.home)
-        port = _public_port()
+        port = start_port(self.home)
         self.gateway = PublicGateway(identity.id, self._public_target, port=port, console_socket=console_socket)
-        port = await self.gateway.start()
+        try:
+            port = await self.gateway.start()
+        except OSError as exc:
+            if exc.errno in (errno.EADDRINUSE, errno.EACCES):
+                raise ClusterError(busy_message(port)) from exc
+            raise
         self.deployer = LocalDeployer(
             self.home, identity.id, self.state, fabric_url=self.fabric.url,
             credentials_file=self.fabric.credentials_file, network=self.network, netns=self.netns,
@@ -247,17 +254,6 @@ def _choose_network() -> str:
             log.warning("pods use the host network: %s", why)
         return "host"
     return "namespace"
-
-
-def _public_port() -> int:
-    raw = os.environ.get("AUTONOMY_PUBLIC_PORT", str(DEFAULT_PUBLIC_PORT))
-    try:
-        port = int(raw)
-    except ValueError:
-        port = -1
-    if not 0 <= port <= 65535:
-        raise ConfigError(f"AUTONOMY_PUBLIC_PORT={raw!r} must be a port number (0 picks a free port)")
-    return port
 
 
 def main(argv: list[str] | None = None) -> int:
