@@ -20,6 +20,7 @@ from typing import Any
 
 from autonomy.agents.builtin_tools import builtin_tools
 from autonomy.agents.errors import AgentError, AgentStartTimeoutError, AgentStopTimeoutError
+from autonomy.agents.model_check import warn_if_no_model
 from autonomy.agents.reference import AgentReference
 from autonomy.agents.state import State, StateMachine
 from autonomy.agents.worker import ConversationWorker
@@ -224,6 +225,7 @@ class Agent:
                           max_messages_in_short_term_memory, max_tokens_in_short_term_memory,
                           enable_ask_for_user_input, exposed_as)
             start = node.start_spawner(name, agent.create_worker, key_extractor, None, exposed_as)
+            warn_if_no_model(node, name, model, DEFAULT_MODEL)
         try:
             started = await (asyncio.wait_for(start, timeout) if timeout is not None else start)
         except TimeoutError:
