@@ -68,6 +68,10 @@ class ControllerView:
                 rows.append({"zone": zone, "model": model, "provider": provider_of(models.config, model), **counters})
         return rows
 
+    def traces(self, zone: str) -> list[dict[str, Any]] | None:
+        collector = self.controller.traces
+        return None if collector is None else collector.traces(zone)
+
     async def log_lines(self, zone: str, pod: str | None, container: str | None, tail: int,
                         follow: bool) -> AsyncIterator[str]:
         deployer = self._deployer()

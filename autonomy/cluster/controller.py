@@ -50,6 +50,8 @@ from autonomy.cluster.model_gateway import ClusterModelGateway
 from autonomy.cluster.public_gateway import PublicGateway
 from autonomy.cluster.public_port import busy_message, start_port
 from autonomy.cluster.state import ClusterState
+from autonomy.cluster.trace_collector import TraceCollector
+from autonomy.cluster.trace_collector import available as traces_available
 from autonomy.errors import AutonomyError, ClusterError, ConfigError
 from autonomy.http.serving import ServedApp
 
@@ -72,6 +74,7 @@ class Controller:
         self.models: ClusterModelGateway | None = None
         self.deployer: LocalDeployer | None = None
         self.console: ServedApp | None = None
+        self.traces: TraceCollector | None = None
         self.network = "host"
         self._stopping = asyncio.Event()
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -127,6 +130,9 @@ class Controller:
         self.fabric = await asyncio.to_thread(start_fabric, self.home, identity.id, host)
         self.models = ClusterModelGateway(self.state)
         await self.models.start(host)
+        if traces_available():
+            self.traces = TraceCollector()
+            await self.traces.start(host)
         self.console, console_socket = await serve_console(self, self.home)
         port = start_port(self.home)
         self.gateway = PublicGateway(identity.id, self._public_target, port=port, console_socket=console_socket)
@@ -140,9 +146,14 @@ class Controller:
             self.home, identity.id, self.state, fabric_url=self.fabric.url,
             credentials_file=self.fabric.credentials_file, network=self.network, netns=self.netns,
             cgroups=self.cgroups, public_url_template=f"http://{{cluster}}-{{zone}}.localhost:{port}/",
-            gateway_env=self.models.zone_env)
+            gateway_env=self._zone_env)
         log.info("cluster %s: network %s, fabric %s, model gateway %s, public gateway on 127.0.0.1:%d",
                  identity.id, self.network, self.fabric.url, self.models.url, port)
+
+    def _zone_env(self, zone: str) -> dict[str, str]:
+        """What node containers of ``zone`` get from the cluster: the model gateway, the trace collector."""
+        assert self.models is not None
+        return {**(self.traces.zone_env(zone) if self.traces else {}), **self.models.zone_env(zone)}
 
     def _public_target(self, zone: str) -> tuple[str, int] | str:
         if self.deployer is None:
@@ -178,6 +189,8 @@ class Controller:
                 (self.home / "console.sock").unlink()
         if self.models is not None:
             await self.models.stop()
+        if self.traces is not None:
+            await self.traces.stop()
         if self.fabric is not None:
             await asyncio.to_thread(self.fabric.stop)
         if self.netns is not None:

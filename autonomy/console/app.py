@@ -109,6 +109,11 @@ def build_console_app(view: ClusterView, token: str) -> Any:
         found = await asyncio.gather(*(of(n, a.get("name", "")) for n in nodes for a in n.agents))
         return HTMLResponse(views.conversations_fragment(list(found)))
 
+    async def traces_fragment(request: Request) -> Response:
+        name = request.path_params["zone"]
+        status_of(name)
+        return HTMLResponse(views.traces_fragment(view.traces(name)))
+
     async def logs(request: Request) -> Response:
         name = request.path_params["zone"]
         pod = request.query_params.get("pod") or None
@@ -176,6 +181,7 @@ def build_console_app(view: ClusterView, token: str) -> Any:
         Route("/fragments/zones", zones_fragment), Route("/fragments/usage", usage_fragment),
         Route("/fragments/zones/{zone}/pods", pods_fragment), Route("/fragments/zones/{zone}/nodes", nodes_fragment),
         Route("/fragments/zones/{zone}/conversations", conversations_fragment),
+        Route("/fragments/zones/{zone}/traces", traces_fragment),
         Route("/zones/{zone}/logs", logs), Route("/zones/{zone}/chat", chat, methods=["POST"]),
         Route("/static/{file}", static),
     ]

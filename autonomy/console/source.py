@@ -35,6 +35,11 @@ class ClusterView(Protocol):
         "prompt_tokens", "completion_tokens"}`` (``provider``: the provider the name routes to)."""
         ...
 
+    def traces(self, zone: str) -> list[dict[str, Any]] | None:
+        """The zone's recent traces, newest first (see ``autonomy.cluster.trace_collector``), or None when the
+        cluster collects none (the ``traces`` extra is missing)."""
+        ...
+
     def log_lines(self, zone: str, pod: str | None, container: str | None, tail: int,
                   follow: bool) -> AsyncIterator[str]:
         """The last ``tail`` lines of the selected containers' logs, then (``follow``) new lines as

@@ -9,7 +9,7 @@ from autonomy.console.nodes import NodeInventory
 from autonomy.console.render import Html, e, link, live, page, state_badge, table
 
 __all__ = ["cluster_page", "zone_page", "zones_fragment", "usage_fragment", "pods_fragment", "nodes_fragment",
-           "conversations_fragment", "path_url"]
+           "conversations_fragment", "traces_fragment", "path_url"]
 
 
 def path_url(port: int, zone: str) -> str:
@@ -106,6 +106,49 @@ def conversations_fragment(by_agent: list[tuple[str, str, list[dict[str, Any]] |
     return "".join(parts)
 
 
+def _span_detail(span: dict[str, Any]) -> str:
+    a = span.get("attributes") or {}
+    if span.get("name") == "model.call":
+        tokens = (f" · {a.get('gen_ai.usage.input_tokens')} in / {a.get('gen_ai.usage.output_tokens')} out tokens"
+                  if a.get("gen_ai.usage.input_tokens") is not None else "")
+        return f"{a.get('gen_ai.request.model')} via {a.get('gen_ai.provider.name')}{tokens}"
+    if span.get("name") == "tool.call":
+        return str(a.get("gen_ai.tool.name"))
+    if span.get("name") == "agent.turn":
+        return f"{a.get('autonomy.agent')} · {a.get('autonomy.scope')}/{a.get('autonomy.conversation')}"
+    return str(span.get("service") or "")
+
+
+def traces_fragment(traces: list[dict[str, Any]] | None) -> str:
+    if traces is None:
+        return ('<p class="empty">This cluster collects no traces: install the traces extra '
+                "(pip install 'autonomy-runtime[traces]') and restart the cluster.</p>")
+    if not traces:
+        return '<p class="empty">No traces yet: each agent turn makes one.</p>'
+    parts = []
+    for t in traces:
+        spans = t.get("spans") or []
+        total = max(float(t.get("duration_ms") or 0), 0.001)
+        models = [s for s in spans if s.get("name") == "model.call"]
+        tools = [s for s in spans if s.get("name") == "tool.call"]
+        tokens = sum(int((s.get("attributes") or {}).get("gen_ai.usage.output_tokens") or 0) for s in models)
+        root = t.get("root") or {}
+        summary = (f"{e(_span_detail(root))} · {float(t.get('duration_ms') or 0):.0f} ms · {len(models)} model "
+                   f"call(s), {tokens} output tokens · {len(tools)} tool call(s)"
+                   + (' · <span class="error">error</span>' if t.get("error") else ""))
+        rows = "".join(
+            f'<tr><td style="padding-left:{12 * int(s.get("depth") or 0)}px">{e(s.get("name"))}</td>'
+            f"<td>{e(_span_detail(s))}</td><td>{float(s.get('duration_ms') or 0):.1f} ms</td>"
+            f'<td class="bar"><span class="{"bad" if s.get("error") else "ok"}" style="margin-left:'
+            f'{100 * float(s.get("offset_ms") or 0) / total:.1f}%;width:'
+            f'{max(0.5, 100 * float(s.get("duration_ms") or 0) / total):.1f}%"></span></td></tr>'
+            for s in spans)
+        parts.append(f'<details class="trace"><summary>{summary}</summary><table><thead><tr><th>span</th>'
+                     f"<th>what</th><th>took</th><th>when</th></tr></thead><tbody>{rows}</tbody></table>"
+                     f'<p class="muted">trace {e(t.get("trace_id"))}</p></details>')
+    return '<div id="traces">' + "".join(parts) + "</div>"
+
+
 def zone_page(name: str, status: dict[str, Any], nodes: list[NodeInventory], port: int) -> str:
     agents = [(n.key, a.get("name", "")) for n in nodes for a in n.agents]
     options = "".join(f'<option value="{e(json.dumps([k, a]))}">{e(a)} on {e(k)}</option>' for k, a in agents)
@@ -126,6 +169,8 @@ def zone_page(name: str, status: dict[str, Any], nodes: list[NodeInventory], por
         f'<section><h2>Chat</h2>{chat}</section>'
         '<section class="wide"><h2>Conversations</h2>'
         + live(f"/fragments/zones/{name}/conversations", "4s", "chat-done from:body") + "</section>"
+        '<section class="wide"><h2>Traces (one per agent turn)</h2>'
+        + live(f"/fragments/zones/{name}/traces", "30s", "chat-done from:body delay:1500ms") + "</section>"
         '<section class="wide"><h2>Model usage</h2>' + live(f"/fragments/usage?zone={name}", "3s") + "</section>"
         f'<section class="wide"><h2>Logs</h2><label>pod <select id="log-pod" data-zone="{e(name)}">'
         f'{pod_options}</select></label><pre class="logs" id="logs"></pre></section>')

@@ -110,3 +110,24 @@ def test_logs_stream_as_they_are_written(console_cluster: ConsoleCluster) -> Non
     assert first  # the node's start-up lines
     refused = httpx.get(f"{c.console}/zones/{c.zone}/logs", params={"pod": "nopod"})
     assert refused.status_code == 404 and "main-pod" in refused.text
+
+
+def test_each_agent_turn_shows_as_a_trace_from_the_clusters_collector(console_cluster: ConsoleCluster) -> None:
+    from tests.cluster.conftest import wait_until
+
+    c = console_cluster
+    c.llm.reset()
+    c.llm.reply(tool_calls=[("add", {"a": 1, "b": 1})])
+    c.llm.reply("Two.")
+    body = {"target": ["main-pod/0", "calc"], "message": "1 + 1?", "conversation": "traced"}
+    with httpx.stream("POST", f"{c.console}/zones/{c.zone}/chat", json=body, headers=ACTION, timeout=90) as answer:
+        assert [json.loads(line) for line in answer.iter_lines() if line][-1] == {"done": True}
+
+    def traced() -> str | None:
+        text = httpx.get(f"{c.console}/fragments/zones/{c.zone}/traces").text
+        return text if "calc · console/traced" in text else None
+    # The node exports its spans in batches (OTEL_BSP_SCHEDULE_DELAY=1000 from the deploy): allow for a busy machine.
+    text = wait_until(traced, timeout=60, what="the turn's trace on the zone's console page")
+    trace = text.split("calc · console/traced", 1)[1].split("</details>", 1)[0]
+    assert "2 model call(s)" in trace and "1 tool call(s)" in trace
+    assert trace.count("model.call") == 2 and "tool.call" in trace and "via gateway" in trace
