@@ -94,9 +94,9 @@ def list_(output: str) -> None:
     zones = client().list_zones()
     printer.data(zones)
     printer.table(
-        ["zone", "state", "url", "public", "pods", "network"],
-        [(z.get("zone"), z.get("state"), z.get("url"), z.get("public"), z.get("pods"), z.get("network"))
-         for z in zones],
+        ["zone", "state", "url", "any client", "public", "pods", "network"],
+        [(z.get("zone"), z.get("state"), z.get("url"), dict(zone_urls(z, z.get("url"))).get("any client"),
+          z.get("public"), z.get("pods"), z.get("network")) for z in zones],
         empty="No zones: deploy one with `autonomy zone deploy`.",
     )
 

@@ -102,7 +102,8 @@ def test_zone_urls_have_a_form_for_any_client_and_listings_keep_them_whole(stopp
 
     listed = cli("zone", "list", env={"COLUMNS": "60"})
     header, row = listed.stdout.splitlines()[:2]
-    assert header.split("\t")[:3] == ["ZONE", "STATE", "URL"] and row.split("\t")[1] == "running"
+    assert header.split("\t")[:4] == ["ZONE", "STATE", "URL", "ANY CLIENT"] and row.split("\t")[1] == "running"
+    assert row.split("\t")[3] == urls["path_url"]
     assert urls["url"] in listed.stdout
     assert yaml.safe_load(cli("zone", "list", "-o", "yaml").stdout)[0]["state"] == "running"
 
