@@ -40,7 +40,10 @@ MAX_BODY = 8 * 2**20
 
 def available() -> bool:
     """True when the ``traces`` extra (OpenTelemetry SDK, OTLP exporter, proto) is installed."""
-    return all(importlib.util.find_spec(m) is not None for m in ("opentelemetry.sdk", "opentelemetry.proto"))
+    try:  # find_spec of a submodule imports its parent, which raises when the parent is not installed
+        return all(importlib.util.find_spec(m) is not None for m in ("opentelemetry.sdk", "opentelemetry.proto"))
+    except ModuleNotFoundError:
+        return False
 
 
 def _value(v: Any) -> Any:
