@@ -29,11 +29,15 @@ import os
 from collections.abc import Iterator
 from typing import Any
 
-__all__ = ["span", "enabled", "reset", "force_flush"]
+__all__ = ["span", "enabled", "reset", "force_flush", "ON", "capture", "attached", "inject", "extract"]
 
 log = logging.getLogger("autonomy.tracing")
 
 _state: dict[str, Any] = {"checked": False, "tracer": None, "provider": None}
+
+#: True once a span was recorded with tracing on. Hot paths (a worker cell's queue, the fabric) test this
+#: attribute only: before the first span there is no context to carry.
+ON = False
 
 
 class _NoSpan:
@@ -72,6 +76,8 @@ def _setup() -> Any:
     provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
     _state["provider"] = provider
     _state["tracer"] = provider.get_tracer("autonomy")
+    global ON
+    ON = True
     return _state["tracer"]
 
 
@@ -120,3 +126,46 @@ def reset() -> None:
     if provider is not None:
         provider.shutdown()
     _state.update(checked=False, tracer=None, provider=None)
+    global ON
+    ON = False
+
+
+# --- carrying the context: across a worker's queue, across the fabric ------------------------------
+def capture() -> Any:
+    """The current context when tracing is on and a span is current, else None (cheap: call when ``ON``)."""
+    from opentelemetry import context, trace
+
+    return context.get_current() if trace.get_current_span().get_span_context().is_valid else None
+
+
+@contextlib.contextmanager
+def attached(ctx: Any) -> Iterator[None]:
+    """Run the block inside ``ctx`` (from :func:`capture` or :func:`extract`); nothing when None."""
+    if ctx is None:
+        yield
+        return
+    from opentelemetry import context
+
+    token = context.attach(ctx)
+    try:
+        yield
+    finally:
+        context.detach(token)
+
+
+def inject() -> dict[str, str] | None:
+    """W3C ``traceparent`` (and ``tracestate``) headers of the current span, or None (call when ``ON``)."""
+    from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+
+    carrier: dict[str, str] = {}
+    TraceContextTextMapPropagator().inject(carrier)
+    return carrier or None
+
+
+def extract(headers: dict[str, str]) -> Any:
+    """The context carried by ``headers`` (``traceparent``), or None when tracing is off or there is none."""
+    if "traceparent" not in headers or _tracer() is None:
+        return None
+    from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+
+    return TraceContextTextMapPropagator().extract(headers)

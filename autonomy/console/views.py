@@ -116,6 +116,8 @@ def _span_detail(span: dict[str, Any]) -> str:
         return str(a.get("gen_ai.tool.name"))
     if span.get("name") == "agent.turn":
         return f"{a.get('autonomy.agent')} · {a.get('autonomy.scope')}/{a.get('autonomy.conversation')}"
+    if span.get("name") == "worker.handle":
+        return f"{a.get('autonomy.worker')} on {span.get('service')}"
     return str(span.get("service") or "")
 
 
@@ -132,9 +134,12 @@ def traces_fragment(traces: list[dict[str, Any]] | None) -> str:
         models = [s for s in spans if s.get("name") == "model.call"]
         tools = [s for s in spans if s.get("name") == "tool.call"]
         tokens = sum(int((s.get("attributes") or {}).get("gen_ai.usage.output_tokens") or 0) for s in models)
-        root = t.get("root") or {}
-        summary = (f"{e(_span_detail(root))} · {float(t.get('duration_ms') or 0):.0f} ms · {len(models)} model "
-                   f"call(s), {tokens} output tokens · {len(tools)} tool call(s)"
+        root = next((s for s in spans if s.get("name") == "agent.turn"), None) or t.get("root") or {}
+        services = sorted({str(s.get("service")) for s in spans})
+        where = f" · {len(services)} nodes" if len(services) > 1 else ""
+        label = "" if root.get("name") == "agent.turn" else f"{root.get('name')} "
+        summary = (f"{e(label)}{e(_span_detail(root))}{where} · {float(t.get('duration_ms') or 0):.0f} ms · "
+                   f"{len(models)} model call(s), {tokens} output tokens · {len(tools)} tool call(s)"
                    + (' · <span class="error">error</span>' if t.get("error") else ""))
         rows = "".join(
             f'<tr><td style="padding-left:{12 * int(s.get("depth") or 0)}px">{e(s.get("name"))}</td>'

@@ -131,3 +131,28 @@ def test_each_agent_turn_shows_as_a_trace_from_the_clusters_collector(console_cl
     trace = text.split("calc · console/traced", 1)[1].split("</details>", 1)[0]
     assert "2 model call(s)" in trace and "1 tool call(s)" in trace
     assert trace.count("model.call") == 2 and "tool.call" in trace and "via gateway" in trace
+
+
+def test_a_fan_out_request_is_one_trace_from_the_main_node_to_each_runner(console_cluster: ConsoleCluster) -> None:
+    from pathlib import Path
+
+    from tests.cluster.conftest import deploy, wait_until
+
+    c = console_cluster
+    deploy(c.client, Path(__file__).resolve().parents[2] / "examples" / "fanout")
+    try:
+        squares = httpx.get(f"{c.console}/z/fanout/squares", params={"upto": 6}, timeout=60)
+        assert squares.status_code == 200, squares.text
+        runners = squares.json()["runners"]
+        assert len(runners) == 3
+
+        def traced() -> str | None:
+            text = httpx.get(f"{c.console}/fragments/zones/fanout/traces").text
+            return text if "HTTP GET /squares" in text and text.count("squarer on ") >= 3 else None
+        text = wait_until(traced, timeout=60, what="the fan-out's trace with a span on every runner")
+        trace = text.split("HTTP GET /squares", 1)[1].split("</details>", 1)[0]
+        assert "4 nodes" in trace  # the main node and the three runners, in one trace
+        for runner in runners:
+            assert f"squarer on {runner}" in trace
+    finally:
+        c.client.delete_zone("fanout")
