@@ -13,7 +13,10 @@ Spans (names and attributes; ``gen_ai.*`` follow OpenTelemetry's GenAI conventio
 - ``model.call`` (child of the turn): ``gen_ai.request.model``, ``gen_ai.provider.name`` (the configuration
   that served it: ``gateway``, ``openai``, ``anthropic``, ...), ``gen_ai.usage.input_tokens``,
   ``gen_ai.usage.output_tokens`` when the provider reports them, ``autonomy.stream``; latency is the span;
-- ``tool.call`` (child of the turn): ``gen_ai.tool.name``, ``gen_ai.tool.call.id``.
+- ``tool.call`` (child of the turn): ``gen_ai.tool.name``, ``gen_ai.tool.call.id``;
+- ``mcp.call`` (an MCP server's tool call): ``mcp.server``, ``gen_ai.tool.name``, ``mcp.is_error``;
+- ``HTTP {method} {path}`` per request to a node (not the built-in listings), ``worker.handle`` per traced
+  message a worker handles, on this node or, through the fabric's ``traceparent`` header, another one.
 
 A failure marks its span with status ERROR and the exception. Decisions: our own ``TracerProvider`` (never
 the process-global one, which can be set once only and would leak between tests; :func:`reset` drops it),
