@@ -200,6 +200,8 @@ def test_deployed_agent_uses_its_tool_through_the_gateway_and_usage_is_shown(clu
     assert status["usage"]["totals"]["requests"] == 2
     text = ok(cli("zone", "status", "agents")).stdout
     assert "claude-sonnet-4-v1" in text and "completion tokens" in text.lower()
+    assert status["usage"]["providers"] == {"claude-sonnet-4-v1": "fake"}  # which provider served the name
+    assert "served by" in text.lower()
     shown = json.loads(ok(cli("cluster", "show", "-o", "json")).stdout)
     assert shown["usage"]["agents"]["requests"] == 2
 
