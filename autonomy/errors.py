@@ -31,8 +31,8 @@ it too (``docs/cli.md``). Statuses are in brackets below.
     │   └── MissingExtra (also ImportError) [500]  an optional dependency is not installed
     ├── ClusterError [400]                       the control plane refused or failed an operation
     │   ├── ZoneNotFound [404]                   no zone of that name in the cluster
-    │   ├── KubeApiError [400]                   (cluster.kubernetes.api) the Kubernetes API refused or failed a request
-    │   ├── RolloutFailed [400]                  (cluster.kubernetes.rollout) a pod cannot become ready: names it and why
+    │   ├── KubeApiError [400]                   (cluster.kubernetes.api) the Kubernetes API refused a request
+    │   ├── RolloutFailed [400]                  (cluster.kubernetes.rollout) a pod cannot become ready (names why)
     │   ├── ControllerFailed [500]               the controller failed unexpectedly (a bug): see controller.log
     │   └── ClusterUnavailable [503]             the controller is not answering, starting or stopping, or
     │                                            the zone is being restored: retry later
@@ -44,9 +44,9 @@ it too (``docs/cli.md``). Statuses are in brackets below.
     │   └── NotSupported [400]                   (gateway.providers) the provider has no such endpoint
     ├── ModelError [502]                         a model call failed; names the URL/provider and the fix
     │   ├── ModelTimeout (also TimeoutError) [504]  no answer in time, or too long in the throttle queue
-    │   └── ModelUnreachable [502]               (models.clients) the connection failed after the retries; names the cause
+    │   └── ModelUnreachable [502]               (models.clients) no connection after the retries (names the cause)
     ├── McpError [502]                           an MCP server could not be reached or refused a request
-    ├── MemoryStoreError [500]                   (memory.store) the conversation store could not be opened, read or written
+    ├── MemoryStoreError [500]                   (memory.store) the conversation store failed (open, read or write)
     ├── ImageError [500]                         (images.errors) an image could not be built, imported or pushed
     │   ├── DockerUnavailable [503]              no Docker Engine answers (says how to start one)
     │   ├── ImageBuildError [422]                a Dockerfile failed to build (names the step, shows the output tail)
@@ -64,7 +64,8 @@ it too (``docs/cli.md``). Statuses are in brackets below.
 Internal, never seen by a caller (still under the root so nothing escapes the tree): the gateway's
 ``RetryableStatus`` (a retried provider answer) and its request refusals (``_HTTPError``); the public
 gateway's ``RequestRefused`` (a malformed or oversized request head, answered and closed) and the node
-HTTP guard's ``_TooLarge`` (a body over the limit, answered 413).
+HTTP guard's ``_TooLarge`` (a body over the limit, answered 413); the console's ``_Refused`` (a refused
+console request, answered with its status).
 """
 
 from __future__ import annotations

@@ -21,6 +21,7 @@ from typing import Any
 from autonomy.agents.builtin_tools import builtin_tools
 from autonomy.agents.errors import AgentError, AgentStartTimeoutError, AgentStopTimeoutError
 from autonomy.agents.input_checks import valid_text
+from autonomy.agents.model_check import warn_if_no_model
 from autonomy.agents.reference import AgentReference
 from autonomy.agents.state import State, StateMachine
 from autonomy.agents.worker import ConversationWorker
@@ -274,6 +275,7 @@ class Agent:
                 agent.tools.extend(agent.subagents.tools())
             start = node.start_spawner(name, agent.create_worker, key_extractor, None, exposed_as,
                                        max_idle_workers=agent.memory.max_cached_conversations)
+            warn_if_no_model(node, name, model, DEFAULT_MODEL)
         try:
             started = await (asyncio.wait_for(start, timeout) if timeout is not None else start)
         except TimeoutError:

@@ -25,6 +25,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
+import autonomy.tracing as tracing
 from autonomy.agents import transcripts
 from autonomy.agents.builtin_tools import ASK_USER_FOR_INPUT, waiting_for_input_prompt
 from autonomy.agents.codec import to_dict, to_json
@@ -107,6 +108,19 @@ def _get(obj: Any, name: str) -> Any:
     return obj.get(name) if isinstance(obj, dict) else getattr(obj, name, None)
 
 
+def _provider(model: Any) -> str | None:
+    try:
+        return str(model.backend.provider)
+    except Exception:  # no backend configured, or a model object of another kind: the span says nothing
+        return None
+
+
+def _record_usage(span: Any, usage: Any) -> None:
+    if usage is not None:
+        span.set_attribute("gen_ai.usage.input_tokens", _get(usage, "prompt_tokens"))
+        span.set_attribute("gen_ai.usage.output_tokens", _get(usage, "completion_tokens"))
+
+
 async def _call_model(agent: Agent, messages: list[dict[str, Any]], specs: list[dict[str, Any]],
                       emitter: Emitter) -> tuple[str, list[ToolCall]]:
     if not os.environ.get(transcripts.ENV):
@@ -125,10 +139,20 @@ async def _call_model(agent: Agent, messages: list[dict[str, Any]], specs: list[
 async def _complete(agent: Agent, messages: list[dict[str, Any]], specs: list[dict[str, Any]],
                     emitter: Emitter) -> tuple[str, list[ToolCall]]:
     model = agent.get_model()
+    attributes = {"gen_ai.request.model": str(getattr(model, "name", model)), "autonomy.stream": emitter.stream}
+    with tracing.span("model.call", attributes) as span:
+        if tracing.enabled():
+            span.set_attribute("gen_ai.provider.name", _provider(model) or "unknown")
+        return await _request_model(model, messages, specs, emitter, span)
+
+
+async def _request_model(model: Any, messages: list[dict[str, Any]], specs: list[dict[str, Any]], emitter: Emitter,
+                    span: Any) -> tuple[str, list[ToolCall]]:
     kwargs: dict[str, Any] = {"tools": specs} if specs else {}
     try:
         if not emitter.stream:
             response = await model.complete_chat(messages, stream=False, **kwargs)
+            _record_usage(span, _get(response, "usage"))
             choices = _get(response, "choices") or []
             if not choices:
                 raise ValueError("the model returned no choices")
@@ -145,6 +169,7 @@ async def _complete(agent: Agent, messages: list[dict[str, Any]], specs: list[di
         async for chunk in result:
             choices = _get(chunk, "choices") or []
             if not choices:
+                _record_usage(span, _get(chunk, "usage"))
                 continue  # e.g. the final usage chunk
             delta = _get(choices[0], "delta")
             if delta is None:
@@ -175,7 +200,8 @@ async def _invoke(tools: dict[str, Any], call: ToolCall) -> str:
     if tool is None:
         return f"Tool '{call.function.name}' not found"
     try:
-        result = await tool.invoke(call.function.arguments or None)
+        with tracing.span("tool.call", {"gen_ai.tool.name": call.function.name, "gen_ai.tool.call.id": call.id}):
+            result = await tool.invoke(call.function.arguments or None)
     except asyncio.CancelledError:
         raise
     except Exception as exc:  # the InvokableTool contract says never raise; be safe anyway
@@ -239,9 +265,12 @@ async def run_turn(agent: Agent, tools: tuple[dict[str, Any], list[dict[str, Any
     limit = agent.max_execution_time
     deadline = asyncio.timeout(max(0.0, limit - machine.elapsed))
     finished = False
+    attributes = {"autonomy.agent": agent.name, "autonomy.scope": machine.scope,
+                  "autonomy.conversation": machine.conversation, "autonomy.node": getattr(agent.node, "name", None)}
     try:
-        async with deadline:
-            await _turn(agent, by_name, specs, machine, key, incoming, emitter)
+        with tracing.span("agent.turn", attributes):
+            async with deadline:
+                await _turn(agent, by_name, specs, machine, key, incoming, emitter)
         finished = True
     except TimeoutError:
         if not deadline.expired():

@@ -1,4 +1,4 @@
-"""``autonomy cluster enroll | show | stop`` (and ``cluster model ...``, in :mod:`autonomy.cli.model`)."""
+"""``autonomy cluster enroll | start | show | stop`` (and ``cluster model ...``, in :mod:`autonomy.cli.model`)."""
 
 from __future__ import annotations
 
@@ -46,8 +46,11 @@ def cluster() -> None:
 @click.option("--cluster-issuer", help="Kubernetes: a cert-manager ClusterIssuer for public zones' certificates.")
 @click.option("--insecure-http", is_flag=True, help="Kubernetes: serve public zones over plain HTTP.")
 @click.option("--runtime-image", help="Kubernetes: the image NATS and the model gateway run (our base image).")
+@click.option("--port", type=click.IntRange(0, 65535), default=None,
+              help="Local cluster: the public port for zones and the console (default: AUTONOMY_PUBLIC_PORT, else "
+                   "32100 or the next free one). Stored with the cluster.")
 @OUTPUT_OPTION
-def enroll(no_input: bool, kubernetes: bool, output: str, **options: Any) -> None:
+def enroll(no_input: bool, kubernetes: bool, port: int | None, output: str, **options: Any) -> None:
     """Create the local cluster if there is none, start its controller, and show it.
 
     With --kubernetes: check and enroll the Kubernetes cluster of a kubeconfig context (a second
@@ -56,6 +59,9 @@ def enroll(no_input: bool, kubernetes: bool, output: str, **options: Any) -> Non
     given = sorted(f"--{k.replace('_', '-')}" for k, v in options.items() if v)
     if not kubernetes and given:
         raise click.UsageError(f"{', '.join(given)} only apply with --kubernetes")
+    if kubernetes and port is not None:
+        raise click.UsageError("--port applies to the local cluster, not with --kubernetes (zones are served by "
+                               "the cluster's Ingress)")
     if kubernetes:
         from autonomy.cluster.client import default_home
         from autonomy.cluster.direct import enroll as enroll_direct
@@ -64,9 +70,22 @@ def enroll(no_input: bool, kubernetes: bool, output: str, **options: Any) -> Non
             raise click.UsageError("--kubernetes needs --registry: where zone images are pushed")
         info = enroll_direct("kubernetes", default_home(), progress_printer(printer), **options)
     else:
-        info = client().enroll()
+        info = client().enroll(port)
+        for note in info.pop("notes", []):
+            printer.note(note)
     printer.data(info)
     printer.line(f"Cluster {info.get('id')} is ready.")
+    _show_fields(printer, info)
+
+
+@cluster.command()
+@OUTPUT_OPTION
+def start(output: str) -> None:
+    """Start the stopped cluster (its zones come back with it) and show it."""
+    printer = Printer(output)
+    info = client().start()
+    printer.data(info)
+    printer.line(f"Cluster {info.get('id')} is running.")
     _show_fields(printer, info)
 
 
@@ -116,7 +135,10 @@ def _show_fields(printer: Printer, info: dict[str, Any]) -> None:
         ("fabric", info.get("fabric_url")),
         ("model gateway", info.get("gateway_url")),
         ("model providers", info.get("models") or "none"),
+        ("console", info.get("console_url")),
+        ("console (any client)", info.get("console_path_url")),
         ("public URLs", info.get("public_url_template")),
+        ("or (any client)", f"http://127.0.0.1:{info.get('public_port')}/z/ZONE/" if info.get("public_port") else None),
         ("zones", names or "none"),
     ])
     usage = info.get("usage") or {}

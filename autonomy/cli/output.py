@@ -1,7 +1,7 @@
 """What the CLI prints: data as rich tables or JSON, progress, notes and errors.
 
-Data goes to stdout; progress, notes, warnings and errors go to stderr, so ``-o json`` output on
-stdout is always one JSON document a script can parse. Rich styling is used on a terminal only;
+Data goes to stdout; progress, notes, warnings and errors go to stderr, so ``-o json`` (or ``-o yaml``)
+output on stdout is always one document a script can parse. Rich styling is used on a terminal only;
 when stdout/stderr are not a TTY, lines are plain text.
 """
 
@@ -20,8 +20,8 @@ from rich.table import Table
 __all__ = ["OUTPUT_OPTION", "Printer", "stdout", "stderr"]
 
 OUTPUT_OPTION = click.option(
-    "-o", "--output", type=click.Choice(["text", "json"]), default="text", show_default=True,
-    help="How to print the result: text for people, json for scripts.",
+    "-o", "--output", type=click.Choice(["text", "json", "yaml"]), default="text", show_default=True,
+    help="How to print the result: text for people, json or yaml for scripts.",
 )
 
 
@@ -37,13 +37,19 @@ class Printer:
     """Prints one command's result in the chosen ``output`` format."""
 
     def __init__(self, output: str = "text") -> None:
-        self.json = output == "json"
+        self.json = output in ("json", "yaml")  # machine-readable: one document on stdout, nothing else
+        self.yaml = output == "yaml"
         self.out = stdout()
         self.err = stderr()
 
     def data(self, value: Any) -> None:
-        """JSON mode: the whole value as JSON on stdout. Text mode: nothing (call table/fields)."""
-        if self.json:
+        """JSON/YAML mode: the whole value as one document on stdout. Text mode: nothing (call table/fields)."""
+        if self.yaml:
+            import yaml
+
+            click.echo(yaml.safe_dump(json.loads(json.dumps(value, default=str)), sort_keys=False,
+                                      allow_unicode=True), nl=False)
+        elif self.json:
             click.echo(json.dumps(value, indent=2, sort_keys=False, default=str))
 
     def fields(self, pairs: Iterable[tuple[str, Any]]) -> None:
@@ -68,7 +74,9 @@ class Printer:
             for row in rows:
                 click.echo("\t".join(_text(v) for v in row))
             return
-        table = Table(*columns, box=None, header_style="bold")
+        table = Table(box=None, header_style="bold")
+        for column in columns:  # fold, never cut: a URL must stay whole to be copied
+            table.add_column(column, overflow="fold")
         for row in rows:
             table.add_row(*(escape(_text(v)) for v in row))
         self.out.print(table)

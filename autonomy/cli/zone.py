@@ -1,4 +1,4 @@
-"""``autonomy zone deploy | list | delete | status | logs``.
+"""``autonomy zone deploy | list | url | delete | status | logs``.
 
 ``deploy`` checks everything it can locally before it talks to the cluster: the zone spec, the
 secrets it refers to, and that every container's image can run here (:func:`plan_zone`). A zone
@@ -17,7 +17,7 @@ from rich.markup import escape
 
 from autonomy.cli.cluster import client
 from autonomy.cli.output import OUTPUT_OPTION, Printer
-from autonomy.errors import ZoneSpecError
+from autonomy.errors import ClusterError, ZoneSpecError
 from autonomy.zones import ContainerPlan, ZoneSpec, check_secrets, load_secrets, load_zone, plan_zone
 from autonomy.zones.loading import display_path, find_zone_file, read_structured
 from autonomy.zones.spec import ZONE_NAME_RE
@@ -94,6 +94,8 @@ def deploy(directory: Path, dry_run: bool, no_build: bool, output: str) -> None:
     printer.line(f"Zone {result.get('zone', spec.name)} is deployed.")
     url = result.get("url")
     printer.line(f"URL: {url}" if url else "Not public: no pod of this zone has 'public: true'.")
+    for label, value in zone_urls(result, url):
+        printer.line(f"{label}: {value}")
 
 
 @zone.command(name="list")
@@ -104,11 +106,47 @@ def list_(output: str) -> None:
     zones = client().list_zones()
     printer.data(zones)
     printer.table(
-        ["zone", "state", "url", "public", "pods", "network"],
-        [(z.get("zone"), z.get("state"), z.get("url"), z.get("public"), z.get("pods"), z.get("network"))
-         for z in zones],
+        ["zone", "state", "url", "any client", "public", "pods", "network"],
+        [(z.get("zone"), z.get("state"), z.get("url"), dict(zone_urls(z, z.get("url"))).get("any client"),
+          z.get("public"), z.get("pods"), z.get("network")) for z in zones],
         empty="No zones: deploy one with `autonomy zone deploy`.",
     )
+
+
+@zone.command()
+@click.argument("name", required=False)
+@DIR_OPTION
+@OUTPUT_OPTION
+def url(name: str | None, directory: Path, output: str) -> None:
+    """Print zone NAME's URLs: public (*.localhost), for any HTTP client, and its console page."""
+    printer = Printer(output)
+    name = name or _zone_name(directory)
+    shown = client().show()
+    zone_info = next((z for z in shown.get("zones") or [] if z.get("zone") == name), None)
+    if zone_info is None:
+        raise ClusterError(f"no zone {name!r} in this cluster: `autonomy zone list` shows the zones")
+    port = shown.get("public_port")
+    urls = {"zone": name, "url": zone_info.get("url"),
+            "path_url": f"http://127.0.0.1:{port}/z/{name}/" if zone_info.get("url") else None,
+            "console_url": f"{shown.get('console_url', '').rstrip('/')}/zones/{name}",
+            "console_path_url": f"http://127.0.0.1:{port}/zones/{name}"}
+    printer.data(urls)
+    printer.fields([("url", urls["url"] or "not public"), ("any client", urls["path_url"]),
+                    ("console", urls["console_url"]), ("console (any client)", urls["console_path_url"])])
+
+
+def zone_urls(result: dict[str, Any], url: str | None) -> list[tuple[str, str]]:
+    """The other forms of a deployed zone's URLs, from its public URL (``http://{cluster}-{zone}.localhost:P/``)."""
+    from urllib.parse import urlsplit
+
+    if not url:
+        return []
+    parts = urlsplit(url)
+    zone = result.get("zone")
+    cluster = (parts.hostname or "").removesuffix(f"-{zone}.localhost")
+    return [("any client", f"http://127.0.0.1:{parts.port}/z/{zone}/"),
+            ("console", f"http://{cluster}.localhost:{parts.port}/zones/{zone}"),
+            ("console (any client)", f"http://127.0.0.1:{parts.port}/zones/{zone}")]
 
 
 @zone.command()
@@ -134,8 +172,8 @@ def status(name: str | None, directory: Path, output: str) -> None:
     info = client().zone_status(name or _zone_name(directory))
     printer.data(info)
     printer.fields([("zone", info.get("zone")), ("state", info.get("state")), ("url", info.get("url")),
-                    ("network", info.get("network")), ("isolation", info.get("isolation"))]
-                   + ([("why", info["error"])] if info.get("error") else []))
+                    *zone_urls(info, info.get("url")), ("network", info.get("network")),
+                    ("isolation", info.get("isolation"))] + ([("why", info["error"])] if info.get("error") else []))
     rows = [
         (pod.get("pod"), pod.get("clone"), pod.get("node"), c.get("container"), c.get("image"),
          c.get("state"), c.get("restarts"), c.get("pid"))
@@ -150,8 +188,9 @@ def status(name: str | None, directory: Path, output: str) -> None:
     models = (info.get("usage") or {}).get("models") or {}
     if models:
         printer.line("")
-        printer.table(["model", "requests", "failed", "prompt tokens", "completion tokens"],
-                      [(m, u.get("requests"), u.get("failed_requests"), u.get("prompt_tokens"),
+        providers = (info.get("usage") or {}).get("providers") or {}
+        printer.table(["model", "served by", "requests", "failed", "prompt tokens", "completion tokens"],
+                      [(m, providers.get(m), u.get("requests"), u.get("failed_requests"), u.get("prompt_tokens"),
                         u.get("completion_tokens")) for m, u in models.items()])
 
 

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 
+from autonomy.cluster.console_view import provider_of
 from autonomy.cluster.deployer import Deployer
 from autonomy.cluster.logs import follow_logs
 from autonomy.cluster.model_gateway import ClusterModelGateway
@@ -127,7 +128,9 @@ def build_app(controller: Controller) -> FastAPI:
 
     @app.get("/zones/{name}/status")
     async def status(name: str) -> dict[str, Any]:
-        return {**deployer().status(name), "usage": models().usage(name)}
+        usage = models().usage(name)
+        providers = {m: provider_of(models().config, m) for m in (usage.get("models") or {})}
+        return {**deployer().status(name), "usage": {**usage, "providers": providers}}
 
     @app.get("/models")
     async def list_models() -> dict[str, Any]:

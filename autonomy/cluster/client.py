@@ -9,10 +9,14 @@ Every call is blocking (the CLI is synchronous). Long operations (``deploy``) an
 iterators over the controller's streamed response; closing the iterator closes the connection.
 
 Decisions:
-- ``enroll()`` creates the cluster (the controller writes ``cluster.json`` on its first start). Every
-  other call except ``stop()`` refuses with :class:`ClusterError` when no cluster is enrolled in the home,
-  saying to run ``autonomy cluster enroll``; when a cluster is enrolled but its controller is not running,
-  the call starts it (so zones come back after a reboot on first use).
+- ``enroll()`` creates the cluster (``cluster.json``: its id, and the public port chosen now and kept,
+  see :mod:`.public_port`). Every other call except ``stop()`` refuses with :class:`ClusterError` when no
+  cluster is enrolled in the home, saying to run ``autonomy cluster enroll``.
+- A stopped cluster is started by ``enroll()``, ``start()`` and the calls that change it (deploy, delete,
+  model add/remove); the read-only calls (``show``, ``list_zones``, ``zone_status``, ``zone_logs``,
+  ``list_models``) never start it: they raise :class:`ClusterError` saying it is stopped and how to start it.
+- A busy public port is refused before the controller is spawned, in one line naming ``--port`` and
+  ``AUTONOMY_PUBLIC_PORT``.
 - ``stop()`` on a controller that is not running does nothing and returns ``{"stopped": False}``.
 - Secrets travel to the controller over the Unix socket (mode 0600, same user); the controller keeps them
   in a 0600 file, never in its state DB, logs or listings.
@@ -74,14 +78,46 @@ class ClusterClient:
         return (self.home / "cluster.json").exists()
 
     # --- the contract ----------------------------------------------------------------------------
-    def enroll(self) -> dict[str, Any]:
-        """Create the cluster if absent, start its controller if not running; return :meth:`show`."""
+    def enroll(self, port: int | None = None) -> dict[str, Any]:
+        """Create the cluster if absent (choosing its public port: ``port``, else ``AUTONOMY_PUBLIC_PORT``,
+        else 32100 or the next free one), start its controller if not running; return :meth:`show`, with
+        ``"notes"`` (what to tell the user: a port other than the one expected, a restart needed)."""
+        notes = self._settle_port(port)
         self._ensure_controller(create=True)
+        shown = self.show()
+        if port is not None and shown.get("public_port") != port and port != 0:
+            notes.append(f"the controller still serves port {shown.get('public_port')}: "
+                         "`autonomy cluster stop` then `autonomy cluster start` to move to the stored port")
+        return {**shown, "notes": notes}
+
+    def start(self) -> dict[str, Any]:
+        """Start the enrolled cluster's controller if it is stopped; return :meth:`show`."""
+        self._ensure_controller(create=False)
         return self.show()
 
+    @property
+    def running(self) -> bool:
+        """True when the controller answers."""
+        return self._answers()
+
     def show(self) -> dict[str, Any]:
-        """``{"id","kind","fabric_url","gateway_url","public_url_template","public_port","zones":[...]}``."""
-        return self._json("GET", "/cluster")
+        """``{"id","kind","fabric_url","gateway_url","public_url_template","public_port","console_url",...}``."""
+        return self._json("GET", "/cluster", start=False)
+
+    def _settle_port(self, port: int | None) -> list[str]:
+        from autonomy.cluster.identity import load_or_create_identity
+        from autonomy.cluster.public_port import choose_port, store_port, stored_port
+
+        stored = stored_port(self.home) if self.enrolled else None
+        if stored is not None and (port is None or port == stored):
+            return []
+        if self.enrolled and port is None and self._answers():
+            store_port(self.home, int(self._json("GET", "/cluster", start=False)["public_port"]))
+            return []
+        chosen, note = choose_port(port)
+        load_or_create_identity(self.home)
+        store_port(self.home, chosen)
+        return [note] if note else []
 
     def stop(self) -> dict[str, Any]:
         """Stop the controller and everything it runs (zones stay in the state and come back on start).
@@ -134,7 +170,7 @@ class ClusterClient:
 
     def list_zones(self) -> list[dict[str, Any]]:
         """Every zone of the cluster: ``[{"zone","url","public","pods","network",...}]``."""
-        return self._json("GET", "/zones")["zones"]
+        return self._json("GET", "/zones", start=False)["zones"]
 
     def delete_zone(self, name: str) -> dict[str, Any]:
         """Stop every process of zone ``name``, remove its namespaces and its state. Blocks until done."""
@@ -142,7 +178,7 @@ class ClusterClient:
 
     def zone_status(self, name: str) -> dict[str, Any]:
         """Pods, clone indexes, containers (state, restarts, pid), node names, network mode, limits."""
-        return self._json("GET", f"/zones/{_segment(name)}/status", zone=name)
+        return self._json("GET", f"/zones/{_segment(name)}/status", zone=name, start=False)
 
     def zone_logs(
         self, name: str, pod: str | None = None, container: str | None = None, follow: bool = False,
@@ -158,12 +194,13 @@ class ClusterClient:
             params["pod"] = pod
         if container:
             params["container"] = container
-        yield from self._stream("GET", f"/zones/{_segment(name)}/logs", params=params, timeout=None, zone=name)
+        yield from self._stream("GET", f"/zones/{_segment(name)}/logs", params=params, timeout=None, zone=name,
+                                start=False)
 
     # --- the model gateway ----------------------------------------------------------------------
     def list_models(self) -> dict[str, Any]:
         """``{"providers": [{"name","kind","url","key","models","default"}], "customized", "gateway_url"}``."""
-        return self._json("GET", "/models")
+        return self._json("GET", "/models", start=False)
 
     def add_model(
         self, name: str, *, url: str | None = None, kind: str | None = None, api_key_env: str | None = None,
@@ -195,6 +232,8 @@ class ClusterClient:
     def _json(self, method: str, path: str, *, start: bool = True, zone: str | None = None, **kwargs: Any) -> Any:
         if start:
             self._ensure_controller(create=False)
+        elif path != "/stop":
+            self._require_running()
         try:
             with self._http() as http:
                 response = http.request(method, path, **kwargs)
@@ -205,9 +244,12 @@ class ClusterClient:
 
     def _stream(
         self, method: str, path: str, *, json_body: Any = None, params: dict[str, str] | None = None,
-        timeout: float | None = REQUEST_TIMEOUT * 10, zone: str | None = None,
+        timeout: float | None = REQUEST_TIMEOUT * 10, zone: str | None = None, start: bool = True,
     ) -> Iterator[str]:
-        self._ensure_controller(create=False)
+        if start:
+            self._ensure_controller(create=False)
+        else:
+            self._require_running()
         try:
             with (
                 self._http(timeout) as http,
@@ -239,6 +281,16 @@ class ClusterClient:
             return False
 
     # --- starting the controller -----------------------------------------------------------------
+    def _require_running(self) -> None:
+        """For read-only calls: refuse (never start) when the cluster is not enrolled or stopped."""
+        if self._answers():
+            return
+        if not self.enrolled:
+            raise ClusterError(f"No cluster is enrolled in {self.home}: run `autonomy cluster enroll` first "
+                               "(or set AUTONOMY_HOME to the home of an existing cluster)")
+        raise ClusterError(f"The cluster in {self.home} is stopped: start it with `autonomy cluster start` "
+                           "(its zones come back with it)")
+
     def _ensure_controller(self, *, create: bool) -> None:
         if self._answers():
             return
@@ -256,6 +308,11 @@ class ClusterClient:
             self._spawn_and_wait()
 
     def _spawn_and_wait(self) -> None:
+        from autonomy.cluster.public_port import busy_message, port_in_use, start_port
+
+        port = start_port(self.home)
+        if port and port_in_use(port):
+            raise ClusterError(busy_message(port))
         # The controller must outlive this process and must not become its zombie: a short-lived shell
         # in a new session starts it in the background and prints its pid, then exits (the controller is
         # re-parented to init, which reaps it).

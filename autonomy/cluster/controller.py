@@ -8,8 +8,9 @@ processes a previous controller of this cluster left behind, sets up the pod net
 bridge, or the host network: ``AUTONOMY_NETWORK=namespace|host``, default namespace when possible),
 starts the embedded NATS fabric, the model gateway (:mod:`.model_gateway`: a free port on the address
 pods reach the host on; the embedded model is loaded at its first request, not here), the public gateway
-(``AUTONOMY_PUBLIC_PORT``, default 32100, 0 = free), and serves its API on ``DIR/controller.sock`` (mode
-0600). The socket answers only once all of that is up (the client's handshake); zones stored in
+(the port stored at enroll in ``cluster.json``, see :mod:`.public_port`), the console
+(:mod:`.console_view`), and serves its API on ``DIR/controller.sock`` (mode 0600). The socket answers
+only once all of that is up (the client's handshake); zones stored in
 ``state.db`` are then redeployed from their stored copies in the background. SIGTERM, SIGINT or
 ``POST /stop`` stop every zone process, remove the namespaces, stop the gateways and NATS, then close
 the socket and exit 0; zones stay in the state.
@@ -26,6 +27,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import errno
 import fcntl
 import functools
 import logging
@@ -39,20 +41,23 @@ from typing import Any
 
 from autonomy.cluster.api import build_app
 from autonomy.cluster.backends import open_backend
+from autonomy.cluster.console_view import serve_console
 from autonomy.cluster.deployer import Backend, Deployer, DeployerSettings
 from autonomy.cluster.fabric import ClusterFabric, start_fabric
 from autonomy.cluster.fabric_watch import FabricWatch
 from autonomy.cluster.identity import ClusterIdentity, load_or_create_identity
 from autonomy.cluster.model_gateway import ClusterModelGateway
 from autonomy.cluster.public_gateway import PublicGateway
+from autonomy.cluster.public_port import busy_message, start_port
 from autonomy.cluster.state import ClusterState
-from autonomy.errors import AutonomyError, ClusterError, ConfigError
+from autonomy.cluster.trace_collector import TraceCollector
+from autonomy.cluster.trace_collector import available as traces_available
+from autonomy.errors import AutonomyError, ClusterError
 from autonomy.serving import ServedApp
 
 __all__ = ["Controller", "main"]
 
 log = logging.getLogger("autonomy.cluster")
-DEFAULT_PUBLIC_PORT = 32100
 
 
 class Controller:
@@ -68,6 +73,8 @@ class Controller:
         self.models: ClusterModelGateway | None = None
         self.deployer: Deployer | None = None
         self.fabric_watch: FabricWatch | None = None
+        self.console: ServedApp | None = None
+        self.traces: TraceCollector | None = None
         self._stopping = asyncio.Event()
         self._tasks: set[asyncio.Task[Any]] = set()
 
@@ -121,15 +128,30 @@ class Controller:
         self.models = ClusterModelGateway(self.state)
         self.models.zone_sources = lambda zone: self.deployer.zone_sources(zone) if self.deployer else set()
         await self.models.start(host)
-        port = _public_port()
-        self.gateway = PublicGateway(identity.id, self._public_target, port=port)
-        port = await self.gateway.start()
+        if traces_available():
+            self.traces = TraceCollector()
+            await self.traces.start(host)
+        self.console, console_socket = await serve_console(self, self.home)
+        port = start_port(self.home)
+        self.gateway = PublicGateway(identity.id, self._public_target, port=port, console_socket=console_socket)
+        try:
+            port = await self.gateway.start()
+        except OSError as exc:
+            if exc.errno in (errno.EADDRINUSE, errno.EACCES):
+                raise ClusterError(busy_message(port)) from exc
+            raise
         self.deployer = await backend.create_deployer(DeployerSettings(
             fabric_url=self.fabric.url, credentials_file=self.fabric.credentials_file,
-            public_url_template=f"http://{{cluster}}-{{zone}}.localhost:{port}/", gateway_env=self.models.zone_env,
-            gateway_url=self.models.url, fabric=self.fabric))
+            public_url_template=f"http://{{cluster}}-{{zone}}.localhost:{port}/", gateway_env=self._zone_env,
+            gateway_url=self.models.url, fabric=self.fabric,
+            service_urls=[self.traces.url] if self.traces is not None else []))
         log.info("cluster %s: network %s, fabric %s, model gateway %s, public gateway on 127.0.0.1:%d",
                  identity.id, backend.network, self.fabric.url, self.models.url, port)
+
+    def _zone_env(self, zone: str) -> dict[str, str]:
+        """What node containers of ``zone`` get from the cluster: the model gateway, the trace collector."""
+        assert self.models is not None
+        return {**(self.traces.zone_env(zone) if self.traces else {}), **self.models.zone_env(zone)}
 
     def _public_target(self, zone: str) -> tuple[str, int] | str:
         if self.deployer is None:
@@ -159,8 +181,14 @@ class Controller:
             await self.deployer.stop()
         if self.gateway is not None:
             await self.gateway.stop()
+        if self.console is not None:
+            await self.console.stop()
+            with contextlib.suppress(FileNotFoundError):
+                (self.home / "console.sock").unlink()
         if self.models is not None:
             await self.models.stop()
+        if self.traces is not None:
+            await self.traces.stop()
         if self.fabric is not None:
             await asyncio.to_thread(self.fabric.stop)
         if self.backend is not None:
@@ -214,7 +242,10 @@ class Controller:
                 "models": [p.name for p in self.models.config.providers],
                 "usage": self.models.usage_totals(),
                 "public_url_template": f"http://{self.identity.id}-{{zone}}.localhost:{self.gateway.port}/",
-                "public_port": self.gateway.port, "network": self.backend.network, "home": str(self.home),
+                "public_port": self.gateway.port,
+                "console_url": f"http://{self.identity.id}.localhost:{self.gateway.port}/",
+                "console_path_url": f"http://127.0.0.1:{self.gateway.port}/",
+                "network": self.backend.network, "home": str(self.home),
                 "fabric": {"pid": self.fabric.server.pid, "restarts": self.fabric_watch.restarts if self.fabric_watch
                            else 0, "problem": self.fabric_watch.problem() if self.fabric_watch else None},
                 "isolation": self.backend.isolation,
@@ -224,17 +255,6 @@ class Controller:
 
 def _log_restore_step(name: str, step: str, detail: str) -> None:
     log.info("restore %s: %s: %s", name, step, detail)
-
-
-def _public_port() -> int:
-    raw = os.environ.get("AUTONOMY_PUBLIC_PORT", str(DEFAULT_PUBLIC_PORT))
-    try:
-        port = int(raw)
-    except ValueError:
-        port = -1
-    if not 0 <= port <= 65535:
-        raise ConfigError(f"AUTONOMY_PUBLIC_PORT={raw!r} must be a port number (0 picks a free port)")
-    return port
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -10,7 +10,7 @@ is a coroutine of the controller's event loop except the read-only ones.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -72,6 +72,7 @@ class DeployerSettings:
     gateway_env: Callable[[str], dict[str, str]] | None = None  # model gateway URL and key of a zone
     gateway_url: str = ""  # the model gateway pods reach (its port is let through the zone rules)
     fabric: Any = None  # the cluster's fabric (autonomy.cluster.fabric.ClusterFabric): per-zone NATS users
+    service_urls: list[str] = field(default_factory=list)  # other cluster services pods may reach (traces)
 
 
 class Backend(Protocol):

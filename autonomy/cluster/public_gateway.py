@@ -15,6 +15,13 @@ Every request head on a connection is checked before it is forwarded (``request_
 head gets ``400``, a head over 64 KiB ``431``, a head not complete within ``AUTONOMY_HEAD_TIMEOUT``
 seconds ``408`` and the connection closed, a body over ``AUTONOMY_MAX_BODY_BYTES`` (1 MiB) ``413``.
 A refusal after earlier requests of the connection waits for their responses, then answers and closes.
+
+The same port also serves the path form ``http://127.0.0.1:{port}/z/{zone}/...`` (for clients that do not
+resolve ``*.localhost``) and the cluster console on ``127.0.0.1``, ``localhost`` and ``{cluster}.localhost``
+(:mod:`.gateway_routes` decides; those connections carry one request each). The console runs in the
+controller on a Unix socket (``console_socket``). When a zone's app answers ``404`` to ``GET /`` (it
+defines no page there), the client is redirected to the zone's console page instead (first request of a
+connection only: later ones are not parsed).
 """
 
 from __future__ import annotations
@@ -23,7 +30,9 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable
+from pathlib import Path
 
+from autonomy.cluster.gateway_routes import Route, route_request
 from autonomy.cluster.request_heads import MAX_HEAD, Head, Limits, RequestRefused, forward_body, read_head
 
 __all__ = ["PublicGateway"]
@@ -40,8 +49,9 @@ class PublicGateway:
     """Serves zones of cluster ``cluster_id`` on ``host:port`` (port 0 picks a free port)."""
 
     def __init__(self, cluster_id: str, resolve: Resolver, host: str = "127.0.0.1", port: int = 32100,
-                 limits: Limits | None = None) -> None:
+                 limits: Limits | None = None, console_socket: Path | None = None) -> None:
         self.limits = limits or Limits.from_env()
+        self.console_socket = console_socket
         self.cluster_id = cluster_id
         self.resolve = resolve
         self.host = host
@@ -101,27 +111,38 @@ class PublicGateway:
             return
         if head is None:
             return
-        host = head.host
-        zone = self.zone_of(host)
-        if zone is None:
-            await _answer(writer, 404, f"No zone is served at host {host!r}: public zones of this cluster are "
-                                       f"at http://{self.cluster_id}-ZONE.localhost:{self.port}/\n")
+        route = route_request(head.raw, self.cluster_id, self.port)
+        if route.kind == "none":
+            await _answer(writer, 404, route.reason + "\n")
             return
-        target = self.resolve(zone)
-        if isinstance(target, str):
-            await _answer(writer, 404, target + "\n")
-            return
-        try:
-            up_reader, up_writer = await asyncio.open_connection(*target, limit=CHUNK)
-        except OSError as exc:
-            await _answer(writer, 502, f"zone {zone!r}: its main pod at {target[0]}:{target[1]} is not "
-                                       f"reachable ({exc}); see `autonomy zone status {zone}`\n")
-            return
+        if route.kind == "console":
+            if self.console_socket is None:
+                await _answer(writer, 404, "this cluster serves no console\n")
+                return
+            try:
+                up_reader, up_writer = await asyncio.open_unix_connection(str(self.console_socket), limit=CHUNK)
+            except OSError as exc:
+                await _answer(writer, 502, f"the cluster console is not reachable ({exc})\n")
+                return
+        else:
+            zone = route.zone or ""
+            target = self.resolve(zone)
+            if isinstance(target, str):
+                await _answer(writer, 404, target + "\n")
+                return
+            try:
+                up_reader, up_writer = await asyncio.open_connection(*target, limit=CHUNK)
+            except OSError as exc:
+                await _answer(writer, 502, f"zone {zone!r}: its main pod at {target[0]}:{target[1]} is not "
+                                           f"reachable ({exc}); see `autonomy zone status {zone}`\n")
+                return
         peer = writer.get_extra_info("peername")
-        forwarded = (f"X-Forwarded-For: {peer[0] if peer else ''}\r\nX-Forwarded-Host: {host.strip()}\r\n"
+        forwarded = (f"X-Forwarded-For: {peer[0] if peer else ''}\r\nX-Forwarded-Host: {route.host}\r\n"
                      "X-Forwarded-Proto: http\r\n").encode("latin-1")
-        upload = asyncio.ensure_future(self._upload(head, forwarded, reader, up_writer))
-        download = asyncio.ensure_future(_pipe(up_reader, writer, eof=False))  # the client is closed after
+        # The path form and the console rewrite the head and ask for one request per connection.
+        single = route.kind == "console" or bool(route.prefix)
+        upload = asyncio.ensure_future(self._upload(head, route.head, forwarded, reader, up_writer, single))
+        download = asyncio.ensure_future(self._download(route, up_reader, writer))  # the client is closed after
         try:
             await asyncio.wait({upload, download}, return_when=asyncio.FIRST_COMPLETED)
             refused = upload.result() if upload.done() and not upload.exception() else None
@@ -143,21 +164,41 @@ class PublicGateway:
                     await task
             up_writer.close()
 
-    async def _upload(self, head: Head | None, forwarded: bytes, reader: asyncio.StreamReader,
-                      up_writer: asyncio.StreamWriter) -> RequestRefused | None:
-        """Forward the connection's requests, each head checked; returns the refusal that ended it, or None
-        when the client finished (the pod's side is then half-closed)."""
+    async def _download(self, route: Route, up_reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        """The responses, to the client; a 404 to a zone's ``GET /`` becomes a redirect to its console page."""
+        if route.root and route.kind == "zone":
+            response = await up_reader.readuntil(b"\r\n\r\n")
+            if response.split(b" ", 2)[1:2] == [b"404"]:
+                await _redirect(writer, self._console_page(route))
+                return
+            writer.write(response)
+        await _pipe(up_reader, writer, eof=False)
+
+    def _console_page(self, route: Route) -> str:
+        """The console page of ``route``'s zone, on the host form the client used."""
+        if route.prefix:  # path form: same host, the console lives at its root
+            return f"/zones/{route.zone}"
+        return f"http://{self.cluster_id}.localhost:{self.port}/zones/{route.zone}"
+
+    async def _upload(self, head: Head | None, first_raw: bytes, forwarded: bytes, reader: asyncio.StreamReader,
+                      up_writer: asyncio.StreamWriter, single: bool) -> RequestRefused | None:
+        """Forward the connection's requests, each head checked (the first as routed: ``first_raw``); returns
+        the refusal that ended it, or None when the client finished (the pod's side is then half-closed).
+        ``single``: forward only the first request (the upstream closes after its response)."""
         first = True
         try:
             while head is not None:
                 if head.content_length is not None and head.content_length > self.limits.max_body:
                     await forward_body(head, reader, up_writer, self.limits)  # raises 413
-                end_of_request_line = head.raw.index(b"\r\n") + 2
-                up_writer.write(head.raw[:end_of_request_line] + forwarded + head.raw[end_of_request_line:])
+                raw = first_raw if first else head.raw
+                end_of_request_line = raw.index(b"\r\n") + 2
+                up_writer.write(raw[:end_of_request_line] + forwarded + raw[end_of_request_line:])
                 await forward_body(head, reader, up_writer, self.limits)
                 if head.upgrade:  # another protocol from here on: bytes as they are
                     await _pipe(reader, up_writer)
                     return None
+                if single:
+                    break
                 first = False
                 head = await read_head(reader, self.limits, first)
         except RequestRefused as exc:
@@ -180,6 +221,14 @@ async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, eof:
     if eof and writer.can_write_eof():
         with contextlib.suppress(OSError):
             writer.write_eof()
+
+
+async def _redirect(writer: asyncio.StreamWriter, location: str) -> None:
+    body = f"This app defines no page at /: its zone's console is at {location}\n".encode()
+    writer.write(f"HTTP/1.1 307 Temporary Redirect\r\nLocation: {location}\r\n"
+                 f"Content-Type: text/plain; charset=utf-8\r\nContent-Length: {len(body)}\r\n"
+                 "Connection: close\r\n\r\n".encode("latin-1") + body)
+    await writer.drain()
 
 
 async def _answer(writer: asyncio.StreamWriter, status: int, message: str) -> None:

@@ -10,6 +10,7 @@ from typing import Annotated, Any
 from fastapi import Depends, FastAPI, HTTPException, Query, Request, WebSocket
 from fastapi.responses import FileResponse
 
+import autonomy.tracing as tracing
 from autonomy.http.guard import InputGuard
 from autonomy.nodes.address import parse_socket_address
 from autonomy.nodes.node import Node
@@ -45,7 +46,22 @@ class _NodeMiddleware:
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] in ("http", "websocket"):
             scope.setdefault("state", {})["node"] = self.node
+            if tracing.enabled() and _traced(scope):  # a span per request: what it causes elsewhere joins it
+                attributes = {"http.request.method": scope.get("method"), "url.path": scope.get("path"),
+                              "autonomy.node": getattr(self.node, "name", None)}
+                with tracing.span(f"HTTP {scope.get('method', 'WS')} {scope.get('path')}", attributes):
+                    await self.app(scope, receive, send)
+                return
         await self.app(scope, receive, send)
+
+
+_UNTRACED = ("/agents", "/workers", "/tools", "/logs/levels", "/flows")
+
+
+def _traced(scope: dict[str, Any]) -> bool:
+    """Every request but the built-in listings (GET ``/agents...``, ``/workers``, ...): a console polling
+    them would bury the traces that matter under its own."""
+    return not (scope.get("method") in ("GET", "HEAD") and str(scope.get("path", "")).startswith(_UNTRACED))
 
 
 async def _api_key_check(api_key: str | None = Query(default=None)) -> None:

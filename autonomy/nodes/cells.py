@@ -14,6 +14,7 @@ import logging
 from collections import deque
 from typing import TYPE_CHECKING, Any
 
+import autonomy.tracing as tracing
 from autonomy.errors import WorkerError, WorkerStopped
 
 if TYPE_CHECKING:
@@ -76,7 +77,7 @@ class WorkerCell:
         self.worker = worker
         self.internal = internal
         self.exposed_as = exposed_as
-        self._queue: deque[tuple[str, ReplyTo | None]] | None = None
+        self._queue: deque[tuple[str, ReplyTo | None, Any]] | None = None  # + the sender's trace context
         self._task: asyncio.Task[None] | None = None
         self._stopped = False
 
@@ -96,7 +97,7 @@ class WorkerCell:
         queue = self._queue
         if queue is None:
             queue = self._queue = deque()
-        queue.append((message, reply_to))
+        queue.append((message, reply_to, tracing.capture() if tracing.ON else None))
         if self._task is None:
             self._task = asyncio.get_running_loop().create_task(self._drain())
 
@@ -106,9 +107,14 @@ class WorkerCell:
         node, address, handle = self.node, self.address, self.worker.handle_message
         try:
             while queue:
-                message, reply_to = queue.popleft()
+                message, reply_to, traced = queue.popleft()
                 try:
-                    await handle(WorkerContext(node, address, reply_to), message)
+                    if traced is None:
+                        await handle(WorkerContext(node, address, reply_to), message)
+                    else:  # a traced sender: this message's handling is a span of its trace
+                        with tracing.attached(traced), tracing.span("worker.handle", {
+                                "autonomy.worker": address, "autonomy.node": getattr(node, "name", None)}):
+                            await handle(WorkerContext(node, address, reply_to), message)
                 except asyncio.CancelledError:
                     if reply_to is not None:
                         await reply_to.fail(WorkerStopped(address))
@@ -131,7 +137,7 @@ class WorkerCell:
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
         while pending:
-            _, reply_to = pending.popleft()
+            _, reply_to, _ = pending.popleft()
             if reply_to is not None:
                 await reply_to.fail(WorkerStopped(self.address))
 

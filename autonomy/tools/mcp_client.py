@@ -30,6 +30,7 @@ from mcp.client.sse import sse_client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared._httpx_utils import create_mcp_http_client
 
+import autonomy.tracing as tracing
 from autonomy.errors import McpError
 
 __all__ = ["McpClient"]
@@ -254,7 +255,9 @@ class McpClient:
             return _error_result(f"arguments are not valid JSON ({exc.msg}): send a JSON object")
         if not isinstance(arguments, dict):
             return _error_result(f"arguments must be a JSON object, got {type(arguments).__name__}")
-        result = await self._request(f"tools/call {tool}", lambda session: session.call_tool(tool, arguments))
+        with tracing.span("mcp.call", {"mcp.server": self.name, "gen_ai.tool.name": tool}) as span:
+            result = await self._request(f"tools/call {tool}", lambda session: session.call_tool(tool, arguments))
+            span.set_attribute("mcp.is_error", bool(getattr(result, "isError", False)))
         return result.model_dump_json(by_alias=True, exclude_none=True)
 
 

@@ -41,6 +41,7 @@ from urllib.parse import urlsplit, urlunsplit
 import nats
 import nats.errors
 
+import autonomy.tracing as tracing
 from autonomy.errors import (
     AccessDenied,
     AutonomyError,
@@ -284,7 +285,8 @@ class NatsTransport:
         presence = self._presence
         self._pending[token] = (future, node_name, presence.incarnation_of(node_name) if presence else None)
         try:
-            await nc.publish(subject, payload, reply=self._subjects.reply_prefix + token)  # type: ignore[union-attr]
+            await nc.publish(subject, payload, reply=self._subjects.reply_prefix + token,  # type: ignore[union-attr]
+                             headers=tracing.inject() if tracing.ON else None)
             if timeout is None:
                 return await future
             async with asyncio.timeout(timeout):
@@ -300,16 +302,17 @@ class NatsTransport:
 
     async def send(self, node_name: str, address: str, message: str, reply_to: ReplyMailbox | None) -> None:
         nc, subject, payload = self._outbound(node_name, address, message)
+        headers = tracing.inject() if tracing.ON else None  # the trace goes on at the receiving worker
         try:
             if reply_to is None:
-                await nc.publish(subject, payload)
+                await nc.publish(subject, payload, headers=headers)
                 return
             watchers = self._watchers.get(node_name)
             if watchers is None:
                 watchers = self._watchers[node_name] = weakref.WeakSet()
             watchers.add(reply_to)
             reply = f"{self._subjects.reply_prefix}{reply_to.address}.{node_name}"  # type: ignore[union-attr]
-            await nc.publish(subject, payload, reply=reply)
+            await nc.publish(subject, payload, reply=reply, headers=headers)
         except nats.errors.Error as exc:
             raise FabricError(f"Cannot send to node {node_name!r}: {exc}") from exc
 
@@ -341,9 +344,11 @@ class NatsTransport:
                 await self._nc.publish(reply, self.incarnation.encode())  # type: ignore[union-attr]
             return
         address = data[:cut].decode()
+        headers = msg.headers
         try:
-            self._node.deliver(address, data[cut + 1:].decode(),  # type: ignore[union-attr]
-                               _RemoteReply(self, reply) if reply else None)
+            with tracing.attached(tracing.extract(headers) if headers else None):  # the cell captures it
+                self._node.deliver(address, data[cut + 1:].decode(),  # type: ignore[union-attr]
+                                   _RemoteReply(self, reply) if reply else None)
         except AutonomyError as exc:
             if reply:
                 await self._publish_error(reply, exc)

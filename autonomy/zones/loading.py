@@ -56,6 +56,10 @@ def find_zone_file(directory: Path) -> Path:
         candidate = directory / name
         if candidate.is_file():
             return candidate
+    if not directory.is_dir():
+        why = "does not exist" if not directory.exists() else "is not a directory"
+        raise ZoneSpecError(display_path(directory), [("", f"{why}: --dir must name the zone's directory "
+                                                           "(the one holding autonomy.yaml)")])
     raise ZoneSpecError(
         display_path(directory / "autonomy.yaml"),
         [("", "not found: run the command in the zone's directory, or pass --dir DIR")],

@@ -158,7 +158,10 @@ def test_model_add_list_remove_round_trip_persists_across_cluster_stop(cluster: 
     assert providers(cli) == before  # no refusal changed anything
 
     ok(cli("cluster", "stop"))
-    assert providers(cli) == before  # the next command started the controller again, config kept
+    stopped = cli("cluster", "model", "list")  # a read-only command does not start a stopped cluster
+    assert stopped.code == 1 and "stopped" in stopped.stderr and "autonomy cluster start" in stopped.stderr
+    ok(cli("cluster", "start"))
+    assert providers(cli) == before  # config kept across the restart
     shown = json.loads(ok(cli("cluster", "show", "-o", "json")).stdout)
     assert shown["models"] == ["local", "fake"] and shown["gateway_url"].startswith("http://")
 
@@ -197,6 +200,8 @@ def test_deployed_agent_uses_its_tool_through_the_gateway_and_usage_is_shown(clu
     assert status["usage"]["totals"]["requests"] == 2
     text = ok(cli("zone", "status", "agents")).stdout
     assert "claude-sonnet-4-v1" in text and "completion tokens" in text.lower()
+    assert status["usage"]["providers"] == {"claude-sonnet-4-v1": "fake"}  # which provider served the name
+    assert "served by" in text.lower()
     shown = json.loads(ok(cli("cluster", "show", "-o", "json")).stdout)
     assert shown["usage"]["agents"]["requests"] == 2
 

@@ -115,6 +115,7 @@ def test_without_the_local_extra_requests_and_model_add_name_the_extra(cli: Cli)
     hide.mkdir()
     (hide / "sitecustomize.py").write_text(HIDE_LOCAL_EXTRA)
     cli.env = {"PYTHONPATH": str(hide)}
+    ok(cli("cluster", "start"))
     assert json.loads(ok(cli("cluster", "show", "-o", "json")).stdout)["models"] == ["local"]
     url = deploy_chat(cli)
     response = ask(url, "hello")

@@ -57,7 +57,8 @@ class LocalBackend:
         if self.cgroups is None:
             raise ClusterError("the local backend is not prepared: call prepare() first")
         self.sandboxing = isolation = await Isolation.open(
-            self.cluster_id, self.state, self.netns, [settings.fabric_url, settings.gateway_url])
+            self.cluster_id, self.state, self.netns,
+            [settings.fabric_url, settings.gateway_url, *settings.service_urls])
         return LocalDeployer(
             self.home, self.cluster_id, self.state, fabric_url=settings.fabric_url,
             credentials_file=settings.credentials_file, network=self.network, netns=self.netns,

@@ -422,7 +422,11 @@ class LocalDeployer:
         files = [(f"{i.pod}-{i.clone}/{c}", p.log_path) for i in running.instances for c, p in i.containers.items()
                  if (pod is None or i.pod == pod) and (container is None or c == container)]
         if not files:
-            raise ClusterError(f"zone {name!r} has no container matching pod={pod!r} container={container!r}")
+            pods = sorted({i.pod for i in running.instances})
+            containers = sorted({c for i in running.instances for c in i.containers if pod is None or i.pod == pod})
+            wanted = " and ".join(f"{k} {v!r}" for k, v in (("pod", pod), ("container", container)) if v)
+            raise ClusterError(f"zone {name!r} has no {wanted}: its pods are {', '.join(pods) or 'none'}"
+                               + (f"; containers: {', '.join(containers)}" if containers and container else ""))
         return files
 
     def public_target(self, zone: str) -> tuple[str, int] | str:
