@@ -5,7 +5,8 @@ construction, so a gateway whose config names the embedded model still starts) a
 request at a time. Plain answers stream token by token; answers to requests with tools are
 generated whole (the text must be read to know whether it is a tool call) and then sent as the
 chunks a stream would carry. Streamed usage counts one token per streamed chunk and tokenizes the
-prompt text (close to, not exactly, the model's own count). No embeddings.
+prompt text (close to, not exactly, the model's own count). Embeddings come from the embedded
+all-MiniLM-L6-v2 (the ``[embeddings]`` extra), not from the chat model.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from typing import Any
 from autonomy.gateway import adapter
 from autonomy.gateway.config import ProviderConfig
 from autonomy.gateway.local_model import LocalModel, load_local_model, require_llama_cpp
-from autonomy.gateway.providers.base import DONE, Completion, NotSupported, UpstreamError, encode_sse
+from autonomy.gateway.providers.base import DONE, Completion, UpstreamError, encode_sse
 from autonomy.gateway.routing import Route
 
 __all__ = ["EmbeddedProvider"]
@@ -112,7 +113,23 @@ class EmbeddedProvider:
         yield DONE
 
     async def embed(self, route: Route, body: dict[str, Any]) -> Completion:
-        raise NotSupported(self.config.name, "embeddings (the embedded chat model does not make them)")
+        """Embeddings from the embedded all-MiniLM-L6-v2 (autonomy/gateway/local_embeddings.py), whatever
+        the name; 424 when its packages are missing, 400 for an input that is not text."""
+        from autonomy.gateway.local_embeddings import load_embedder
+
+        texts = body.get("input")
+        texts = [texts] if isinstance(texts, str) else texts
+        if not isinstance(texts, list) or not all(isinstance(t, str) for t in texts):
+            raise _bad_request(self.config.name, "'input' must be a string or a list of strings (token arrays "
+                                                 "are not accepted by the embedded model)")
+        if body.get("encoding_format") not in (None, "float"):
+            raise _bad_request(self.config.name, "'encoding_format': the embedded model answers 'float' only")
+        embedder = await load_embedder()
+        vectors, tokens = await embedder.embed(texts)
+        usage = {"prompt_tokens": tokens, "total_tokens": tokens}
+        answer = {"object": "list", "model": route.requested, "usage": usage,
+                  "data": [{"object": "embedding", "index": i, "embedding": v} for i, v in enumerate(vectors)]}
+        return Completion(json.dumps(answer).encode(), usage)
 
     async def aclose(self) -> None:
         """Nothing to close: the loaded model is shared by the process (see local_model)."""
