@@ -37,6 +37,23 @@ from autonomy.evals import Eval, Metric, TestCase, TestError, TestOk
 from autonomy.flows import END, START, Flow, FlowOperation, FlowReference
 from autonomy.gather import gather
 from autonomy.http import HttpServer, NodeDep, WebSocketNodeDep
+from autonomy.knowledge import (
+    Chunker,
+    Database,
+    InMemory,
+    Knowledge,
+    KnowledgeAggregator,
+    KnowledgeProvider,
+    KnowledgeTool,
+    NaiveChunker,
+    NoopKnowledge,
+    SearchableKnowledge,
+    SearchHit,
+    SearchResults,
+    TextExtractor,
+    TextPiece,
+    UnsearchableKnowledge,
+)
 from autonomy.logs import (
     DebugContext,
     InfoContext,
@@ -98,4 +115,7 @@ __all__ = [
     "AssistantMessage", "SystemMessage", "ToolCallResponseMessage", "UserMessage",
     "Model", "Tool", "McpTool", "InvokableTool", "ToolFactory", "FilesystemTools", "Workspace", "WorkspaceMode",
     "McpClient", "McpServer",  # noqa: F405 (from __getattr__)
+    "Knowledge", "KnowledgeProvider", "KnowledgeAggregator", "UnsearchableKnowledge", "SearchableKnowledge",
+    "NoopKnowledge", "Database", "InMemory", "SearchHit", "SearchResults", "TextPiece", "TextExtractor", "Chunker",
+    "NaiveChunker", "KnowledgeTool",
 ]
