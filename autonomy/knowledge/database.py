@@ -34,7 +34,7 @@ _PIECES = "autonomy_knowledge_pieces"
 
 _EXACT_SEARCH = f"""
 SELECT document, text, embedding, distance FROM (
-    SELECT document, text, embedding,
+    SELECT id, document, text, embedding,
         (SELECT 1 - sum(x * y) / NULLIF(sqrt(sum(x * x)) * sqrt(sum(y * y)), 0)
          FROM unnest(embedding, $2::float8[]) AS t(x, y)) AS distance
     FROM {_PIECES} WHERE knowledge = $1 AND cardinality(embedding) = cardinality($2::float8[])

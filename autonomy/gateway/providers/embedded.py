@@ -11,7 +11,9 @@ all-MiniLM-L6-v2 (the ``[embeddings]`` extra), not from the chat model.
 
 from __future__ import annotations
 
+import base64
 import json
+import struct
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -122,13 +124,17 @@ class EmbeddedProvider:
         if not isinstance(texts, list) or not all(isinstance(t, str) for t in texts):
             raise _bad_request(self.config.name, "'input' must be a string or a list of strings (token arrays "
                                                  "are not accepted by the embedded model)")
-        if body.get("encoding_format") not in (None, "float"):
-            raise _bad_request(self.config.name, "'encoding_format': the embedded model answers 'float' only")
+        encoding = body.get("encoding_format") or "float"
+        if encoding not in ("float", "base64"):
+            raise _bad_request(self.config.name, f"'encoding_format' = {encoding!r}: use 'float' or 'base64'")
         embedder = await load_embedder()
         vectors, tokens = await embedder.embed(texts)
         usage = {"prompt_tokens": tokens, "total_tokens": tokens}
-        answer = {"object": "list", "model": route.requested, "usage": usage,
-                  "data": [{"object": "embedding", "index": i, "embedding": v} for i, v in enumerate(vectors)]}
+        # base64 (what the OpenAI SDK asks for): the float32 little-endian bytes, as OpenAI sends them
+        data = [{"object": "embedding", "index": i,
+                 "embedding": base64.b64encode(struct.pack(f"<{len(v)}f", *v)).decode() if encoding == "base64" else v}
+                for i, v in enumerate(vectors)]
+        answer = {"object": "list", "model": route.requested, "usage": usage, "data": data}
         return Completion(json.dumps(answer).encode(), usage)
 
     async def aclose(self) -> None:
