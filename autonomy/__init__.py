@@ -30,6 +30,7 @@ from autonomy.agents import (
 )
 from autonomy.agents.protocol import AssistantMessage, SystemMessage, ToolCallResponseMessage, UserMessage
 from autonomy.agents.repl import Repl
+from autonomy.agents.voice import VoiceConfig
 from autonomy.assembly import assemble as _assemble
 from autonomy.errors import *  # noqa: F403
 from autonomy.errors import __all__ as _errors_all
@@ -117,5 +118,5 @@ __all__ = [
     "McpClient", "McpServer",  # noqa: F405 (from __getattr__)
     "Knowledge", "KnowledgeProvider", "KnowledgeAggregator", "UnsearchableKnowledge", "SearchableKnowledge",
     "NoopKnowledge", "Database", "InMemory", "SearchHit", "SearchResults", "TextPiece", "TextExtractor", "Chunker",
-    "NaiveChunker", "KnowledgeTool",
+    "NaiveChunker", "KnowledgeTool", "VoiceConfig",
 ]
