@@ -125,10 +125,9 @@ async def _relay_realtime(gateway: Any, websocket: WebSocket, zone: str, route: 
     try:
         done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
         for task in done:
-            if not task.cancelled() and task.exception() is not None:
-                exc = task.exception()
-                if not isinstance(exc, ConnectionClosed | WebSocketDisconnect | RuntimeError):
-                    logger.warning("realtime session of zone %s with provider %s broke: %s", zone, name, exc)
+            failure = None if task.cancelled() else task.exception()
+            if failure is not None and not isinstance(failure, ConnectionClosed | WebSocketDisconnect | RuntimeError):
+                logger.warning("realtime session of zone %s with provider %s broke: %s", zone, name, failure)
     finally:
         for task in tasks:
             task.cancel()

@@ -179,8 +179,9 @@ class Database:
         if self.pgvector:
             sql = (f"INSERT INTO {_PIECES} (knowledge, document, text, embedding) "
                    "VALUES ($1, $2, $3, ($4::text)::vector)")
-            rows = [(knowledge, document_name, p.text, None if p.embedding is None else _vector_text(p.embedding))
-                    for p in pieces]
+            rows: list[tuple[str, str, str, Any]] = [
+                (knowledge, document_name, p.text, None if p.embedding is None else _vector_text(p.embedding))
+                for p in pieces]
         else:
             sql = f"INSERT INTO {_PIECES} (knowledge, document, text, embedding) VALUES ($1, $2, $3, $4::float8[])"
             rows = [(knowledge, document_name, p.text, p.embedding) for p in pieces]
