@@ -15,8 +15,10 @@ What it received is recorded: ``events`` (Realtime client events), ``audio`` (de
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
+import threading
 from typing import Any
 
 from starlette.applications import Starlette
@@ -27,7 +29,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from autonomy.serving import ServedApp, bind_tcp
 
-__all__ = ["FakeRealtime"]
+__all__ = ["FakeRealtime", "ThreadedFakeRealtime"]
 
 
 class FakeRealtime:
@@ -111,3 +113,47 @@ class FakeRealtime:
             fields = {k: v for k, v in form.multi_items() if isinstance(v, str)}
         self.requests.append(("transcriptions", fields))
         return JSONResponse({"text": f"heard {len(audio)} bytes (language {fields.get('language', '?')})"})
+
+
+class ThreadedFakeRealtime:
+    """A :class:`FakeRealtime` served from its own thread and event loop, for synchronous tests::
+
+        with ThreadedFakeRealtime() as fake:
+            fake.base_url, fake.events ...
+    """
+
+    def __init__(self, **kwargs: Any) -> None:
+        self.fake = FakeRealtime(**kwargs)
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+
+    def __enter__(self) -> FakeRealtime:
+        ready = threading.Event()
+        failure: list[BaseException] = []
+
+        def run() -> None:
+            loop = asyncio.new_event_loop()
+            self._loop = loop
+            try:
+                loop.run_until_complete(self.fake.start())
+            except BaseException as exc:  # reported to the test's thread
+                failure.append(exc)
+                ready.set()
+                loop.close()
+                return
+            ready.set()
+            loop.run_forever()
+            loop.run_until_complete(self.fake.stop())
+            loop.close()
+
+        self._thread = threading.Thread(target=run, name="fake-realtime", daemon=True)
+        self._thread.start()
+        ready.wait(30)
+        if failure:
+            raise failure[0]
+        return self.fake
+
+    def __exit__(self, *exc: object) -> None:
+        if self._loop is not None and self._thread is not None:
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._thread.join(30)
