@@ -20,6 +20,7 @@ from autonomy import (
     NaiveChunker,
     Node,
     NoopKnowledge,
+    TextPiece,
 )
 from autonomy.errors import ConfigError
 from tests.knowledge.conftest import DOCUMENTS
@@ -180,3 +181,19 @@ async def test_an_agent_answers_from_knowledge_through_the_tool(gateway_with_cha
     tool_result = [m for m in second["messages"] if m["role"] == "tool"][0]
     assert tool_result["content"].startswith("Document name: bread\n- To bake bread")
     assert any(t["function"]["name"] == "search_knowledge" for t in llm.completion_requests()[0].json["tools"])
+
+
+async def test_in_memory_storage_finds_nearest_pieces_by_cosine_distance():
+    storage = InMemory()
+    await storage.store_document("k", "a", "text a")
+    await storage.store_text_piece("k", "a", TextPiece("east", [1.0, 0.0, 0.0]))
+    await storage.store_text_piece("k", "a", TextPiece("north-east", [1.0, 1.0, 0.0]))
+    await storage.store_text_piece("k", "b", TextPiece("north", [0.0, 1.0, 0.0]))
+    await storage.store_text_piece("k", "b", TextPiece("nothing", [0.0, 0.0, 0.0]))
+    await storage.store_text_piece("other", "a", TextPiece("east elsewhere", [1.0, 0.0, 0.0]))
+    results = await storage.search_text("k", [2.0, 0.1, 0.0], max_results=2, max_distance=1.0)
+    assert [(h.document_name, h.text_piece.text) for h in results] == [("a", "east"), ("a", "north-east")]
+    assert results.hits[0].distance == pytest.approx(1 - 2 / (2.0 ** 2 + 0.01) ** 0.5, abs=1e-9)
+    assert [h.text_piece.text for h in await storage.search_text("k", [0.0, -1.0, 0.0], 10, 2.0)][-1] == "north"
+    with pytest.raises(ConfigError, match="4 dimensions, the stored pieces 3"):
+        await storage.search_text("k", [1.0, 0.0, 0.0, 0.0], 10, 2.0)
