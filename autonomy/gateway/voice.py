@@ -38,11 +38,11 @@ _SUBPROTOCOL_KEY = "openai-insecure-api-key."
 _MAX_FRAME = 16 * 1024 * 1024  # a Realtime event with audio can be large; OpenAI's own limit is ~15 MiB
 
 
-class _BadVoiceRequest(GatewayError):
+def _bad_request(message: str) -> AutonomyError:
     """A voice request the gateway refuses before any provider sees it (400, naming the field)."""
+    from autonomy.gateway.app import _HTTPError  # the app's own refusal (app.py imports this module lazily)
 
-    http_status = 400
-    code = "invalid_request"
+    return _HTTPError(400, message, "invalid_request")
 
 
 def _zone_for_websocket(gateway: Any, websocket: WebSocket) -> tuple[str | None, str | None]:
@@ -153,7 +153,7 @@ def add_voice_routes(app: FastAPI) -> None:
         model = websocket.query_params.get("model", "")
         try:
             if not model:
-                raise _BadVoiceRequest("'model' is required: /v1/realtime?model=NAME")
+                raise _bad_request("'model' is required: /v1/realtime?model=NAME")
             route = gateway.route({"model": model})
             provider = gateway.provider(route)
             opener = getattr(provider, "realtime", None)
@@ -188,7 +188,7 @@ def add_voice_routes(app: FastAPI) -> None:
         except ValueError:
             body = None
         if not isinstance(body, dict):
-            raise _BadVoiceRequest("request body must be a JSON object {model, input, voice}")
+            raise _bad_request("request body must be a JSON object {model, input, voice}")
         route = gateway.route(body)
         content = json.dumps({**body, "model": route.upstream_model}).encode()
         return await forward(request, "/audio/speech", body.get("model"), content, "application/json")
@@ -199,7 +199,7 @@ def add_voice_routes(app: FastAPI) -> None:
         try:
             form = await request.form(max_part_size=64 * 1024 * 1024)
         except (AssertionError, ValueError, KeyError) as exc:
-            raise _BadVoiceRequest(f"request body must be multipart/form-data with 'model' and 'file' ({exc})") from exc
+            raise _bad_request(f"request body must be multipart/form-data with 'model' and 'file' ({exc})") from exc
         try:
             model = form.get("model")
             route = gateway.route({"model": model})
@@ -212,7 +212,7 @@ def add_voice_routes(app: FastAPI) -> None:
                 else:
                     fields[key] = route.upstream_model if key == "model" else value
             if "file" not in files:
-                raise _BadVoiceRequest("'file' is required: a multipart part with the audio")
+                raise _bad_request("'file' is required: a multipart part with the audio")
             encoded = httpx.Request("POST", "http://upstream/", data=fields, files=files)
             content = encoded.read()
             return await forward(request, "/audio/transcriptions", model, content, encoded.headers["content-type"])

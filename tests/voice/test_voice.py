@@ -9,6 +9,7 @@ import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
+import httpx
 import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
@@ -112,6 +113,22 @@ async def test_the_gateway_relays_realtime_sessions_with_the_providers_key(clust
                        subprotocols=["realtime", f"openai-insecure-api-key.{cluster.key}"]) as ws:
         await ws.send(json.dumps({"type": "session.update", "session": {}}))
         await _until(ws, "session.updated")
+
+
+async def test_audio_refusals_name_the_field(cluster: Cluster):
+    auth = {"authorization": f"Bearer {cluster.key}"}
+    async with httpx.AsyncClient(base_url=cluster.url + "/v1", headers=auth) as http:
+        not_json = await http.post("/audio/speech", content=b"hello")
+        assert not_json.status_code == 400 and "JSON object" in not_json.json()["error"]["message"]
+        no_file = await http.post("/audio/transcriptions", data={"model": "whisper-1"},
+                                  files={"other": ("a.txt", b"x")})
+        assert no_file.status_code == 400 and "'file' is required" in no_file.json()["error"]["message"]
+        embedded = await http.post("/audio/speech", json={"model": "smollm2", "input": "hi", "voice": "alloy"})
+        assert embedded.status_code == 400 and "'local'" in embedded.json()["error"]["message"]
+        unauthorized = await http.post("/audio/speech", json={"model": "tts-1", "input": "hi"},
+                                       headers={"authorization": "Bearer nope"})
+        assert unauthorized.status_code == 401
+    assert cluster.realtime.requests == []  # nothing refused reached the provider
 
 
 async def test_realtime_refusals_say_why(cluster: Cluster):
