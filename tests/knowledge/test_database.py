@@ -108,3 +108,25 @@ async def test_connection_problems_and_missing_pgvector_are_clear(server, monkey
         pool = await from_env._connect()
         await pool.execute("DROP TABLE IF EXISTS autonomy_knowledge_documents, autonomy_knowledge_pieces")
         await from_env.close()
+
+
+async def test_pgvector_search_where_the_extension_exists(server):
+    """Runs where PostgreSQL has pgvector (e.g. Debian 13's postgresql-17-pgvector); Debian 12 has none."""
+    database = Database(server.url, use_pgvector=None)
+    try:
+        pool = await database._connect()
+        if not database.pgvector:
+            available = await pool.fetchval("SELECT count(*) FROM pg_available_extensions WHERE name = 'vector'")
+            assert not available  # only a server without the extension may take the exact path
+            pytest.skip("this PostgreSQL has no pgvector extension (Debian 12 does not package it)")
+        await database.store_document("k", "a", "text a")
+        await database.store_text_piece("k", "a", TextPiece("east", [1.0, 0.0, 0.0]))
+        await database.store_text_piece("k", "a", TextPiece("north", [0.0, 1.0, 0.0]))
+        results = await database.search_text("k", [2.0, 0.1, 0.0], 10, 0.5)
+        assert [(h.text_piece.text, h.text_piece.embedding) for h in results] == [("east", [1.0, 0.0, 0.0])]
+        with pytest.raises(ConfigError, match="4 dimensions"):
+            await database.search_text("k", [1.0, 0.0, 0.0, 0.0], 10, 2.0)
+    finally:
+        pool = await database._connect()
+        await pool.execute("DROP TABLE IF EXISTS autonomy_knowledge_documents, autonomy_knowledge_pieces")
+        await database.close()
