@@ -50,9 +50,12 @@ def _zone_for_websocket(gateway: Any, websocket: WebSocket) -> tuple[str | None,
     scheme, _, key = websocket.headers.get("authorization", "").partition(" ")
     if scheme.lower() == "bearer" and key.strip():
         return gateway.keys.zone_for(key.strip()), None
-    for protocol in websocket.scope.get("subprotocols") or []:
+    offered = websocket.scope.get("subprotocols") or []
+    for protocol in offered:
         if protocol.startswith(_SUBPROTOCOL_KEY):
-            return gateway.keys.zone_for(protocol[len(_SUBPROTOCOL_KEY):]), "realtime"
+            # answered with "realtime" when offered (as OpenAI does), never with the key itself
+            answer = "realtime" if "realtime" in offered else None
+            return gateway.keys.zone_for(protocol[len(_SUBPROTOCOL_KEY):]), answer
     return None, None
 
 
