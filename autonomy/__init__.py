@@ -30,6 +30,7 @@ from autonomy.agents import (
 )
 from autonomy.agents.protocol import AssistantMessage, SystemMessage, ToolCallResponseMessage, UserMessage
 from autonomy.agents.repl import Repl
+from autonomy.agents.voice import VoiceConfig
 from autonomy.assembly import assemble as _assemble
 from autonomy.errors import *  # noqa: F403
 from autonomy.errors import __all__ as _errors_all
@@ -37,6 +38,23 @@ from autonomy.evals import Eval, Metric, TestCase, TestError, TestOk
 from autonomy.flows import END, START, Flow, FlowOperation, FlowReference
 from autonomy.gather import gather
 from autonomy.http import HttpServer, NodeDep, WebSocketNodeDep
+from autonomy.knowledge import (
+    Chunker,
+    Database,
+    InMemory,
+    Knowledge,
+    KnowledgeAggregator,
+    KnowledgeProvider,
+    KnowledgeTool,
+    NaiveChunker,
+    NoopKnowledge,
+    SearchableKnowledge,
+    SearchHit,
+    SearchResults,
+    TextExtractor,
+    TextPiece,
+    UnsearchableKnowledge,
+)
 from autonomy.logs import (
     DebugContext,
     InfoContext,
@@ -98,4 +116,7 @@ __all__ = [
     "AssistantMessage", "SystemMessage", "ToolCallResponseMessage", "UserMessage",
     "Model", "Tool", "McpTool", "InvokableTool", "ToolFactory", "FilesystemTools", "Workspace", "WorkspaceMode",
     "McpClient", "McpServer",  # noqa: F405 (from __getattr__)
+    "Knowledge", "KnowledgeProvider", "KnowledgeAggregator", "UnsearchableKnowledge", "SearchableKnowledge",
+    "NoopKnowledge", "Database", "InMemory", "SearchHit", "SearchResults", "TextPiece", "TextExtractor", "Chunker",
+    "NaiveChunker", "KnowledgeTool", "VoiceConfig",
 ]

@@ -25,10 +25,12 @@ from autonomy.agents.repl import Repl
 from autonomy.agents.response import ConversationResponse
 from autonomy.agents.state import State, StateMachine
 from autonomy.agents.subagents import SubagentConfig, Subagents
+from autonomy.agents.voice import VoiceAgent, VoiceConfig, VoiceSession
 
 __all__ = ["Agent", "AgentReference", "ReceiveReference", "Reference", "ConversationResponse", "State",
            "StateMachine", "AgentError", "AgentTimeoutError", "AgentStartTimeoutError", "AgentStopTimeoutError",
            "SendMessageTimeoutError", "key_extractor", "prepare_tools", "system_message", "AskUserForInputTool",
            "ContextSection", "ContextTemplate", "ContextSummaryConfig", "SystemInstructionsSection",
            "FrameworkInstructionsSection", "ConversationHistorySection", "SummarizedHistorySection",
-           "AdditionalContextSection", "WorkspaceReminderSection", "Subagents", "SubagentConfig", "Repl"]
+           "AdditionalContextSection", "WorkspaceReminderSection", "Subagents", "SubagentConfig", "Repl",
+           "VoiceAgent", "VoiceConfig", "VoiceSession"]

@@ -40,7 +40,6 @@ DEFAULT_MAX_ITERATIONS = 1000
 DEFAULT_MAX_EXECUTION_TIME = 600.0
 
 _LATER = {  # upstream arguments of features another part of the project adds: refused only when set
-    "voice": "voice agents (VoiceConfig) are not available yet in this runtime",
     "knowledge": "Agent.start(knowledge=...) was removed upstream: give tools=[KnowledgeTool(knowledge)]",
 }
 
@@ -226,11 +225,10 @@ class Agent:
         (AgentStartTimeoutError). Upstream's ``max_active_messages``/``max_active_tokens`` are
         accepted as the short-term memory limits. ``context_template`` (a ContextTemplate) and
         ``context_summary`` (True or a ContextSummaryConfig dict) are exclusive; ``subagents`` maps
-        roles to SubagentConfig dicts (docs/upstream.md). ``voice`` is not available yet
-        (NotImplementedError).
+        roles to SubagentConfig dicts (docs/upstream.md). ``voice`` (a VoiceConfig dict) serves the agent
+        at the node's ``/agents/{name}/voice`` WebSocket (docs/voice.md).
         """
-        later = {"voice": voice, **kwargs}
-        for key, value in later.items():
+        for key, value in kwargs.items():
             if key in _LATER and value:
                 raise NotImplementedError(f"Agent.start({key}=...): {_LATER[key]}")
         max_messages_in_short_term_memory = kwargs.pop("max_active_messages", None) or max_messages_in_short_term_memory
@@ -239,6 +237,10 @@ class Agent:
         if unknown:
             raise TypeError(f"Agent.start() got unexpected keyword arguments: {', '.join(unknown)}")
         name = validate_address(name if name is not None else secrets.token_hex(12), "agent")
+        if voice is not None and voice is not False:
+            from autonomy.agents.voice import check_voice_config
+
+            voice = check_voice_config(voice)  # refused before anything starts
         tools = list(tools or [])
         if enable_filesystem:
             from autonomy.tools.filesystem import FilesystemTools
@@ -280,7 +282,12 @@ class Agent:
             started = await (asyncio.wait_for(start, timeout) if timeout is not None else start)
         except TimeoutError:
             raise AgentStartTimeoutError(timeout, name) from None
-        return AgentReference(started if isinstance(started, str) else name, node, exposed_as)
+        reference = AgentReference(started if isinstance(started, str) else name, node, exposed_as)
+        if voice is not None and voice is not False:
+            from autonomy.agents.voice import register_voice
+
+            register_voice(node, reference.name, reference, voice)
+        return reference
 
     @staticmethod
     async def start_many(node: Any, instructions: str, number_of_agents: int, model: Any = None,
@@ -317,6 +324,10 @@ class Agent:
 
         When ``timeout`` expires: AgentStopTimeoutError if ``raise_on_timeout``, else a warning.
         The agent's running subagents are stopped with it."""
+
+        from autonomy.agents.voice import unregister_voice
+
+        unregister_voice(node, name)
 
         async def stop() -> None:
             spawner = getattr(node, "_agents", {}).get(name)  # a local agent: its Agent is the factory's owner

@@ -5,6 +5,7 @@ Routes (all need ``Authorization: Bearer <zone key>``; errors are OpenAI-style J
     POST /v1/chat/completions   non-streamed, or SSE when "stream": true (tool calls included)
     POST /v1/embeddings         where the model's provider has embeddings (else 400)
     GET  /v1/models             every configured model name and accepted alias
+    WS   /v1/realtime           the OpenAI Realtime API, relayed (and /v1/audio/speech|transcriptions): voice.py
 
 Statuses: 401 missing/unknown key; 404 unknown model (lists the configured ones, or says how to add a
 provider when there is none); 424 the provider's extra is not installed (names the extra); 429 the model's
@@ -245,4 +246,7 @@ def create_gateway_app(config: GatewayConfig, keys: ZoneKeys, usage: UsageRecord
         usage.record(zone, route.requested, answer.usage)
         return Response(answer.body, media_type="application/json")
 
+    from autonomy.gateway.voice import add_voice_routes
+
+    add_voice_routes(app)
     return app

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Body, FastAPI, HTTPException
 from autonomy import logs
 from autonomy.agents.http_errors import ErrorTranslatingRoute
 from autonomy.agents.routes import add_agent_routes
+from autonomy.agents.voice_routes import add_voice_routes
 from autonomy.http.server import NodeDep
 
 __all__ = ["add_builtin_routes"]
@@ -44,3 +45,4 @@ def add_builtin_routes(app: FastAPI) -> None:
     """Add the node's built-in routes to ``app`` (after the user's own, which win on conflicts)."""
     app.include_router(router)
     add_agent_routes(app)
+    add_voice_routes(app)

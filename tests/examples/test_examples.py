@@ -3,13 +3,15 @@
 The cluster's model gateway uses the fake OpenAI-compatible endpoint (in this test process, on
 127.0.0.1) as its default provider: one `autonomy cluster model add` command, as for a real provider.
 Agents in the pods reach the model only through the gateway. `examples/fanout` runs in
-tests/cluster/test_fabric_zone.py.
+tests/cluster/test_fabric_zone.py. `examples/knowledge` adds the gateway's embedded MiniLM for its
+embeddings; `examples/voice` adds a fake realtime endpoint (tests/support/fake_realtime.py).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -169,3 +171,59 @@ def test_review_delegates_to_subagents_on_the_runner_clones_and_keeps_notes(clus
     assert [m["content"]["text"] for m in response.json() if m["role"] == "tool"][1].startswith(
         "Wrote ") and response.json()[-1]["content"]["text"] == "Reviewed."
     cluster.run("zone", "delete", "review")
+
+
+@pytest.mark.slow
+def test_knowledge_agent_searches_local_documents_embedded_by_the_gateway(cluster, llm):
+    """An upstream-style knowledge app: local Markdown and HTML, embeddings from the gateway's MiniLM."""
+    cluster.run("cluster", "model", "add", "minilm", "--kind", "embedded", "--model", "embed-english")
+    try:
+        url = cluster.deploy("knowledge")
+        llm.reply(tool_calls=[("search_handbook", {"query": "how long do I have to send something back"})])
+        llm.reply("You have 30 days.")
+        deadline = time.monotonic() + 90
+        with public(url) as client:  # main() embeds the documents before it starts the agent
+            while client.get("/agents/librarian").status_code == 404 and time.monotonic() < deadline:
+                time.sleep(0.5)
+        response = post(url, "/agents/librarian", {"message": "Can I still return my shoes after three weeks?"})
+        assert response.status_code == 200, response.text + cluster.run("zone", "logs", "knowledge")
+        found = next(m for m in response.json() if m["role"] == "tool")["content"]["text"]
+        assert found.startswith("Document name: returns\n- # Returns\n\nUnworn items may be returned within 30 days")
+        assert response.json()[-1]["content"]["text"] == "You have 30 days."
+        cluster.run("zone", "delete", "knowledge")
+    finally:
+        cluster.run("cluster", "model", "remove", "minilm")
+
+
+@pytest.mark.slow
+def test_voice_agent_talks_through_the_public_url_and_the_gateways_realtime_relay(cluster, llm):
+    """An upstream-style voice app against a fake realtime endpoint, over real WebSockets end to end."""
+    from websockets.sync.client import connect
+
+    from tests.support.fake_realtime import ThreadedFakeRealtime
+
+    with ThreadedFakeRealtime(heard="Will it rain tomorrow?") as realtime:
+        env = dict(cluster.env, VOICE_EXAMPLE_KEY=realtime.api_key)
+        subprocess.run([AUTONOMY, "cluster", "model", "add", "voice", "--url", realtime.base_url, "--api-key-env",
+                        "VOICE_EXAMPLE_KEY", "--model", "gpt-4o-realtime-preview"], env=env, check=True,
+                       capture_output=True, timeout=60)
+        try:
+            url = httpx.URL(cluster.deploy("voice"))
+            llm.reply("No rain tomorrow, just sun.")
+            sock = socket.create_connection(("127.0.0.1", url.port), timeout=30)
+            with connect(f"ws://{url.host}:{url.port}/agents/vera/voice", sock=sock, proxy=None,
+                         open_timeout=30) as ws:
+                events = []
+                while not events or events[-1]["type"] != "session.updated":
+                    events.append(json.loads(ws.recv(timeout=60)))
+                ws.send(b"\x00\x01" * 400)
+                ws.send(json.dumps({"type": "input_audio_buffer.commit"}))
+                while events[-1]["type"] != "response.audio_transcript.done":
+                    events.append(json.loads(ws.recv(timeout=60)))
+            assert events[-1]["transcript"] == "Here is what I found: No rain tomorrow, just sun."
+            assert realtime.audio == b"\x00\x01" * 400
+            assert realtime.headers[-1]["authorization"] == f"Bearer {realtime.api_key}"
+            assert llm.completion_requests()[-1].json["messages"][-1]["content"] == "Will it rain tomorrow?"
+            cluster.run("zone", "delete", "voice")
+        finally:
+            cluster.run("cluster", "model", "remove", "voice")

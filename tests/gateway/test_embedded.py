@@ -83,10 +83,11 @@ async def test_forced_tool_choice_gives_a_proper_tool_call(offline: tuple[Runnin
         assert name == "get_time" and isinstance(json.loads(arguments).get("timezone"), str)
 
 
-async def test_embedded_model_has_no_embeddings(offline: tuple[RunningGateway, openai.AsyncOpenAI]) -> None:
+async def test_embedded_provider_embeds_with_minilm(offline: tuple[RunningGateway, openai.AsyncOpenAI]) -> None:
+    # not the chat model: the embedded all-MiniLM-L6-v2 (tests/gateway/test_local_embeddings.py)
     _, client = offline
-    with pytest.raises(openai.BadRequestError, match="'local'"):
-        await client.embeddings.create(model="smollm2", input=["x"])
+    answer = await client.embeddings.create(model="smollm2", input=["x"])
+    assert len(answer.data[0].embedding) == 384
 
 
 def test_a_missing_or_foreign_file_is_refused_before_loading(tmp_path: object) -> None:

@@ -5,12 +5,15 @@ construction, so a gateway whose config names the embedded model still starts) a
 request at a time. Plain answers stream token by token; answers to requests with tools are
 generated whole (the text must be read to know whether it is a tool call) and then sent as the
 chunks a stream would carry. Streamed usage counts one token per streamed chunk and tokenizes the
-prompt text (close to, not exactly, the model's own count). No embeddings.
+prompt text (close to, not exactly, the model's own count). Embeddings come from the embedded
+all-MiniLM-L6-v2 (the ``[embeddings]`` extra), not from the chat model.
 """
 
 from __future__ import annotations
 
+import base64
 import json
+import struct
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -20,7 +23,7 @@ from typing import Any
 from autonomy.gateway import adapter
 from autonomy.gateway.config import ProviderConfig
 from autonomy.gateway.local_model import LocalModel, load_local_model, require_llama_cpp
-from autonomy.gateway.providers.base import DONE, Completion, NotSupported, UpstreamError, encode_sse
+from autonomy.gateway.providers.base import DONE, Completion, UpstreamError, encode_sse
 from autonomy.gateway.routing import Route
 
 __all__ = ["EmbeddedProvider"]
@@ -112,7 +115,27 @@ class EmbeddedProvider:
         yield DONE
 
     async def embed(self, route: Route, body: dict[str, Any]) -> Completion:
-        raise NotSupported(self.config.name, "embeddings (the embedded chat model does not make them)")
+        """Embeddings from the embedded all-MiniLM-L6-v2 (autonomy/gateway/local_embeddings.py), whatever
+        the name; 424 when its packages are missing, 400 for an input that is not text."""
+        from autonomy.gateway.local_embeddings import load_embedder
+
+        texts = body.get("input")
+        texts = [texts] if isinstance(texts, str) else texts
+        if not isinstance(texts, list) or not all(isinstance(t, str) for t in texts):
+            raise _bad_request(self.config.name, "'input' must be a string or a list of strings (token arrays "
+                                                 "are not accepted by the embedded model)")
+        encoding = body.get("encoding_format") or "float"
+        if encoding not in ("float", "base64"):
+            raise _bad_request(self.config.name, f"'encoding_format' = {encoding!r}: use 'float' or 'base64'")
+        embedder = await load_embedder()
+        vectors, tokens = await embedder.embed(texts)
+        usage = {"prompt_tokens": tokens, "total_tokens": tokens}
+        # base64 (what the OpenAI SDK asks for): the float32 little-endian bytes, as OpenAI sends them
+        data = [{"object": "embedding", "index": i,
+                 "embedding": base64.b64encode(struct.pack(f"<{len(v)}f", *v)).decode() if encoding == "base64" else v}
+                for i, v in enumerate(vectors)]
+        answer = {"object": "list", "model": route.requested, "usage": usage, "data": data}
+        return Completion(json.dumps(answer).encode(), usage)
 
     async def aclose(self) -> None:
         """Nothing to close: the loaded model is shared by the process (see local_model)."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 
@@ -91,7 +92,24 @@ class OpenAICompatibleProvider:
 
     async def _send(self, path: str, route: Route, body: dict[str, Any], stream: bool) -> httpx.Response:
         payload = json.dumps({**body, "model": route.upstream_model}, separators=(",", ":")).encode()
-        headers = self._headers()
+        return await self._post(path, route, payload, self._headers(), stream)
+
+    async def forward(self, path: str, route: Route, content: bytes, content_type: str) -> httpx.Response:
+        """POST ``content`` as is (e.g. a multipart audio upload) to ``path``; the read response (with retries)."""
+        headers = {**self._headers(), "content-type": content_type}
+        return await self._post(path, route, content, headers, False)
+
+    def realtime(self, route: Route) -> tuple[str, dict[str, str]]:
+        """The upstream's Realtime WebSocket URL for ``route`` and the headers to open it with."""
+        base = self._base.replace("https://", "wss://", 1).replace("http://", "ws://", 1)
+        headers = {"OpenAI-Beta": "realtime=v1"}
+        key = read_api_key(self.config)
+        if key:
+            headers["Authorization"] = f"Bearer {key}"
+        return f"{base}/realtime?model={quote(route.upstream_model, safe='')}", headers
+
+    async def _post(self, path: str, route: Route, payload: bytes, headers: dict[str, str],
+                    stream: bool) -> httpx.Response:
         url = self._base + path
 
         async def attempt() -> httpx.Response:
