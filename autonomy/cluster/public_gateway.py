@@ -197,8 +197,8 @@ class PublicGateway:
                 if head.upgrade:  # another protocol from here on: bytes as they are
                     await _pipe(reader, up_writer)
                     return None
-                if single:
-                    break
+                if single:  # the upstream answers, then closes: no half-close, uvicorn would drop the answer
+                    return None
                 first = False
                 head = await read_head(reader, self.limits, first)
         except RequestRefused as exc:

@@ -113,4 +113,4 @@ def test_zone_urls_have_a_form_for_any_client_and_listings_keep_them_whole(stopp
 
 def test_a_missing_dir_is_named(cli: Cli, tmp_path: Path) -> None:
     refused = cli("zone", "deploy", "--dir", str(tmp_path / "missing"))
-    assert refused.code == 1 and "missing: does not exist: --dir must name the zone's directory" in refused.stderr
+    assert refused.code == 3 and "missing: does not exist: --dir must name the zone's directory" in refused.stderr
