@@ -113,7 +113,7 @@ def test_logs_stream_as_they_are_written(console_cluster: ConsoleCluster) -> Non
 
 
 def test_each_agent_turn_shows_as_a_trace_from_the_clusters_collector(console_cluster: ConsoleCluster) -> None:
-    from tests.cluster.conftest import wait_until
+    from tests.support.until import until_sync as wait_until
 
     c = console_cluster
     c.llm.reset()
@@ -136,7 +136,8 @@ def test_each_agent_turn_shows_as_a_trace_from_the_clusters_collector(console_cl
 def test_a_fan_out_request_is_one_trace_from_the_main_node_to_each_runner(console_cluster: ConsoleCluster) -> None:
     from pathlib import Path
 
-    from tests.cluster.conftest import deploy, wait_until
+    from tests.cluster.conftest import deploy
+    from tests.support.until import until_sync as wait_until
 
     c = console_cluster
     deploy(c.client, Path(__file__).resolve().parents[2] / "examples" / "fanout")
