@@ -43,6 +43,7 @@ from autonomy.transport.credentials import NodeCredentials, load_node_credential
 from autonomy.transport.frames import ERROR_HEADER, Subjects, decode_error, encode_error
 from autonomy.transport.host import Host, ReplyMailbox
 from autonomy.transport.presence import Presence, heartbeat_interval_from_env
+from autonomy.transport.ring_presence import RingPresence
 
 if TYPE_CHECKING:
     from nats.aio.client import Client
@@ -100,12 +101,13 @@ class NatsTransport:
     is_remote = True
 
     def __init__(self, config: FabricConfig, *, heartbeat_interval: float | None = None,
-                 connect_timeout: float = 5.0) -> None:
+                 connect_timeout: float = 5.0, presence: type[Presence] = RingPresence) -> None:
         if not config.urls:
             raise FabricError("AUTONOMY_FABRIC_URL names no server: give one or more NATS URLs, comma separated")
         self.config = config
         self.heartbeat_interval = heartbeat_interval or heartbeat_interval_from_env()
         self.connect_timeout = connect_timeout
+        self._presence_class = presence  # Presence (broadcast heartbeats) is kept as the scale benchmark's baseline
         self.credentials: NodeCredentials | None = None
         self._nc: Client | None = None
         self._node: Host | None = None
@@ -144,7 +146,7 @@ class NatsTransport:
                                      pending_bytes_limit=-1)
             await self._nc.subscribe(subjects.reply_prefix + ">", cb=self._on_reply,
                                      pending_msgs_limit=1_000_000, pending_bytes_limit=-1)
-            self._presence = Presence(self._nc, subjects, self._node_left, interval=self.heartbeat_interval)
+            self._presence = self._presence_class(self._nc, subjects, self._node_left, interval=self.heartbeat_interval)
             await self._presence.start()
             # nats-py annotates an int; any seconds work (it is handed to asyncio.wait_for)
             await self._nc.flush(timeout=self.connect_timeout)  # type: ignore[arg-type]
@@ -179,6 +181,9 @@ class NatsTransport:
 
         async def on_reconnected() -> None:
             logger.info("reconnected to the fabric at %s", where)
+            rejoin = getattr(self._presence, "rejoin", None)
+            if rejoin is not None and not self._stopping:
+                await rejoin()
 
         connected = False
         try:
