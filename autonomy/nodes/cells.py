@@ -67,18 +67,27 @@ class WorkerContext:
 class WorkerCell:
     """One worker at one address: a queue that exists only while messages are pending."""
 
-    __slots__ = ("address", "worker", "node", "internal", "exposed_as", "_queue", "_task", "_stopped")
+    __slots__ = ("address", "worker", "node", "_options", "_queue", "_task", "_stopped")
 
     def __init__(self, node: Any, address: str, worker: Worker, internal: bool = False,
                  exposed_as: str | None = None) -> None:
         self.node = node
         self.address = address
         self.worker = worker
-        self.internal = internal
-        self.exposed_as = exposed_as
+        # (internal, exposed_as), None for the common case: one slot, not two, per idle worker
+        self._options = (internal, exposed_as) if internal or exposed_as else None
         self._queue: deque[tuple[str, ReplyTo | None]] | None = None
         self._task: asyncio.Task[None] | None = None
         self._stopped = False
+
+    @property
+    def internal(self) -> bool:
+        """Hidden from ``list_workers``."""
+        return self._options is not None and self._options[0]
+
+    @property
+    def exposed_as(self) -> str | None:
+        return self._options[1] if self._options is not None else None
 
     @property
     def busy(self) -> bool:
@@ -105,7 +114,14 @@ class WorkerCell:
         assert queue is not None
         node, address, handle = self.node, self.address, self.worker.handle_message
         try:
-            while queue:
+            while True:
+                if not queue:
+                    # Stay one loop turn: a sender waiting on our reply usually sends its next message
+                    # in that turn, and reusing this task saves creating one per message (sequential
+                    # request/reply). An idle cell still ends up with no task.
+                    await asyncio.sleep(0)
+                    if not queue:
+                        break
                 message, reply_to = queue.popleft()
                 try:
                     await handle(WorkerContext(node, address, reply_to), message)

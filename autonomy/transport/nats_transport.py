@@ -44,6 +44,7 @@ from autonomy.transport.frames import ERROR_HEADER, Subjects, decode_error, enco
 from autonomy.transport.host import Host, ReplyMailbox
 from autonomy.transport.presence import Presence, heartbeat_interval_from_env
 from autonomy.transport.ring_presence import RingPresence
+from autonomy.transport.timers import expire
 
 if TYPE_CHECKING:
     from nats.aio.client import Client
@@ -240,21 +241,19 @@ class NatsTransport:
     async def request(self, node_name: str, address: str, message: str, timeout: float | None) -> str:
         nc, subject, payload = self._outbound(node_name, address, message)
         token = f"~{next(self._tokens)}"
-        future: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[str] = loop.create_future()
         self._pending[token] = (future, node_name)
+        timer = None if timeout is None else loop.call_later(timeout, expire, future, DeliveryTimeout, address,
+                                                             timeout, node_name)
         try:
             await nc.publish(subject, payload, reply=self._subjects.reply_prefix + token)  # type: ignore[union-attr]
-            if timeout is None:
-                return await future
-            async with asyncio.timeout(timeout):
-                return await future
-        except TimeoutError:
-            if future.done() and not future.cancelled() and future.exception() is not None:
-                raise  # a DeliveryTimeout from the remote side
-            raise DeliveryTimeout(address, timeout or 0.0, node_name) from None
+            return await future
         except nats.errors.Error as exc:
             raise FabricError(f"Cannot send to node {node_name!r}: {exc}") from exc
         finally:
+            if timer is not None:
+                timer.cancel()
             self._pending.pop(token, None)
 
     async def send(self, node_name: str, address: str, message: str, reply_to: ReplyMailbox | None) -> None:
