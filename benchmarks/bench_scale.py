@@ -85,11 +85,14 @@ async def _presence_at(n: int, url: str, creds: ClusterCredentials, creds_file: 
     rss = (process.memory_info().rss - rss_before) / n
     counts = [node.transport._nc.stats for node in nodes]
     before = sum(c["in_msgs"] + c["out_msgs"] for c in counts)
+    cpu_before = sum(process.cpu_times()[:2])
     await asyncio.sleep(IDLE_WINDOW)
+    cpu = sum(process.cpu_times()[:2]) - cpu_before
     after = sum(c["in_msgs"] + c["out_msgs"] for c in counts)
     for first in range(0, n, 50):
         await asyncio.gather(*(node.stop() for node in nodes[first:first + 50]))
-    return {"join": joined, "msgs": (after - before) / n / IDLE_WINDOW, "rss": rss}
+    return {"join": joined, "msgs": (after - before) / n / IDLE_WINDOW, "rss": rss,
+            "cpu_ms": cpu / IDLE_WINDOW / n * 1000}
 
 
 async def presence() -> dict[str, dict[int, dict[str, float]]]:
@@ -244,15 +247,18 @@ def report(figures: dict[str, Any]) -> None:
           "docstring; what the shortfalls are made of: the notes under this table.\n")
     if "presence" in figures:
         p = figures["presence"]
-        print("| nodes | join: every node lists every other | presence msgs per node per s | RSS per node "
-              "| heartbeats (before): msgs per node per s | heartbeats: join |")
-        print("|---|---|---|---|---|---|")
+        print("| nodes | join: every node lists every other (per node) | presence msgs per node per s "
+              "| idle CPU per node | RSS per node | heartbeats (before): msgs per node per s | heartbeats: join "
+              "| heartbeats: idle CPU per node |")
+        print("|---|---|---|---|---|---|---|---|")
         for n in SIZES:
             r = p["ring"][n]
             h = p["heartbeat"].get(n)
             hb = f"{h['msgs']:,.1f}" if h else f"({n:,} by construction)"
             hj = f"{h['join']:.2f} s" if h else "-"
-            print(f"| {n:,} | {r['join']:.2f} s | {r['msgs']:.1f} | {r['rss'] / 1024:,.0f} KiB | {hb} | {hj} |")
+            hc = f"{h['cpu_ms']:.2f} ms/s" if h else "-"
+            print(f"| {n:,} | {r['join']:.2f} s ({r['join'] / n * 1000:.0f} ms) | {r['msgs']:.1f} "
+                  f"| {r['cpu_ms']:.2f} ms/s | {r['rss'] / 1024:,.0f} KiB | {hb} | {hj} | {hc} |")
         low, high = p["ring"][SIZES[0]], p["ring"][SIZES[-1]]
         print(f"\nPresence cost per node from {SIZES[0]} to {SIZES[-1]} nodes: {high['msgs'] / low['msgs']:.2f}x "
               f"messages, {high['rss'] / low['rss']:.2f}x RSS (flat = 1x; broadcast heartbeats grow as N).\n")

@@ -104,42 +104,52 @@ class RingPresence(Presence):
         await self._nc.publish(self._subjects.presence_prefix + self._subjects.me, _HELLO)
 
     async def _announce(self) -> None:
-        inbox = self._nc.new_inbox()
-        sub = await self._nc.subscribe(inbox)
-        try:
-            me = self._subjects.me
-            await self._nc.publish(self._subjects.discover, f"{me} {self._instance}".encode(), reply=inbox)
-            answered: set[str] = set()
-            expected = 0
-            deadline = self._loop.time() + self.join_wait
-            while not answered or len(answered) < expected:
-                remaining = deadline - self._loop.time()
-                if remaining <= 0:
-                    break
-                try:
-                    msg = await sub.next_msg(timeout=remaining)
-                except nats.errors.TimeoutError:
-                    break
-                if msg.headers and msg.headers.get("Status") == "503":
-                    break  # nobody else is in the fabric
-                try:
-                    data = json.loads(msg.data)
-                    sender, count = str(data["node"]), int(data["count"])
-                except (ValueError, KeyError, TypeError):
-                    logger.warning("ignoring a malformed discovery answer: %r", msg.data[:200])
-                    continue
-                if sender == me:
-                    from autonomy.errors import FabricError
+        me = self._subjects.me
+        answered: set[str] = set()
+        expected = 0
+        twin = False
+        done = asyncio.Event()
 
-                    raise FabricError(f"A node named {me!r} is already in this cluster's fabric: node names "
-                                      "must be unique in a cluster (set NODE to another name)")
-                answered.add(sender)
-                self.saw(sender)
-                # A count larger than the answers that can come (a crashed node others still list,
-                # maybe a restarted pod of our name) makes us wait until the deadline, not longer.
-                expected = max(expected, count)
-        finally:
-            await sub.unsubscribe()
+        async def on_answer(msg: Msg) -> None:
+            nonlocal expected, twin
+            if msg.headers and msg.headers.get("Status") == "503":
+                done.set()  # nobody else is in the fabric
+                return
+            try:
+                data = json.loads(msg.data)
+                sender, count = str(data["node"]), int(data["count"])
+            except (ValueError, KeyError, TypeError):
+                logger.warning("ignoring a malformed discovery answer: %r", msg.data[:200])
+                return
+            if sender == me:
+                twin = True
+                done.set()
+                if self._joined:
+                    logger.error("another node named %s answered after this one joined: node names must be "
+                                 "unique in a cluster (set NODE to another name)", me)
+                return
+            answered.add(sender)
+            self.saw(sender)
+            # A count larger than the answers that can come (a crashed node others still list,
+            # maybe a restarted pod of our name) makes us wait until the deadline, not longer.
+            expected = max(expected, count)
+            if len(answered) >= expected:
+                done.set()
+
+        # The inbox stays subscribed until leave(): answers later than join_wait (hundreds of
+        # nodes on a busy machine) still introduce their senders; there are no heartbeats to do it.
+        inbox = self._nc.new_inbox()
+        self._subs.append(await self._nc.subscribe(inbox, cb=on_answer))
+        await self._nc.publish(self._subjects.discover, f"{me} {self._instance}".encode(), reply=inbox)
+        try:
+            await asyncio.wait_for(done.wait(), self.join_wait)
+        except TimeoutError:
+            pass
+        if twin:
+            from autonomy.errors import FabricError
+
+            raise FabricError(f"A node named {me!r} is already in this cluster's fabric: node names "
+                              "must be unique in a cluster (set NODE to another name)")
 
     async def run(self) -> None:
         """Watch this node's ring successors until cancelled. Failures are logged, not fatal."""
