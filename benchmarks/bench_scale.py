@@ -236,6 +236,91 @@ async def http() -> dict[str, float]:
     return await http_turn()
 
 
+# ---- clones on the local cluster ---------------------------------------------------------------------
+
+CLONES = 50
+_ZONE_YAML = f"""name: clones
+pods:
+  - name: runner-pod
+    clones: {CLONES}
+    containers:
+      - name: runner
+        image: runner
+"""
+_RUNNER = "from autonomy import Node\n\nNode.start()\n"
+_DOCKERFILE = 'FROM ghcr.io/build-trust/autonomy-python\nCOPY . .\nENTRYPOINT ["python", "main.py"]\n'
+
+
+def _import_seconds() -> float:
+    """Wall seconds of ``python -c 'import autonomy'`` in a fresh process (best of 3)."""
+    import subprocess
+
+    best = float("inf")
+    for _ in range(3):
+        start = time.perf_counter()
+        subprocess.run([sys.executable, "-c", "import autonomy"], check=True)
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+async def clones() -> dict[str, float]:
+    """``clones: 50`` of a bare runner on a fresh local cluster: deploy until every clone has joined."""
+    import shutil
+
+    from autonomy.cluster import ClusterClient
+    from autonomy.zones.loading import load_zone
+
+    home = Path(tempfile.mkdtemp(prefix="abs-", dir="/tmp"))
+    source = home / "zone"
+    (source / "images" / "runner").mkdir(parents=True)
+    (source / "autonomy.yaml").write_text(_ZONE_YAML)
+    (source / "images" / "runner" / "main.py").write_text(_RUNNER)
+    (source / "images" / "runner" / "Dockerfile").write_text(_DOCKERFILE)
+    os.environ["AUTONOMY_PUBLIC_PORT"] = "0"
+    client = ClusterClient(home / "cluster")
+    try:
+        info = await asyncio.to_thread(client.enroll)
+        fabric = FabricConfig((info["fabric_url"],), str(home / "cluster" / "fabric" / "node.json"))
+        observer = await Node.create(f"{info['id']}-bench-observer", cluster=info["id"], fabric=fabric)
+        prefix = f"{info['id']}-clones-"
+        loop = asyncio.get_running_loop()
+        try:
+            start = loop.time()
+
+            def deploy() -> float:
+                for event in client.deploy(load_zone(source), {}, source):
+                    if event["event"] == "done":
+                        return loop.time() - start
+                raise RuntimeError("no done event")
+
+            done = await asyncio.to_thread(deploy)
+            while sum(1 for n in await observer.list_nodes() if n.startswith(prefix)) < CLONES:
+                if loop.time() - start > 300:
+                    raise RuntimeError(f"{CLONES} clones did not join in 300 s")
+                await asyncio.sleep(0.05)
+            joined = loop.time() - start
+            status = await asyncio.to_thread(client.zone_status, "clones")
+            pids = [c["pid"] for pod in status["pods"] for c in pod.get("containers", []) if c.get("pid")]
+            rss = cpu = 0.0
+            for pid in pids:
+                try:
+                    proc = psutil.Process(pid)
+                    for p in [proc, *proc.children(recursive=True)]:
+                        rss += p.memory_info().rss
+                        cpu += sum(p.cpu_times()[:2])
+                except psutil.NoSuchProcess:
+                    pass
+            await asyncio.to_thread(client.delete_zone, "clones")
+        finally:
+            await observer.stop()
+    finally:
+        await asyncio.to_thread(client.stop)
+        shutil.rmtree(home, ignore_errors=True)
+    count = max(len(pids), 1)
+    return {"done": done, "joined": joined, "rss": rss / count, "cpu": cpu / count, "processes": len(pids),
+            "import": await asyncio.to_thread(_import_seconds)}
+
+
 # ---- report -----------------------------------------------------------------------------------------
 
 
@@ -288,6 +373,13 @@ def report(figures: dict[str, Any]) -> None:
         ratio = h["agent"] / h["fastapi"]
         rows.append(f"| agent turn over HTTP | {h['agent']:,.0f} req/s | FastAPI echo {h['fastapi']:,.0f} | "
                     f"{ratio:.2f}x | >= 0.8x {_met(ratio >= 0.8)} |")
+    if "clones" in figures:
+        k = figures["clones"]
+        rows.append(f"| local cluster, `clones: {CLONES}` of a bare runner: deploy until every clone joined | "
+                    f"{k['joined']:.1f} s (done event {k['done']:.1f} s) | - | - | < 15 s {_met(k['joined'] < 15)} |")
+        rows.append(f"| same, per clone ({k['processes']} processes) | CPU {k['cpu']:.2f} s, RSS "
+                    f"{k['rss'] / 2**20:.0f} MiB | `python -c 'import autonomy'` {k['import']:.2f} s | "
+                    f"{k['import'] / max(k['cpu'], 1e-9):.2f} of the CPU | (reported) |")
     if rows:
         print("| measure | autonomy | baseline (same run) | ratio | goal |")
         print("|---|---|---|---|---|")
@@ -304,6 +396,9 @@ async def run(parts: list[str]) -> dict[str, Any]:
     if "node" in parts:
         figures["node"] = {"seq": await sequential(), "idle": await idle_workers()}
         print(f"node: {figures['node']}", file=sys.stderr, flush=True)
+    if "clones" in parts:
+        figures["clones"] = await clones()
+        print(f"clones: {figures['clones']}", file=sys.stderr, flush=True)
     if "http" in parts:
         figures["http"] = await http()
         print(f"http: {figures['http']}", file=sys.stderr, flush=True)
@@ -311,7 +406,7 @@ async def run(parts: list[str]) -> dict[str, Any]:
 
 
 def main(argv: list[str]) -> None:
-    parts = argv or ["presence", "collab", "node", "http"]
+    parts = argv or ["presence", "collab", "node", "clones", "http"]
     with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
         figures = runner.run(run(parts))
     report(figures)
