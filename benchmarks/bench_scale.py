@@ -231,9 +231,25 @@ async def idle_workers() -> dict[str, float]:
 
 
 async def http() -> dict[str, float]:
-    from benchmarks.bench_agents import http_turn
+    """Requests/s and the server's CPU per request (user + system of its process: on a shared
+    machine the throughput swings with the neighbours' load, the CPU a request costs much less).
+    Alternated: echo, agent, echo, agent."""
+    from benchmarks.bench_agents import HTTP_REQUESTS, ROUNDS, _load, _start_server
 
-    return await http_turn()
+    rates: dict[str, float] = {}
+    for kind, path in (("fastapi", "/echo"), ("agent", "/agents/bench")) * 2:
+        proc, port = _start_server(kind)
+        try:
+            server = psutil.Process(proc.pid)
+            before = sum(server.cpu_times()[:2])
+            rate = await _load(port, path, {"message": "hi", "scope": "s"})
+            cpu = (sum(server.cpu_times()[:2]) - before) / (HTTP_REQUESTS // 16 * 16 * ROUNDS)
+        finally:
+            proc.terminate()
+            proc.wait()
+        rates[kind] = max(rates.get(kind, 0.0), rate)
+        rates[f"{kind}_cpu"] = min(rates.get(f"{kind}_cpu", float("inf")), cpu)
+    return rates
 
 
 # ---- clones on the local cluster ---------------------------------------------------------------------
@@ -373,6 +389,9 @@ def report(figures: dict[str, Any]) -> None:
         ratio = h["agent"] / h["fastapi"]
         rows.append(f"| agent turn over HTTP | {h['agent']:,.0f} req/s | FastAPI echo {h['fastapi']:,.0f} | "
                     f"{ratio:.2f}x | >= 0.8x {_met(ratio >= 0.8)} |")
+        cpu_ratio = h["fastapi_cpu"] / h["agent_cpu"]
+        rows.append(f"| same, server CPU per request | {h['agent_cpu'] * 1e6:,.0f} µs | FastAPI echo "
+                    f"{h['fastapi_cpu'] * 1e6:,.0f} µs | {cpu_ratio:.2f}x | >= 0.8x {_met(cpu_ratio >= 0.8)} |")
     if "clones" in figures:
         k = figures["clones"]
         rows.append(f"| local cluster, `clones: {CLONES}` of a bare runner: deploy until every clone joined | "
