@@ -410,6 +410,44 @@ def report(figures: dict[str, Any]) -> None:
         print("\n".join(rows))
 
 
+NOTES = """
+Notes (what the shortfalls are made of; profiles taken with cProfile on this machine):
+
+* **Presence**: per node, 2 pings sent and ~2 answered per second (in + out = 8 messages) at any
+  size; the broadcast heartbeats it replaces cost N per node per second. Below 8 at 500 nodes: one
+  process hosts all 500 nodes' connections, so a ping round takes longer than its interval. Join
+  time is the time for 25-node batches to join one after another until all N list all N; every
+  join costs the cluster O(N) small messages (the newcomer's question to all, their counts back,
+  its hello to all), so joining N nodes costs O(N^2) in all, but O(N) per node.
+* **Collaboration**: the whole cluster (20 nodes' NATS connections, 1,000 agents, the model's 50 ms
+  timers) runs in this one process on a shared 2-core machine. A remote turn costs the CPU shown
+  (two TLS NATS messages each way through nats-py, the agent's turn: decode, memory, model call,
+  encode, and the tasks each step creates); the ideal leaves 50 us per turn on one core. The loop
+  floor (1,000 bare 50 ms sleeps per round) shows what the machine gives at that moment. Spread
+  over processes (one per node, as deployed) the per-turn cost is spread over cores; in one process
+  it is the ceiling: about 1 / (CPU per turn) turns/s.
+* **Request/reply in one node**: `timeout=` was 0.40-0.53x the floor because `asyncio.timeout()`
+  costs a context manager, a task lookup and a cancellation per call; a loop timer that fails the
+  future (`autonomy/transport/timers.py`) costs one timer. A worker's drain task now stays one loop
+  turn, which saves a task per message for a sequential sender.
+* **Idle workers**: a second dict entry per worker (the node kept workers both in its routes and in
+  a dict of workers) and two slots for rarely set options were ~40 B of ~290 B.
+* **HTTP turn**: throughput swings with the neighbours' load, so the server's CPU per request is
+  shown too. Profiled, a turn made ~1,700 Python calls per request against ~750 for the FastAPI
+  echo endpoint, and the agent's own work was ~11% of the server's time: most of the rest was
+  FastAPI's per-request routing and dependency machinery, which `autonomy/agents/fast_path.py` now
+  skips (same handler, same answers). What remains above the echo endpoint is the turn itself
+  (its OpenAI-form conversion of the short-term memory, memory writes, the JSON codec, ~60 us).
+* **Clones**: per clone, the CPU is mostly Python start-up and imports, and most of the imports are
+  FastAPI and uvicorn, which every node needs at start (upstream's default HTTP server on every
+  node, and the local deployer's readiness probe is that port); agents are imported by the node's
+  built-in HTTP routes at start too, so lazy-importing them in `autonomy/__init__` would save
+  nothing in a node process. Not done here: a lighter default HTTP server that loads FastAPI only
+  for a user's app, or a fork server in the local runtime that imports autonomy once and forks each
+  clone. The deploy waits on 50 processes starting at once on 2 shared cores.
+"""
+
+
 async def run(parts: list[str]) -> dict[str, Any]:
     figures: dict[str, Any] = {}
     if "presence" in parts:
@@ -434,6 +472,7 @@ def main(argv: list[str]) -> None:
     with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
         figures = runner.run(run(parts))
     report(figures)
+    print(NOTES)
 
 
 if __name__ == "__main__":
