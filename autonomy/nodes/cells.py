@@ -116,10 +116,14 @@ class WorkerCell:
         try:
             while True:
                 if not queue:
-                    # Stay one loop turn: a sender waiting on our reply usually sends its next message
-                    # in that turn, and reusing this task saves creating one per message (sequential
-                    # request/reply). An idle cell still ends up with no task.
+                    # Stay one loop turn when that pays off on this node (autonomy/nodes/linger.py):
+                    # a sequential sender then hands its next message to this task instead of a new
+                    # one per message. An idle cell still ends up with no task.
+                    linger = node._linger
+                    if not linger.worth_it():
+                        break
                     await asyncio.sleep(0)
+                    linger.record(bool(queue))
                     if not queue:
                         break
                 message, reply_to = queue.popleft()

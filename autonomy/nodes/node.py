@@ -17,6 +17,7 @@ from autonomy.errors import AddressInUse, DeliveryTimeout, InvalidName, WorkerNo
 from autonomy.nodes.address import random_name, validate_address
 from autonomy.nodes.cells import FutureReply, MailboxCell, WorkerCell
 from autonomy.nodes.extensions import EXTENSIONS
+from autonomy.nodes.linger import Linger
 from autonomy.nodes.mailbox import NodeMailbox
 from autonomy.nodes.protocol import ReplyTo, Worker
 from autonomy.nodes.spawner import AgentFactory, KeyExtractor, Spawner
@@ -65,6 +66,7 @@ class Node:
         self._stopped = asyncio.Event()
         self._stopping = False
         self._background: set[asyncio.Task[Any]] = set()
+        self._linger = Linger()  # whether idle-going drain tasks wait one turn (autonomy/nodes/linger.py)
 
     # ---- life cycle -------------------------------------------------------------------------
 

@@ -34,3 +34,15 @@ async def test_listing_and_getting_workers_skips_agents_mailboxes_and_internal_w
         await node.stop_worker("visible")
         assert node.get_worker("visible") is None and await node.list_workers() == []
         mailbox.close()
+
+
+def test_a_node_stops_lingering_when_it_does_not_pay_off_and_tries_again_now_and_then():
+    from autonomy.nodes.linger import Linger
+
+    linger = Linger()
+    while linger.worth_it():  # fan-out: nobody sends in the extra turn
+        linger.record(False)
+    tries = [linger.worth_it() for _ in range(64)]
+    assert tries.count(True) == 2  # one drain in 32 tries again
+    linger.record(True)  # and a sequential sender is back
+    assert all(linger.worth_it() for _ in range(10))
