@@ -195,7 +195,7 @@ def _query(request: Request) -> tuple[bool, float]:
     return stream_text in ("true", "1", "yes", "on"), timeout
 
 
-async def _post(node: Any, name: str, request: Request) -> Response:
+async def handle_post(node: Any, name: str, request: Request) -> Response:
     stream, timeout = _query(request)
     messages, scope, conversation = parse_agent_request(await request.body())
     _check_agent(node, name)
@@ -223,14 +223,14 @@ async def _post(node: Any, name: str, request: Request) -> Response:
 async def post_to_agent(name: str, request: Request) -> Response:
     """Query: ``stream`` (bool, default false), ``timeout`` (seconds, default 180), ``content_size``
     (accepted, unused, as upstream)."""
-    return await _post(_node(request), name, request)
+    return await handle_post(_node(request), name, request)
 
 
 @router.post("/flows/{name}")
 async def post_to_flow(name: str, request: Request) -> Response:
     if _node(request).endpoint(name) is None:
         raise AgentNotFound(name, "Flow", hint="")
-    return await _post(_node(request), name, request)
+    return await handle_post(_node(request), name, request)
 
 
 @router.get("/tools")
@@ -247,5 +247,10 @@ async def get_tool(name: str, request: Request) -> Response:
 
 
 def add_agent_routes(app: FastAPI) -> None:
-    """Add ``/agents...``, ``/flows/{name}`` and ``/tools...`` routes to ``app``."""
+    """Add ``/agents...``, ``/flows/{name}`` and ``/tools...`` routes to ``app``, and the agent turn's
+    fast path when it answers exactly as these routes would (autonomy/agents/fast_path.py)."""
+    from autonomy.agents.fast_path import AgentTurnFastPath, can_install
+
+    if can_install(app):
+        app.add_middleware(AgentTurnFastPath)
     app.include_router(router)

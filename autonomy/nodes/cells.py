@@ -68,18 +68,27 @@ class WorkerContext:
 class WorkerCell:
     """One worker at one address: a queue that exists only while messages are pending."""
 
-    __slots__ = ("address", "worker", "node", "internal", "exposed_as", "_queue", "_task", "_stopped")
+    __slots__ = ("address", "worker", "node", "_options", "_queue", "_task", "_stopped")
 
     def __init__(self, node: Any, address: str, worker: Worker, internal: bool = False,
                  exposed_as: str | None = None) -> None:
         self.node = node
         self.address = address
         self.worker = worker
-        self.internal = internal
-        self.exposed_as = exposed_as
+        # (internal, exposed_as), None for the common case: one slot, not two, per idle worker
+        self._options = (internal, exposed_as) if internal or exposed_as else None
         self._queue: deque[tuple[str, ReplyTo | None, Any]] | None = None  # + the sender's trace context
         self._task: asyncio.Task[None] | None = None
         self._stopped = False
+
+    @property
+    def internal(self) -> bool:
+        """Hidden from ``list_workers``."""
+        return self._options is not None and self._options[0]
+
+    @property
+    def exposed_as(self) -> str | None:
+        return self._options[1] if self._options is not None else None
 
     @property
     def busy(self) -> bool:
@@ -106,7 +115,18 @@ class WorkerCell:
         assert queue is not None
         node, address, handle = self.node, self.address, self.worker.handle_message
         try:
-            while queue:
+            while True:
+                if not queue:
+                    # Stay one loop turn when that pays off on this node (autonomy/nodes/linger.py):
+                    # a sequential sender then hands its next message to this task instead of a new
+                    # one per message. An idle cell still ends up with no task.
+                    linger = node._linger
+                    if not linger.worth_it():
+                        break
+                    await asyncio.sleep(0)
+                    linger.record(bool(queue))
+                    if not queue:
+                        break
                 message, reply_to, traced = queue.popleft()
                 try:
                     if traced is None:

@@ -10,7 +10,7 @@ import logging
 import os
 import secrets
 import signal
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Any
 
 from autonomy.errors import AddressInUse, DeliveryTimeout, InvalidName, WorkerNotFound
@@ -18,10 +18,12 @@ from autonomy.nodes.access import allows_cluster
 from autonomy.nodes.address import random_name, validate_address
 from autonomy.nodes.cells import FutureReply, MailboxCell, WorkerCell
 from autonomy.nodes.extensions import EXTENSIONS
+from autonomy.nodes.linger import Linger
 from autonomy.nodes.mailbox import NodeMailbox
 from autonomy.nodes.protocol import ReplyTo, Worker
 from autonomy.nodes.spawner import AgentFactory, KeyExtractor, Spawner
 from autonomy.transport.base import FabricConfig, LocalTransport, Transport
+from autonomy.transport.timers import expire
 
 __all__ = ["Node"]
 
@@ -64,7 +66,6 @@ class Node:
         self.mcp_clients: dict[str, Any] = {}
         self.mcp_server: Any = None
         self._routes: dict[str, Any] = {}
-        self._workers: dict[str, WorkerCell] = {}
         self._agents: dict[str, Spawner] = {}
         self._identifier = "I" + secrets.token_hex(32)
         self._stopped = asyncio.Event()
@@ -73,6 +74,7 @@ class Node:
         # Objects the upper layers attach to this node (e.g. the agents' conversation store), closed
         # (``await resource.aclose()``) after the workers stopped; the node knows nothing else of them.
         self.resources: dict[str, Any] = {}
+        self._linger = Linger()  # whether idle-going drain tasks wait one turn (autonomy/nodes/linger.py)
 
     # ---- life cycle -------------------------------------------------------------------------
 
@@ -202,7 +204,7 @@ class Node:
             steps.append(("its MCP server", self.mcp_server.stop))
         steps += [(f"MCP client {name!r}", client.close) for name, client in self.mcp_clients.items()]
         steps += [(f"worker {name!r}", functools.partial(self.stop_worker, name))
-                  for name in list(self._agents) + list(self._workers)]
+                  for name in [*self._agents, *(name for name, _ in self._worker_cells())]]
         steps += [(f"its resource {key!r}", resource.aclose) for key, resource in list(self.resources.items())
                   if resource is not None and hasattr(resource, "aclose")]  # e.g. the conversation store
         steps.append(("its fabric link", self.transport.stop))
@@ -272,8 +274,14 @@ class Node:
             raise AddressInUse(name, self.name)
         cell = WorkerCell(self, name, worker, internal=internal, exposed_as=exposed_as)
         self._routes[name] = cell
-        self._workers[name] = cell
         return cell
+
+    def _worker_cells(self) -> Iterator[tuple[str, WorkerCell]]:
+        # Workers are found in the routes, not kept in a dict of their own: a second dict entry per
+        # worker was ~20% of an idle worker's memory (docs/benchmarks.md, scale).
+        agents = self._agents
+        return ((name, cell) for name, cell in self._routes.items()
+                if type(cell) is WorkerCell and name not in agents)
 
     async def start_spawner(self, name: str, agent_factory: AgentFactory, key_extractor: KeyExtractor,
                             policy: Any = None, exposed_as: str | None = None,
@@ -292,7 +300,6 @@ class Node:
         spawner = self._agents.pop(name, None)
         if spawner is not None:
             await spawner.stop()
-        self._workers.pop(name, None)
         cell = self._routes.pop(name, None)
         if cell is not None and hasattr(cell, "stop"):
             await cell.stop()
@@ -303,7 +310,7 @@ class Node:
         listed: list[dict[str, Any]] = [
             {"name": key, "started_by_agent": agent} for agent, s in self._agents.items() for key in s.workers
         ]
-        listed.extend({"name": name} for name, cell in self._workers.items() if not cell.internal)
+        listed.extend({"name": name} for name, cell in self._worker_cells() if not cell.internal)
         return listed
 
     async def list_agents(self) -> list[dict[str, Any]]:
@@ -312,8 +319,8 @@ class Node:
 
     def get_worker(self, name: str) -> Worker | None:
         """The worker object at ``name`` on this node, if any."""
-        cell = self._workers.get(name)
-        return cell.worker if cell is not None else None
+        cell = self._routes.get(name)
+        return cell.worker if type(cell) is WorkerCell and name not in self._agents else None
 
     # ---- messages -----------------------------------------------------------------------------
 
@@ -354,15 +361,18 @@ class Node:
         cell = self._routes.get(address)
         if cell is None:
             raise WorkerNotFound(address, self.name)
-        future: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[str] = loop.create_future()
         cell.deliver(message, FutureReply(future))
         if timeout is None:
             return await future
+        # A timer that fails the future, not asyncio.timeout(): that costs a context manager, a task
+        # lookup and a cancellation per call, and made a call with timeout= 0.4x the one without.
+        timer = loop.call_later(timeout, expire, future, DeliveryTimeout, address, timeout)
         try:
-            async with asyncio.timeout(timeout):
-                return await future
-        except TimeoutError:
-            raise DeliveryTimeout(address, timeout) from None
+            return await future
+        finally:
+            timer.cancel()
 
     async def send(self, address: str, message: str, node: str | None = None, policy: Any = None) -> NodeMailbox:
         """Send ``message`` from a new mailbox and return it: ``await mailbox.receive()`` each reply."""
