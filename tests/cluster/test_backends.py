@@ -26,9 +26,9 @@ def settings(tmp_path: Path) -> DeployerSettings:
 
 
 def test_an_unknown_backend_kind_is_refused_naming_the_known_ones(tmp_path, state):
-    with pytest.raises(ConfigError, match=r"cluster backend 'nomad' is unknown: use one of local"):
+    with pytest.raises(ConfigError, match=r"cluster backend 'nomad' is unknown: use one of local, docker"):
         open_backend("nomad", tmp_path, secrets.token_hex(16), state)
-    assert BACKENDS == ("local",)
+    assert BACKENDS == ("local", "docker")
 
 
 async def test_the_local_backend_on_the_host_network_gives_a_deployer_for_loopback(tmp_path, state, monkeypatch):

@@ -6,12 +6,12 @@ from __future__ import annotations
 import asyncio
 import os
 import time
-from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
+from autonomy.cluster.deployer import DeployerSettings
 from autonomy.cluster.docker import DockerBackend, DockerDeployer
 from autonomy.cluster.docker.pod import LABEL
 from autonomy.cluster.state import ClusterState
@@ -158,14 +158,6 @@ async def test_a_container_that_crashes_fails_the_deploy_with_its_log(deployer: 
     assert "the app refuses to start: no config" in str(caught.value)
 
 
-@dataclass(frozen=True)
-class _Settings:
-    fabric_url: str
-    credentials_file: Path
-    public_url_template: str
-    gateway_env: Callable[[str], dict[str, str]] | None = None
-
-
 async def test_the_backend_removes_what_a_killed_controller_left_and_makes_the_deployer(
         fabric: Fabric, tmp_path: Path) -> None:
     from autonomy.images import BASE_TAGS, connect
@@ -178,7 +170,8 @@ async def test_the_backend_removes_what_a_killed_controller_left_and_makes_the_d
     try:
         assert await backend.prepare() == "127.0.0.1"  # pods use the host network
         assert not engine.containers.list(all=True, filters={"id": leftover.id})
-        deployer = backend.create_deployer(_Settings(fabric.server.url, fabric.file_b, "http://{zone}.localhost/"))
+        deployer = await backend.create_deployer(DeployerSettings(fabric.server.url, fabric.file_b,
+                                                                  "http://{zone}.localhost/"))
         assert isinstance(deployer, DockerDeployer) and deployer.fabric_url == fabric.server.url
         assert backend.stored_secrets("none") == {}
     finally:
