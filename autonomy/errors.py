@@ -63,9 +63,9 @@ it too (``docs/cli.md``). Statuses are in brackets below.
 
 Internal, never seen by a caller (still under the root so nothing escapes the tree): the gateway's
 ``RetryableStatus`` (a retried provider answer) and its request refusals (``_HTTPError``); the public
-gateway's ``RequestRefused`` (a malformed or oversized request head, answered and closed) and the node
-HTTP guard's ``_TooLarge`` (a body over the limit, answered 413); the console's ``_Refused`` (a refused
-console request, answered with its status).
+gateway's ``RequestRefused`` (a malformed or oversized request head, answered and closed); the
+console's ``_Refused`` (a refused console request, answered with its status). The node HTTP guard's
+``_TooLarge`` is control flow inside that middleware and deliberately outside the tree.
 """
 
 from __future__ import annotations

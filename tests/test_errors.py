@@ -31,6 +31,9 @@ def _exception_classes() -> list[type[BaseException]]:
 
 
 CLASSES = _exception_classes()
+# Raised and caught inside one middleware to stop a request body: never seen by a caller, and must not be
+# an AutonomyError (a handler catching the tree would answer it instead of the middleware).
+CONTROL_FLOW = {"autonomy.http.guard._TooLarge"}
 DRAWN = {m.group(1): m.group(2)
          for m in re.finditer(r"(\w+)(?: \(also [\w.]+\))? \[([\w' 4x]+)\]", errors.__doc__ or "")}
 
@@ -41,6 +44,8 @@ def test_the_tree_was_found():
 
 @pytest.mark.parametrize("cls", CLASSES, ids=lambda c: c.__qualname__)
 def test_every_exception_is_under_the_root_and_drawn_with_its_status(cls):
+    if f"{cls.__module__}.{cls.__qualname__}" in CONTROL_FLOW:
+        return
     assert issubclass(cls, AutonomyError), f"{cls.__module__}.{cls.__qualname__} is outside AutonomyError"
     internal = ("RetryableStatus", "RequestRefused")  # named below the drawing
     if cls.__name__.startswith("_") or cls.__name__ in internal:

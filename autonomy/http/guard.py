@@ -21,7 +21,7 @@ import re
 from typing import Any
 from urllib.parse import parse_qs
 
-from autonomy.errors import AutonomyError, ConfigError
+from autonomy.errors import ConfigError
 
 __all__ = ["InputGuard", "is_admin_route", "max_body_bytes"]
 
@@ -46,7 +46,7 @@ def is_admin_route(path: str) -> bool:
     return _ADMIN.fullmatch(path) is not None
 
 
-class _TooLarge(AutonomyError):
+class _TooLarge(Exception):  # control flow inside InputGuard: never an error of the tree (handlers must not catch it)
     pass
 
 
