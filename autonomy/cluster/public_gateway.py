@@ -33,7 +33,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 from autonomy.cluster.gateway_routes import Route, route_request
+from autonomy.cluster.gateway_spans import ConnectionSpans, GatewayTracer
 from autonomy.cluster.request_heads import MAX_HEAD, Head, Limits, RequestRefused, forward_body, read_head
+from autonomy.cluster.response_frames import pipe_responses
 
 __all__ = ["PublicGateway"]
 
@@ -57,6 +59,8 @@ class PublicGateway:
         self.host = host
         self.port = port
         self._server: asyncio.Server | None = None
+        #: spans per proxied zone request (:mod:`.gateway_spans`); None: no spans, the plain byte pipe
+        self.tracer: GatewayTracer | None = None
         self._connections: set[asyncio.Task[None]] = set()
 
     async def start(self) -> int:
@@ -141,8 +145,9 @@ class PublicGateway:
                      "X-Forwarded-Proto: http\r\n").encode("latin-1")
         # The path form and the console rewrite the head and ask for one request per connection.
         single = route.kind == "console" or bool(route.prefix)
-        upload = asyncio.ensure_future(self._upload(head, route.head, forwarded, reader, up_writer, single))
-        download = asyncio.ensure_future(self._download(route, up_reader, writer))  # the client is closed after
+        spans = self.tracer.connection(route.zone or "") if self.tracer is not None and route.kind == "zone" else None
+        upload = asyncio.ensure_future(self._upload(head, route.head, forwarded, reader, up_writer, single, spans))
+        download = asyncio.ensure_future(self._download(route, up_reader, writer, spans))  # the client is closed after
         try:
             await asyncio.wait({upload, download}, return_when=asyncio.FIRST_COMPLETED)
             refused = upload.result() if upload.done() and not upload.exception() else None
@@ -163,15 +168,26 @@ class PublicGateway:
                 with contextlib.suppress(asyncio.CancelledError, ConnectionError, asyncio.IncompleteReadError):
                     await task
             up_writer.close()
+            if spans is not None:
+                spans.close()
 
-    async def _download(self, route: Route, up_reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        """The responses, to the client; a 404 to a zone's ``GET /`` becomes a redirect to its console page."""
+    async def _download(self, route: Route, up_reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
+                        spans: ConnectionSpans | None = None) -> None:
+        """The responses, to the client; a 404 to a zone's ``GET /`` becomes a redirect to its console page.
+        With ``spans``, response by response, ending each request's span (:mod:`.response_frames`)."""
+        response: bytes | None = None
         if route.root and route.kind == "zone":
             response = await up_reader.readuntil(b"\r\n\r\n")
             if response.split(b" ", 2)[1:2] == [b"404"]:
+                if spans is not None:
+                    spans.end(307)
                 await _redirect(writer, self._console_page(route))
                 return
-            writer.write(response)
+            if spans is None:
+                writer.write(response)
+        if spans is not None:
+            await pipe_responses(up_reader, writer, spans, response)
+            return
         await _pipe(up_reader, writer, eof=False)
 
     def _console_page(self, route: Route) -> str:
@@ -181,16 +197,20 @@ class PublicGateway:
         return f"http://{self.cluster_id}.localhost:{self.port}/zones/{route.zone}"
 
     async def _upload(self, head: Head | None, first_raw: bytes, forwarded: bytes, reader: asyncio.StreamReader,
-                      up_writer: asyncio.StreamWriter, single: bool) -> RequestRefused | None:
+                      up_writer: asyncio.StreamWriter, single: bool,
+                      spans: ConnectionSpans | None = None) -> RequestRefused | None:
         """Forward the connection's requests, each head checked (the first as routed: ``first_raw``); returns
         the refusal that ended it, or None when the client finished (the pod's side is then half-closed).
-        ``single``: forward only the first request (the upstream closes after its response)."""
+        ``single``: forward only the first request (the upstream closes after its response). ``spans``: start
+        a span per request, its ``traceparent`` in the head sent up."""
         first = True
         try:
             while head is not None:
                 if head.content_length is not None and head.content_length > self.limits.max_body:
                     await forward_body(head, reader, up_writer, self.limits)  # raises 413
                 raw = first_raw if first else head.raw
+                if spans is not None:
+                    raw = spans.begin(head.raw, raw)
                 end_of_request_line = raw.index(b"\r\n") + 2
                 up_writer.write(raw[:end_of_request_line] + forwarded + raw[end_of_request_line:])
                 await forward_body(head, reader, up_writer, self.limits)
