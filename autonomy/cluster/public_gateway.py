@@ -217,8 +217,8 @@ class PublicGateway:
                 if head.upgrade:  # another protocol from here on: bytes as they are
                     await _pipe(reader, up_writer)
                     return None
-                if single:
-                    break
+                if single:  # no half-close: a server seeing EOF (uvicorn) drops a request still being answered
+                    return None
                 first = False
                 head = await read_head(reader, self.limits, first)
         except RequestRefused as exc:
