@@ -22,6 +22,10 @@ resolve ``*.localhost``) and the cluster console on ``127.0.0.1``, ``localhost``
 controller on a Unix socket (``console_socket``). When a zone's app answers ``404`` to ``GET /`` (it
 defines no page there), the client is redirected to the zone's console page instead (first request of a
 connection only: later ones are not parsed).
+
+With a ``tracer`` (:mod:`.gateway_spans`, set by the controller when the cluster collects traces) each request
+forwarded to a zone gets a span, its ``traceparent`` goes up in the request head, and responses are copied
+one by one (:mod:`.response_frames`) to end each span with its status; without one, none of that runs.
 """
 
 from __future__ import annotations
