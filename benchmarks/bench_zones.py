@@ -89,8 +89,10 @@ def main() -> None:
             deletes.append(time.perf_counter() - t)
         _deploy(client, info)
         main_pod = client.zone_status("fanout")["pods"][0]
-        direct = f"http://{main_pod['address']}:{main_pod['port']}/workers"
-        gateway = f"http://127.0.0.1:{info['public_port']}/workers"
+        # /agents: a built-in route open on the public URL (GET /workers is an admin route the node's guard
+        # refuses through the gateway, see autonomy/http/guard.py), not traced by the node itself.
+        direct = f"http://{main_pod['address']}:{main_pod['port']}/agents"
+        gateway = f"http://127.0.0.1:{info['public_port']}/agents"
         host = {"Host": f"{info['id']}-fanout.localhost"}
         figures = {}
         for keep_alive in (True, False):
@@ -98,7 +100,7 @@ def main() -> None:
             g = statistics.median(_requests(gateway, host, keep_alive) for _ in range(3))
             figures[keep_alive] = (d, g)
         # The path form for clients that do not resolve *.localhost: the gateway closes after each response.
-        path_form = f"http://127.0.0.1:{info['public_port']}/z/fanout/workers"
+        path_form = f"http://127.0.0.1:{info['public_port']}/z/fanout/agents"
         figures["path"] = (figures[True][0], statistics.median(_requests(path_form, {}, True) for _ in range(3)))
         client.delete_zone("fanout")
     finally:
@@ -120,7 +122,8 @@ def main() -> None:
         f"| `zone deploy` until the first 200 from the public URL | {_span(firsts)} | < 5 s |",
         f"| `zone delete` (processes, namespaces, state gone) | {_span(deletes)} | < 2 s |",
         "",
-        f"Public gateway vs the main pod's port 8000 directly, {REQUESTS} sequential `GET /workers`:",
+        f"Public gateway vs the main pod's port 8000 directly, {REQUESTS} sequential `GET /agents`; the "
+        f"gateway's spans (docs/traces.md) {_gateway_spans()}:",
         "",
         "| connection | direct | through the gateway | ratio |",
         "|---|---|---|---|",
@@ -130,6 +133,14 @@ def main() -> None:
         d, g = figures[keep_alive]
         lines.append(f"| {label} | {d * 1e3:.3f} ms | {g * 1e3:.3f} ms | {g / d:.2f}x |")
     print("\n".join(lines))
+
+
+def _gateway_spans() -> str:
+    from autonomy.cluster.trace_collector import available
+
+    if not available():
+        return "off (no `traces` extra)"
+    return "off (`AUTONOMY_GATEWAY_TRACES=off`)" if os.environ.get("AUTONOMY_GATEWAY_TRACES") == "off" else "on"
 
 
 def _span(values: list[float]) -> str:

@@ -45,6 +45,7 @@ from autonomy.cluster.console_view import serve_console
 from autonomy.cluster.deployer import Backend, Deployer, DeployerSettings
 from autonomy.cluster.fabric import ClusterFabric, start_fabric
 from autonomy.cluster.fabric_watch import FabricWatch
+from autonomy.cluster.gateway_spans import GatewayTracer, gateway_tracing_settings
 from autonomy.cluster.identity import ClusterIdentity, load_or_create_identity
 from autonomy.cluster.model_gateway import ClusterModelGateway
 from autonomy.cluster.public_gateway import PublicGateway
@@ -134,6 +135,9 @@ class Controller:
         self.console, console_socket = await serve_console(self, self.home)
         port = start_port(self.home)
         self.gateway = PublicGateway(identity.id, self._public_target, port=port, console_socket=console_socket)
+        traced, keep_parent = gateway_tracing_settings()
+        if self.traces is not None and traced:  # the gateway's spans, the roots of zone traces (docs/traces.md)
+            self.gateway.tracer = GatewayTracer(self.traces.record, keep_parent)
         try:
             port = await self.gateway.start()
         except OSError as exc:
@@ -181,6 +185,8 @@ class Controller:
             await self.deployer.stop()
         if self.gateway is not None:
             await self.gateway.stop()
+            if self.gateway.tracer is not None:
+                self.gateway.tracer.shutdown()
         if self.console is not None:
             await self.console.stop()
             with contextlib.suppress(FileNotFoundError):

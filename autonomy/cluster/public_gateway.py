@@ -22,6 +22,10 @@ resolve ``*.localhost``) and the cluster console on ``127.0.0.1``, ``localhost``
 controller on a Unix socket (``console_socket``). When a zone's app answers ``404`` to ``GET /`` (it
 defines no page there), the client is redirected to the zone's console page instead (first request of a
 connection only: later ones are not parsed).
+
+With a ``tracer`` (:mod:`.gateway_spans`, set by the controller when the cluster collects traces) each request
+forwarded to a zone gets a span, its ``traceparent`` goes up in the request head, and responses are copied
+one by one (:mod:`.response_frames`) to end each span with its status; without one, none of that runs.
 """
 
 from __future__ import annotations
@@ -33,7 +37,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 from autonomy.cluster.gateway_routes import Route, route_request
+from autonomy.cluster.gateway_spans import ConnectionSpans, GatewayTracer
 from autonomy.cluster.request_heads import MAX_HEAD, Head, Limits, RequestRefused, forward_body, read_head
+from autonomy.cluster.response_frames import pipe_responses
 
 __all__ = ["PublicGateway"]
 
@@ -57,6 +63,8 @@ class PublicGateway:
         self.host = host
         self.port = port
         self._server: asyncio.Server | None = None
+        #: spans per proxied zone request (:mod:`.gateway_spans`); None: no spans, the plain byte pipe
+        self.tracer: GatewayTracer | None = None
         self._connections: set[asyncio.Task[None]] = set()
 
     async def start(self) -> int:
@@ -141,8 +149,9 @@ class PublicGateway:
                      "X-Forwarded-Proto: http\r\n").encode("latin-1")
         # The path form and the console rewrite the head and ask for one request per connection.
         single = route.kind == "console" or bool(route.prefix)
-        upload = asyncio.ensure_future(self._upload(head, route.head, forwarded, reader, up_writer, single))
-        download = asyncio.ensure_future(self._download(route, up_reader, writer))  # the client is closed after
+        spans = self.tracer.connection(route.zone or "") if self.tracer is not None and route.kind == "zone" else None
+        upload = asyncio.ensure_future(self._upload(head, route.head, forwarded, reader, up_writer, single, spans))
+        download = asyncio.ensure_future(self._download(route, up_reader, writer, spans))  # the client is closed after
         try:
             await asyncio.wait({upload, download}, return_when=asyncio.FIRST_COMPLETED)
             refused = upload.result() if upload.done() and not upload.exception() else None
@@ -163,15 +172,26 @@ class PublicGateway:
                 with contextlib.suppress(asyncio.CancelledError, ConnectionError, asyncio.IncompleteReadError):
                     await task
             up_writer.close()
+            if spans is not None:
+                spans.close()
 
-    async def _download(self, route: Route, up_reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        """The responses, to the client; a 404 to a zone's ``GET /`` becomes a redirect to its console page."""
+    async def _download(self, route: Route, up_reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
+                        spans: ConnectionSpans | None = None) -> None:
+        """The responses, to the client; a 404 to a zone's ``GET /`` becomes a redirect to its console page.
+        With ``spans``, response by response, ending each request's span (:mod:`.response_frames`)."""
+        response: bytes | None = None
         if route.root and route.kind == "zone":
             response = await up_reader.readuntil(b"\r\n\r\n")
             if response.split(b" ", 2)[1:2] == [b"404"]:
+                if spans is not None:
+                    spans.end(307)
                 await _redirect(writer, self._console_page(route))
                 return
-            writer.write(response)
+            if spans is None:
+                writer.write(response)
+        if spans is not None:
+            await pipe_responses(up_reader, writer, spans, response)
+            return
         await _pipe(up_reader, writer, eof=False)
 
     def _console_page(self, route: Route) -> str:
@@ -181,23 +201,27 @@ class PublicGateway:
         return f"http://{self.cluster_id}.localhost:{self.port}/zones/{route.zone}"
 
     async def _upload(self, head: Head | None, first_raw: bytes, forwarded: bytes, reader: asyncio.StreamReader,
-                      up_writer: asyncio.StreamWriter, single: bool) -> RequestRefused | None:
+                      up_writer: asyncio.StreamWriter, single: bool,
+                      spans: ConnectionSpans | None = None) -> RequestRefused | None:
         """Forward the connection's requests, each head checked (the first as routed: ``first_raw``); returns
         the refusal that ended it, or None when the client finished (the pod's side is then half-closed).
-        ``single``: forward only the first request (the upstream closes after its response)."""
+        ``single``: forward only the first request (the upstream closes after its response). ``spans``: start
+        a span per request, its ``traceparent`` in the head sent up."""
         first = True
         try:
             while head is not None:
                 if head.content_length is not None and head.content_length > self.limits.max_body:
                     await forward_body(head, reader, up_writer, self.limits)  # raises 413
                 raw = first_raw if first else head.raw
+                if spans is not None:
+                    raw = spans.begin(head.raw, raw)
                 end_of_request_line = raw.index(b"\r\n") + 2
                 up_writer.write(raw[:end_of_request_line] + forwarded + raw[end_of_request_line:])
                 await forward_body(head, reader, up_writer, self.limits)
                 if head.upgrade:  # another protocol from here on: bytes as they are
                     await _pipe(reader, up_writer)
                     return None
-                if single:  # the upstream answers, then closes: no half-close, uvicorn would drop the answer
+                if single:  # no half-close: a server seeing EOF (uvicorn) drops a request still being answered
                     return None
                 first = False
                 head = await read_head(reader, self.limits, first)

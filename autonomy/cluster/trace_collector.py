@@ -129,6 +129,11 @@ class TraceCollector:
                         "error": s.status.code == 2, "status": s.status.message,
                         "attributes": {a.key: _value(a.value) for a in s.attributes}, "received": received})
 
+    def record(self, span: dict[str, Any]) -> None:
+        """Keep a span made in this process (the public gateway's, :mod:`.gateway_spans`): already a span
+        dictionary as :meth:`traces` reads them, its ``zone`` set by the controller itself."""
+        self.spans.append(span)
+
     # --- reading ---------------------------------------------------------------------------------
     def traces(self, zone: str, limit: int = 20) -> list[dict[str, Any]]:
         """The zone's most recent traces, newest first: ``{"trace_id", "start_ns", "duration_ms", "error",

@@ -23,7 +23,7 @@ from typing import Any
 import httpx
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, PlainTextResponse, Response, StreamingResponse
+from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from autonomy.console import views
@@ -114,6 +114,15 @@ def build_console_app(view: ClusterView, token: str) -> Any:
         status_of(name)
         return HTMLResponse(views.traces_fragment(view.traces(name)))
 
+    async def traces_json(request: Request) -> Response:
+        """The zone's recent traces as the collector holds them (newest first), for scripts and tests."""
+        name = request.path_params["zone"]
+        status_of(name)
+        traces = view.traces(name)
+        if traces is None:
+            raise _Refused(404, "this cluster collects no traces: pip install 'autonomy-runtime[traces]'")
+        return JSONResponse(traces, headers={"Cache-Control": "no-store"})
+
     async def logs(request: Request) -> Response:
         name = request.path_params["zone"]
         pod = request.query_params.get("pod") or None
@@ -182,6 +191,7 @@ def build_console_app(view: ClusterView, token: str) -> Any:
         Route("/fragments/zones/{zone}/pods", pods_fragment), Route("/fragments/zones/{zone}/nodes", nodes_fragment),
         Route("/fragments/zones/{zone}/conversations", conversations_fragment),
         Route("/fragments/zones/{zone}/traces", traces_fragment),
+        Route("/zones/{zone}/traces", traces_json),
         Route("/zones/{zone}/logs", logs), Route("/zones/{zone}/chat", chat, methods=["POST"]),
         Route("/static/{file}", static),
     ]

@@ -116,6 +116,8 @@ def _span_detail(span: dict[str, Any]) -> str:
         return str(a.get("gen_ai.tool.name"))
     if span.get("name") == "agent.turn":
         return f"{a.get('autonomy.agent')} · {a.get('autonomy.scope')}/{a.get('autonomy.conversation')}"
+    if span.get("service") == "public-gateway":
+        return f"public gateway · HTTP {a.get('http.response.status_code', '(no response)')}"
     if span.get("name") == "worker.handle":
         return f"{a.get('autonomy.worker')} on {span.get('service')}"
     return str(span.get("service") or "")
@@ -135,7 +137,7 @@ def traces_fragment(traces: list[dict[str, Any]] | None) -> str:
         tools = [s for s in spans if s.get("name") == "tool.call"]
         tokens = sum(int((s.get("attributes") or {}).get("gen_ai.usage.output_tokens") or 0) for s in models)
         root = next((s for s in spans if s.get("name") == "agent.turn"), None) or t.get("root") or {}
-        services = sorted({str(s.get("service")) for s in spans})
+        services = sorted({str(s.get("service")) for s in spans if s.get("service") != "public-gateway"})
         where = f" · {len(services)} nodes" if len(services) > 1 else ""
         label = "" if root.get("name") == "agent.turn" else f"{root.get('name')} "
         summary = (f"{e(label)}{e(_span_detail(root))}{where} · {float(t.get('duration_ms') or 0):.0f} ms · "

@@ -49,7 +49,11 @@ class _NodeMiddleware:
             if tracing.enabled() and _traced(scope):  # a span per request: what it causes elsewhere joins it
                 attributes = {"http.request.method": scope.get("method"), "url.path": scope.get("path"),
                               "autonomy.node": getattr(self.node, "name", None)}
-                with tracing.span(f"HTTP {scope.get('method', 'WS')} {scope.get('path')}", attributes):
+                # A caller's W3C traceparent (the public gateway's span) is the parent: one trace from there.
+                carried = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope.get("headers", ())
+                           if k in (b"traceparent", b"tracestate")}
+                with tracing.attached(tracing.extract(carried) if carried else None), \
+                        tracing.span(f"HTTP {scope.get('method', 'WS')} {scope.get('path')}", attributes):
                     await self.app(scope, receive, send)
                 return
         await self.app(scope, receive, send)

@@ -133,27 +133,54 @@ def test_each_agent_turn_shows_as_a_trace_from_the_clusters_collector(console_cl
     assert trace.count("model.call") == 2 and "tool.call" in trace and "via gateway" in trace
 
 
-def test_a_fan_out_request_is_one_trace_from_the_main_node_to_each_runner(console_cluster: ConsoleCluster) -> None:
+def test_a_fan_out_request_is_one_trace_from_the_public_gateway_to_each_runner(
+        console_cluster: ConsoleCluster) -> None:
     from pathlib import Path
 
     from tests.cluster.conftest import deploy
-    from tests.support.until import until_sync as wait_until
+    from tests.support.until import until_sync
 
     c = console_cluster
     deploy(c.client, Path(__file__).resolve().parents[2] / "examples" / "fanout")
     try:
-        squares = httpx.get(f"{c.console}/z/fanout/squares", params={"upto": 6}, timeout=60)
+        squares = httpx.get(f"{c.console}/z/fanout/squares", params={"upto": 6}, timeout=60)  # the public URL, once
         assert squares.status_code == 200, squares.text
         runners = squares.json()["runners"]
         assert len(runners) == 3
 
-        def traced() -> str | None:
-            text = httpx.get(f"{c.console}/fragments/zones/fanout/traces").text
-            return text if "HTTP GET /squares" in text and text.count("squarer on ") >= 3 else None
-        text = wait_until(traced, timeout=60, what="the fan-out's trace with a span on every runner")
-        trace = text.split("HTTP GET /squares", 1)[1].split("</details>", 1)[0]
-        assert "4 nodes" in trace  # the main node and the three runners, in one trace
+        def complete() -> list[dict] | None:  # the nodes export within about a second
+            traces = httpx.get(f"{c.console}/zones/fanout/traces").json()
+            spans = [s for t in traces for s in t["spans"]]
+            handled = {s["attributes"].get("autonomy.node") for s in spans if s["name"] == "worker.handle"}
+            return traces if handled >= set(runners) and any(s["name"] == "HTTP GET /squares" for s in spans) else None
+        traces = until_sync(complete, timeout=60, what="the fan-out's spans from the main node and every runner",
+                            describe=lambda: httpx.get(f"{c.console}/zones/fanout/traces").text[:3000])
+        [trace] = traces  # one request, one trace
+        root, spans = trace["root"], trace["spans"]
+        assert root["service"] == "public-gateway" and root["name"] == "gateway GET /z/fanout/squares"
+        attributes = root["attributes"]
+        assert attributes["http.response.status_code"] == 200 and attributes["autonomy.zone"] == "fanout"
+        assert root["parent_span_id"] == "" and spans[0]["span_id"] == root["span_id"]
+        by_id = {s["span_id"]: s for s in spans}
+
+        def ancestors(span: dict) -> list[str]:
+            names = []
+            while span["parent_span_id"] in by_id:
+                span = by_id[span["parent_span_id"]]
+                names.append(span["name"])
+            return names
+        [main] = [s for s in spans if s["name"] == "HTTP GET /squares"]
+        assert main["parent_span_id"] == root["span_id"] and main["attributes"]["autonomy.node"] not in runners
+        squarers = [s for s in spans if s["name"] == "worker.handle"
+                    and s["attributes"]["autonomy.worker"] == "squarer"]
+        assert {s["attributes"]["autonomy.node"] for s in squarers} == set(runners)  # every runner clone
+        for s in squarers:
+            assert s["service"] in runners and ancestors(s)[-2:] == ["HTTP GET /squares", root["name"]]
+        # The console shows the gateway span as the trace's root, with the four nodes under it.
+        text = httpx.get(f"{c.console}/fragments/zones/fanout/traces").text
+        summary = text.split("<summary>", 1)[1].split("</summary>", 1)[0]
+        assert "gateway GET /z/fanout/squares public gateway · HTTP 200 · 4 nodes" in summary
         for runner in runners:
-            assert f"squarer on {runner}" in trace
+            assert f"squarer on {runner}" in text
     finally:
         c.client.delete_zone("fanout")
