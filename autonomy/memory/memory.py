@@ -147,6 +147,9 @@ class Memory:
                     history.tokens = [estimate_tokens(m) for m in stored.messages]
                     history.first_seq = stored.first_seq
                     history.state = stored.state
+                    # stored under a larger limit (another agent, an earlier deploy): this memory's limit holds
+                    if self._trim(history):
+                        self.store.trim_nowait(scope, conversation, history.first_seq)
         elif history is None:
             history = self._history(scope, conversation)
         else:
