@@ -186,6 +186,8 @@ async def test_the_backend_removes_what_a_killed_controller_left_and_makes_the_d
     engine = connect()
     leftover = engine.containers.run(BASE_TAGS[0], ["sleep", "infinity"], detach=True, network_mode="none",
                                      labels={f"{LABEL}.cluster": fabric.b.cluster, f"{LABEL}.zone": "old"})
+    stale = engine.networks.create(f"autonomy-{fabric.b.cluster[:8]}-old", driver="bridge",
+                                   labels={f"{LABEL}.cluster": fabric.b.cluster, f"{LABEL}.zone": "old"})
     state = ClusterState(tmp_path / "state.db")
     backend = DockerBackend(tmp_path / "home", fabric.b.cluster, state)
     try:
@@ -193,6 +195,7 @@ async def test_the_backend_removes_what_a_killed_controller_left_and_makes_the_d
         assert ipaddress.ip_address(address) in ipaddress.ip_network("10.224.0.0/12")
         assert f"inet {address}/32" in _ip("-o", "-4", "addr", "show", f"ad{fabric.b.cluster[:8]}")
         assert not engine.containers.list(all=True, filters={"id": leftover.id})
+        assert not engine.networks.list(filters={"id": stale.id})  # a killed controller's zone network
         deployer = await backend.create_deployer(_Settings(fabric.server.url, fabric.file_b,
                                                            "http://{zone}.localhost/"))
         assert isinstance(deployer, DockerDeployer) and deployer.fabric_url == fabric.server.url
@@ -204,5 +207,7 @@ async def test_the_backend_removes_what_a_killed_controller_left_and_makes_the_d
         assert f"autonomy_{fabric.b.cluster[:8]}" not in _nft("list", "tables")
         for container in engine.containers.list(all=True, filters={"id": leftover.id}):
             container.remove(force=True)
+        for network in engine.networks.list(filters={"id": stale.id}):
+            network.remove()
         engine.close()
         state.close()
