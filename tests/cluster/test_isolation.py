@@ -227,6 +227,26 @@ def test_raw_nats_on_another_zones_subjects_is_a_permissions_violation(report):
     assert any("permissions violation for publish" in e for e in errors), errors
 
 
+def test_pods_of_one_zone_reach_each_other(world):
+    """The rules keep zones apart, not a zone's own pods: the victim's main pod reaches its hidden pod."""
+    victim = {p["pod"]: p for p in world["victim"]["pods"]}
+    target = victim["hidden-pod"]["address"]
+    if world["runtime"] == "process":
+        probe = ["ip", "netns", "exec", victim["main-pod"]["namespace"], "timeout", "5", "bash", "-c",
+                 f"echo > /dev/tcp/{target}/8000"]
+        assert subprocess.run(probe, capture_output=True).returncode == 0
+        return
+    import docker
+
+    engine = docker.from_env()
+    try:
+        main = engine.containers.get(victim["main-pod"]["containers"][0]["id"])
+        code, out = main.exec_run(["python", "-c", f"import socket; socket.create_connection(({target!r}, 8000), 5)"])
+    finally:
+        engine.close()
+    assert code == 0, out
+
+
 def test_only_root_on_the_host_opens_connections_to_pods(world):
     """A private zone is not reachable by the host's unprivileged users (the public gateway runs as root)."""
     address = {p["pod"]: p["address"] for p in world["victim"]["pods"]}["main-pod"]
