@@ -173,14 +173,22 @@ class DockerDeployer:
             self._zones[zone.name] = running
             started = time.monotonic()
             try:
+                starts = []
                 for pod in zone.pods:
                     for clone, node in enumerate(pod.node_names(self.cluster_id, zone.name)):
                         port = POD_HTTP_PORT if network is not None else _free_port()
                         instance = DockerPod(pod.name, clone, node, port)
                         running.pods.append(instance)
-                        await asyncio.to_thread(self._start_pod, zone, pod, instance, built, secrets, gateway_env,
-                                                credentials, network)
-                    where = f"network {network.name}" if network is not None else "host network"
+                        starts.append(asyncio.to_thread(self._start_pod, zone, pod, instance, built, secrets,
+                                                        gateway_env, credentials, network))
+                # every pod instance at once: the engine creates containers concurrently (a deploy waits for
+                # the slowest pod, not for the sum); the first failure fails the deploy once all have returned
+                results = await asyncio.gather(*starts, return_exceptions=True)
+                failed = next((r for r in results if isinstance(r, BaseException)), None)
+                if failed is not None:
+                    raise failed
+                where = f"network {network.name}" if network is not None else "host network"
+                for pod in zone.pods:
                     progress("pod", f"{pod.name}: {pod.clones} instance(s) started (docker, {where})")
                 await self._wait_ready(running, progress)
             except BaseException as exc:
