@@ -61,20 +61,39 @@ def _cleanup(home: Path) -> None:
         from autonomy.cluster.local.firewall import delete_tables
 
         delete_tables(f"autonomy_{cluster[:8]}")
+        _cleanup_docker(cluster)
+
+
+def _cleanup_docker(cluster: str) -> None:
+    """The Docker runtime's containers, zone networks and service bridge of ``cluster``, if any."""
+    if shutil.which("docker") is None:
+        return
+    label = f"label=computer.autonomy.cluster={cluster}"
+    ids = subprocess.run(["docker", "ps", "-aq", "--filter", label], capture_output=True, text=True).stdout.split()
+    if ids:
+        subprocess.run(["docker", "rm", "-f", *ids], capture_output=True)
+    ids = subprocess.run(["docker", "network", "ls", "-q", "--filter", label], capture_output=True,
+                         text=True).stdout.split()
+    if ids:
+        subprocess.run(["docker", "network", "rm", *ids], capture_output=True)
+    subprocess.run(["ip", "link", "del", f"ad{cluster[:8]}"], capture_output=True)
 
 
 @pytest.fixture(scope="module")
 def make_cluster() -> Iterator[Callable[..., ClusterClient]]:
-    """``make_cluster(network="namespace"|"host")`` -> an enrolled client; stopped at module end."""
+    """``make_cluster(network="namespace"|"host", runtime="process"|"docker")`` -> an enrolled client;
+    stopped at module end."""
     homes: list[Path] = []
-    saved = {k: os.environ.get(k) for k in ("AUTONOMY_PUBLIC_PORT", "AUTONOMY_NETWORK", "AUTONOMY_HOME")}
+    saved = {k: os.environ.get(k) for k in ("AUTONOMY_PUBLIC_PORT", "AUTONOMY_NETWORK", "AUTONOMY_HOME",
+                                            "AUTONOMY_RUNTIME")}
 
-    def make(network: str = "namespace") -> ClusterClient:
+    def make(network: str = "namespace", runtime: str = "process") -> ClusterClient:
         # Unix socket paths are limited to 108 bytes: keep the home short.
         home = Path(tempfile.mkdtemp(prefix="ac-", dir="/tmp"))
         homes.append(home)
         os.environ["AUTONOMY_PUBLIC_PORT"] = "0"
         os.environ["AUTONOMY_NETWORK"] = network
+        os.environ["AUTONOMY_RUNTIME"] = runtime
         client = ClusterClient(home)
         client.enroll()
         return client

@@ -1,5 +1,12 @@
-"""What every container of the Docker runtime is given, without a Docker Engine."""
+"""What every container of the Docker runtime is given, and its zone rules, without a Docker Engine."""
 
+import os
+import shutil
+import subprocess
+
+import pytest
+
+from autonomy.cluster.docker.firewall import ZoneFirewall
 from autonomy.cluster.docker.pod import container_name, hardening, labels, limits
 
 
@@ -23,3 +30,19 @@ def test_names_and_labels_identify_cluster_zone_pod_clone_and_container() -> Non
     assert labels(cluster, "app", "runner-pod", 2, "runner") == {
         "computer.autonomy.cluster": cluster, "computer.autonomy.zone": "app", "computer.autonomy.pod": "runner-pod",
         "computer.autonomy.clone": "2", "computer.autonomy.container": "runner"}
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or shutil.which("nft") is None, reason="nft -c needs root and nft")
+def test_the_zone_rules_let_zone_bridges_reach_only_the_service_ports_and_are_valid_nftables() -> None:
+    firewall = ZoneFirewall("0123456789abcdef", "10.224.16.1")
+    firewall.ports = (4100, 4222)
+    empty = firewall.render()  # no zone yet: empty sets, still a loadable table
+    firewall._bridges = {"aza", "azb"}
+    rules = firewall.render()
+    assert 'elements = { "aza" . "aza", "azb" . "azb" }' in rules  # same bridge only: no zone reaches another
+    assert "iifname @zone_bridges ip daddr 10.224.16.1 tcp dport { 4100, 4222 } accept" in rules
+    assert rules.index("dport { 4100, 4222 } accept") < rules.index("iifname @zone_bridges drop")
+    assert "table inet autonomy_01234567 {" in rules and "flush ruleset" not in rules
+    for ruleset in (empty, rules):
+        check = subprocess.run(["nft", "-c", "-f", "-"], input=ruleset, capture_output=True, text=True)
+        assert check.returncode == 0, check.stderr

@@ -4,7 +4,9 @@ pods as a pause container plus hardened containers built from the zone's Dockerf
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import os
+import subprocess
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -158,6 +160,14 @@ async def test_a_container_that_crashes_fails_the_deploy_with_its_log(deployer: 
     assert "the app refuses to start: no config" in str(caught.value)
 
 
+def _ip(*args: str) -> str:
+    return subprocess.run(["ip", *args], capture_output=True, text=True).stdout
+
+
+def _nft(*args: str) -> str:
+    return subprocess.run(["nft", *args], capture_output=True, text=True).stdout
+
+
 async def test_the_backend_removes_what_a_killed_controller_left_and_makes_the_deployer(
         fabric: Fabric, tmp_path: Path) -> None:
     from autonomy.images import BASE_TAGS, connect
@@ -165,18 +175,28 @@ async def test_the_backend_removes_what_a_killed_controller_left_and_makes_the_d
     engine = connect()
     leftover = engine.containers.run(BASE_TAGS[0], ["sleep", "infinity"], detach=True, network_mode="none",
                                      labels={f"{LABEL}.cluster": fabric.b.cluster, f"{LABEL}.zone": "old"})
+    stale = engine.networks.create(f"autonomy-{fabric.b.cluster[:8]}-old", driver="bridge",
+                                   labels={f"{LABEL}.cluster": fabric.b.cluster, f"{LABEL}.zone": "old"})
     state = ClusterState(tmp_path / "state.db")
     backend = DockerBackend(tmp_path / "home", fabric.b.cluster, state)
     try:
-        assert await backend.prepare() == "127.0.0.1"  # pods use the host network
+        address = await backend.prepare()  # as root: the cluster's service address, on a bridge of its own
+        assert ipaddress.ip_address(address) in ipaddress.ip_network("10.224.0.0/12")
+        assert f"inet {address}/32" in _ip("-o", "-4", "addr", "show", f"ad{fabric.b.cluster[:8]}")
         assert not engine.containers.list(all=True, filters={"id": leftover.id})
+        assert not engine.networks.list(filters={"id": stale.id})  # a killed controller's zone network
         deployer = await backend.create_deployer(DeployerSettings(fabric.server.url, fabric.file_b,
                                                                   "http://{zone}.localhost/"))
         assert isinstance(deployer, DockerDeployer) and deployer.fabric_url == fabric.server.url
+        assert deployer.network == "docker-zone" and backend.isolation.endswith("a bridge per zone, nftables")
         assert backend.stored_secrets("none") == {}
     finally:
         await backend.close()
+        assert f"ad{fabric.b.cluster[:8]}" not in _ip("-o", "link")  # the service address is gone with it
+        assert f"autonomy_{fabric.b.cluster[:8]}" not in _nft("list", "tables")
         for container in engine.containers.list(all=True, filters={"id": leftover.id}):
             container.remove(force=True)
+        for network in engine.networks.list(filters={"id": stale.id}):
+            network.remove()
         engine.close()
         state.close()

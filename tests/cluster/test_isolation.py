@@ -3,7 +3,9 @@
 Two clusters on this machine; in the first a private ``victim`` zone (a secret in its environment, one
 node opted in to cluster-wide access, one not) and the ``attack`` zone, in the second one more zone.
 The attacker's container probes from inside (tests/cluster/attacker.py) and every escape must fail with
-the exact refusal; the lines of docs/security.md name these tests.
+the exact refusal; the lines of docs/security.md name these tests. Every test runs under both runtimes:
+``process`` (sandboxed processes in network namespaces) and ``docker`` (Docker Engine containers, a
+bridge network per zone).
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import shutil
 import socket
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -24,9 +27,16 @@ from tests.cluster.conftest import IS_ROOT, deploy
 
 pytestmark = [
     pytest.mark.slow,
-    pytest.mark.skipif(not IS_ROOT, reason="the sandbox and network namespaces need root"),
-    pytest.mark.skipif(not sandbox_available()[0], reason=f"no sandbox here: {sandbox_available()[1]}"),
+    pytest.mark.timeout(900),  # the Docker runtime builds the base image first when autonomy's source changed
+    pytest.mark.skipif(not IS_ROOT, reason="the sandbox, network namespaces and zone networks need root"),
     pytest.mark.skipif(shutil.which("nft") is None, reason="nftables is not installed (scripts/system-deps)"),
+]
+RUNTIMES = [
+    pytest.param("process", marks=pytest.mark.skipif(not sandbox_available()[0],
+                                                     reason=f"no sandbox here: {sandbox_available()[1]}")),
+    pytest.param("docker", marks=pytest.mark.skipif(
+        not Path("/etc/debian_version").exists() or shutil.which("dockerd") is None,
+        reason="needs Debian's docker.io (scripts/system-deps installs and starts it)")),
 ]
 
 SECRET = "victim-s3cret-value"
@@ -51,16 +61,36 @@ def _environ(pid: int) -> dict[str, str]:
     return dict(item.decode().split("=", 1) for item in raw if b"=" in item)
 
 
-@pytest.fixture(scope="module")
-def world(make_cluster, tmp_path_factory) -> dict[str, Any]:
-    first, second = make_cluster("namespace"), make_cluster("namespace")
-    tmp = tmp_path_factory.mktemp("isolation")
-    deploy(first, write_zone(tmp / "victim", VICTIM_ZONE, {"vault": VAULT}, secrets=f"API_KEY: {SECRET}\n"))
-    deploy(first, write_zone(tmp / "attack", ATTACK_ZONE, {"attacker": ATTACKER}))
-    deploy(second, write_zone(tmp / "other", OTHER_ZONE, {"web": WEB}))
-    return {"first": first, "second": second, "info": first.show(), "info2": second.show(),
-            "victim": first.zone_status("victim"), "attack": first.zone_status("attack"),
-            "other": second.zone_status("other")}
+def _zone_key(world: dict[str, Any], container: dict[str, Any]) -> str:
+    """The model gateway key in a container's environment (what a leak would hand over)."""
+    name = "AUTONOMY_EXTERNAL_APIS_GATEWAY_API_KEY"
+    if world["runtime"] == "process":
+        return _environ(container["pid"])[name]
+    import docker
+
+    engine = docker.from_env()
+    try:
+        env = engine.containers.get(container["id"]).attrs["Config"]["Env"]
+    finally:
+        engine.close()
+    return dict(item.split("=", 1) for item in env)[name]
+
+
+@pytest.fixture(scope="module", params=RUNTIMES)
+def world(request, make_cluster, tmp_path_factory) -> Iterator[dict[str, Any]]:
+    runtime = request.param
+    first, second = make_cluster("namespace", runtime), make_cluster("namespace", runtime)
+    try:
+        tmp = tmp_path_factory.mktemp(f"isolation-{runtime}")
+        deploy(first, write_zone(tmp / "victim", VICTIM_ZONE, {"vault": VAULT}, secrets=f"API_KEY: {SECRET}\n"))
+        deploy(first, write_zone(tmp / "attack", ATTACK_ZONE, {"attacker": ATTACKER}))
+        deploy(second, write_zone(tmp / "other", OTHER_ZONE, {"web": WEB}))
+        yield {"runtime": runtime, "first": first, "second": second, "info": first.show(), "info2": second.show(),
+               "victim": first.zone_status("victim"), "attack": first.zone_status("attack"),
+               "other": second.zone_status("other")}
+    finally:  # the other runtime's clusters do not run beside these
+        first.stop()
+        second.stop()
 
 
 @pytest.fixture(scope="module")
@@ -68,8 +98,7 @@ def report(world) -> dict[str, Any]:
     first, info, info2 = world["first"], world["info"], world["info2"]
     home, home2 = first.home, world["second"].home
     victim = {p["pod"]: p for p in world["victim"]["pods"]}
-    victim_pid = victim["main-pod"]["containers"][0]["pid"]
-    stolen = _environ(victim_pid)["AUTONOMY_EXTERNAL_APIS_GATEWAY_API_KEY"]  # what a leak would hand over
+    stolen = _zone_key(world, victim["main-pod"]["containers"][0])
     nats, gateway = _host(info["fabric_url"]), _host(info["gateway_url"])
     other_pod = world["other"]["pods"][0]["address"]
     listener = socket.socket()
@@ -101,6 +130,11 @@ def report(world) -> dict[str, Any]:
 
 
 def test_zone_status_says_the_zone_runs_sandboxed_as_its_own_uid(world):
+    if world["runtime"] == "docker":
+        for status in (world["victim"], world["attack"]):
+            assert status["runtime"] == "docker" and status["network"] == "docker-zone"
+            assert status["isolation"].endswith("network: a bridge per zone, nftables")
+        return
     for status in (world["victim"], world["attack"]):
         assert status["isolation"] == "sandbox"
         assert status["uid"] >= 200_000
@@ -109,7 +143,8 @@ def test_zone_status_says_the_zone_runs_sandboxed_as_its_own_uid(world):
 
 def test_the_container_runs_unprivileged_with_no_capabilities(report, world):
     status = report["out"]["status"]
-    assert status["Uid"].split()[:2] == [str(world["attack"]["uid"])] * 2
+    uid = world["attack"]["uid"] if world["runtime"] == "process" else 10001
+    assert status["Uid"].split()[:2] == [str(uid)] * 2
     assert status["CapEff"] == status["CapBnd"] == "0000000000000000"
     assert status["NoNewPrivs"] == "1"
 
@@ -121,13 +156,21 @@ def test_the_syscall_filter_refuses_new_namespaces(report):
     assert report["out"]["mount_ns"] == refused
 
 
-def test_no_other_zones_file_nor_the_cluster_keys_are_visible(report):
+def test_no_other_zones_file_nor_the_cluster_keys_are_visible(report, world):
     files = report["out"]["files"]
+    if world["runtime"] == "docker":  # the image's own /etc/shadow and /root exist, root's only
+        image_own = {"/etc/shadow", "/root/.bash_history"}
+        assert {k: v for k, v in files.items() if k in image_own and not v.startswith(
+            ("FileNotFoundError", "PermissionError"))} == {}
+        files = {k: v for k, v in files.items() if k not in image_own}
     assert files and {k: v for k, v in files.items() if not v.startswith("FileNotFoundError")} == {}
 
 
 def test_the_system_is_read_only_and_the_own_app_directory_writable(report, world):
     assert report["out"]["usr_writable"] == "OSError: Read-only file system"
+    if world["runtime"] == "docker":  # the image's root is read-only as a whole: /tmp is the place to write
+        assert report["out"]["own_app_writable"] == "OSError: Read-only file system"
+        return
     assert report["out"]["own_app_writable"] == "OK 1"
     # the write went to the instance's copy, not to the zone's stored source
     home = world["first"].home
@@ -184,6 +227,26 @@ def test_raw_nats_on_another_zones_subjects_is_a_permissions_violation(report):
     assert any("permissions violation for publish" in e for e in errors), errors
 
 
+def test_pods_of_one_zone_reach_each_other(world):
+    """The rules keep zones apart, not a zone's own pods: the victim's main pod reaches its hidden pod."""
+    victim = {p["pod"]: p for p in world["victim"]["pods"]}
+    target = victim["hidden-pod"]["address"]
+    if world["runtime"] == "process":
+        probe = ["ip", "netns", "exec", victim["main-pod"]["namespace"], "timeout", "5", "bash", "-c",
+                 f"echo > /dev/tcp/{target}/8000"]
+        assert subprocess.run(probe, capture_output=True).returncode == 0
+        return
+    import docker
+
+    engine = docker.from_env()
+    try:
+        main = engine.containers.get(victim["main-pod"]["containers"][0]["id"])
+        code, out = main.exec_run(["python", "-c", f"import socket; socket.create_connection(({target!r}, 8000), 5)"])
+    finally:
+        engine.close()
+    assert code == 0, out
+
+
 def test_only_root_on_the_host_opens_connections_to_pods(world):
     """A private zone is not reachable by the host's unprivileged users (the public gateway runs as root)."""
     address = {p["pod"]: p["address"] for p in world["victim"]["pods"]}["main-pod"]
@@ -196,6 +259,9 @@ def test_only_root_on_the_host_opens_connections_to_pods(world):
 def test_rules_follow_the_pods_and_leave_nothing_behind(world):
     """Last in this module: it deletes a zone and stops the second cluster."""
     table = f"autonomy_{world['info']['id'][:8]}"
+    if world["runtime"] == "docker":
+        _docker_rules_follow_the_zones(world, table)
+        return
 
     def bridge_rules() -> str:
         return subprocess.run(["nft", "list", "table", "bridge", table], capture_output=True, text=True).stdout
@@ -215,3 +281,33 @@ def _veth(namespace: str) -> str:
     import hashlib
 
     return "av" + hashlib.sha1(namespace.encode()).hexdigest()[:10]
+
+
+def _docker_rules_follow_the_zones(world: dict[str, Any], table: str) -> None:
+    """Docker runtime: a zone's bridge is in the rules while the zone exists; its network goes with it."""
+    import docker
+
+    def rules() -> str:
+        return subprocess.run(["nft", "list", "table", "inet", table], capture_output=True, text=True).stdout
+
+    def networks(cluster: str) -> list[str]:
+        return sorted(n.name for n in engine.networks.list(filters={"label": f"computer.autonomy.cluster={cluster}"}))
+
+    engine = docker.from_env()
+    try:
+        first, second = world["info"]["id"], world["info2"]["id"]
+        attack = engine.networks.get(f"autonomy-{first[:8]}-attack").attrs["Options"]["com.docker.network.bridge.name"]
+        victim = engine.networks.get(f"autonomy-{first[:8]}-victim").attrs["Options"]["com.docker.network.bridge.name"]
+        assert f'"{attack}"' in rules() and f'"{victim}"' in rules()
+        world["first"].delete_zone("attack")
+        assert f'"{attack}"' not in rules() and f'"{victim}"' in rules()
+        assert networks(first) == [f"autonomy-{first[:8]}-victim"]
+        second_table = f"autonomy_{second[:8]}"
+        assert second_table in subprocess.run(["nft", "list", "tables"], capture_output=True, text=True).stdout
+        world["second"].stop()
+        assert second_table not in subprocess.run(["nft", "list", "tables"], capture_output=True, text=True).stdout
+        assert networks(second) == []
+        links = subprocess.run(["ip", "-o", "link"], capture_output=True, text=True).stdout
+        assert f"ad{second[:8]}" not in links and f"ad{first[:8]}" in links
+    finally:
+        engine.close()

@@ -12,13 +12,17 @@ Implements :class:`autonomy.cluster.deployer.Deployer` (``AUTONOMY_RUNTIME=docke
 4. returns once every node container answers TCP on its pod's HTTP port (a node opens it after it
    joined the fabric), or fails naming the container with the tail of its log.
 
-Decision (docs/images.md, "Docker runtime"): the engine the tests start has no bridge and no NAT (it never
-touches the host firewall), so pause containers use the **host network** and each pod clone gets a free
-loopback port as ``DEFAULT_PORT_HTTP``, like the process runtime's host mode. Per-pod network namespaces
-with nftables between zones are the process runtime's (and a later step for this one).
+Network (docs/security.md, "Docker runtime"): with ``networks`` (:class:`.network.ZoneNetworks`, set
+up by the backend as root) each zone gets its own Docker bridge network, its pause containers join it,
+every pod instance has its own address and serves on port 8000, and ``firewall``
+(:class:`.firewall.ZoneFirewall`) puts the zone's bridge under the cluster's nftables rules before its
+first pod starts. Without ``networks`` (no root, no ``nft``) pause containers use the **host network**
+and each pod clone gets a free loopback port as ``DEFAULT_PORT_HTTP``, like the process runtime's host
+mode, and ``zone status`` says ``network: none``.
 
-The fabric credentials are copied per zone, owned by the containers' user and mounted read-only; they
-are the only file of the cluster's home a container sees.
+With ``fabric`` (the cluster's per-zone NATS users) a zone's containers get their zone's credentials;
+the file is kept per zone, owned by the containers' user and mounted read-only: the only file of the
+cluster's home a container sees.
 """
 
 from __future__ import annotations
@@ -32,20 +36,33 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from autonomy.cluster.deployer import Progress
+from autonomy.cluster.docker.firewall import ZoneFirewall
+from autonomy.cluster.docker.network import ZoneNetwork, ZoneNetworks, pod_address
 from autonomy.cluster.docker.pod import LABEL, UID, container_name, hardening, labels, limits
 from autonomy.cluster.state import ClusterState
 from autonomy.errors import ClusterError
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+
     import docker
 
 __all__ = ["DockerDeployer"]
 
 READY_TIMEOUT = float(os.environ.get("AUTONOMY_DEPLOY_TIMEOUT", "90"))
 CREDENTIALS = "/run/autonomy/fabric.json"  # where a container sees its credentials file
+POD_HTTP_PORT = 8000  # a pod's HTTP port on its zone network (as in the process runtime's namespaces)
+
+
+class ZoneFabric(Protocol):
+    """What the deployer needs of the cluster's fabric: per-zone NATS users (``ClusterFabric``)."""
+
+    def zone_credentials(self, zone: str, names: Iterable[str]) -> bytes: ...
+
+    def forget_zone(self, zone: str) -> None: ...
 
 
 @dataclass
@@ -54,6 +71,7 @@ class DockerPod:
     clone: int
     node: str
     port: int
+    address: str = "127.0.0.1"  # its address on the zone network (the host network: loopback)
     pause: Any = None
     containers: dict[str, Any] = field(default_factory=dict)  # container name -> docker Container
     images: dict[str, str] = field(default_factory=dict)
@@ -73,14 +91,20 @@ class DockerDeployer:
     """Runs zones of cluster ``cluster_id`` (home ``home``) as containers of the Docker Engine ``client``
     (default: :func:`autonomy.images.connect`, on first use)."""
 
-    network = "docker-host"
     runtime = "docker"
 
     def __init__(self, home: Path, cluster_id: str, state: ClusterState, *, fabric_url: str,
                  credentials_file: Path, public_url_template: str,
                  gateway_env: Callable[[str], dict[str, str]] | None = None,
-                 client: docker.DockerClient | None = None) -> None:
+                 client: docker.DockerClient | None = None, networks: ZoneNetworks | None = None,
+                 firewall: ZoneFirewall | None = None, fabric: ZoneFabric | None = None,
+                 isolation: str = "") -> None:
         self.home = home
+        self.networks = networks
+        self.firewall = firewall
+        self.fabric = fabric
+        self.network = "docker-zone" if networks is not None else "docker-host"
+        self.isolation = isolation or "container; network: none (pods share the host network)"
         self.cluster_id = cluster_id
         self.state = state
         self.fabric_url = fabric_url
@@ -94,8 +118,11 @@ class DockerDeployer:
         self.fabric_problem: Callable[[], str | None] | None = None
 
     def zone_sources(self, zone: str) -> set[str] | None:
-        """None: pods of this runtime share the host network, so their address names no zone."""
-        return None
+        """The addresses of ``zone``'s pods on its network; None on the host network (no address names a zone)."""
+        if self.networks is None:
+            return None
+        running = self._zones.get(zone)
+        return {p.address for p in running.pods} if running is not None else set()
 
     @property
     def client(self) -> docker.DockerClient:
@@ -134,19 +161,35 @@ class DockerDeployer:
                 await asyncio.to_thread(_store_source, source_dir, zdir / "source")
                 _write_private(zdir / "secrets.json", json.dumps(secrets))
                 self.state.put_zone(zone.name, zone.model_dump(mode="json"), str(zdir / "source"), self.network)
-            credentials = _container_credentials(self.credentials_file, zdir / "fabric.json")
+            names = [n for pod in zone.pods for n in pod.node_names(self.cluster_id, zone.name)]
+            if self.fabric is not None:
+                data = await asyncio.to_thread(self.fabric.zone_credentials, zone.name, names)
+            else:
+                data = await asyncio.to_thread(Path(self.credentials_file).read_bytes)
+            credentials = _container_credentials(data, zdir / "fabric.json")
+            network = await self._zone_network(zone.name)
             gateway_env = self.gateway_env(zone.name) if self.gateway_env is not None else {}
             running = RunningZone(spec=zone, url=self._url(zone))
             self._zones[zone.name] = running
             started = time.monotonic()
             try:
+                starts = []
                 for pod in zone.pods:
                     for clone, node in enumerate(pod.node_names(self.cluster_id, zone.name)):
-                        instance = DockerPod(pod.name, clone, node, _free_port())
+                        port = POD_HTTP_PORT if network is not None else _free_port()
+                        instance = DockerPod(pod.name, clone, node, port)
                         running.pods.append(instance)
-                        await asyncio.to_thread(self._start_pod, zone, pod, instance, built, secrets, gateway_env,
-                                                credentials)
-                    progress("pod", f"{pod.name}: {pod.clones} instance(s) started (docker, host network)")
+                        starts.append(asyncio.to_thread(self._start_pod, zone, pod, instance, built, secrets,
+                                                        gateway_env, credentials, network))
+                # every pod instance at once: the engine creates containers concurrently (a deploy waits for
+                # the slowest pod, not for the sum); the first failure fails the deploy once all have returned
+                results = await asyncio.gather(*starts, return_exceptions=True)
+                failed = next((r for r in results if isinstance(r, BaseException)), None)
+                if failed is not None:
+                    raise failed
+                where = f"network {network.name}" if network is not None else "host network"
+                for pod in zone.pods:
+                    progress("pod", f"{pod.name}: {pod.clones} instance(s) started (docker, {where})")
                 await self._wait_ready(running, progress)
             except BaseException as exc:
                 running.state, running.error = "failed", str(exc) or repr(exc)
@@ -154,6 +197,15 @@ class DockerDeployer:
             running.state = "running"
             progress("ready", f"every node is up in {time.monotonic() - started:.2f} s")
             return {"zone": zone.name, "url": running.url, "pods": self._summary(running)}
+
+    async def _zone_network(self, zone: str) -> ZoneNetwork | None:
+        """Zone ``zone``'s network, under the cluster's rules before any of its pods starts (None: host network)."""
+        if self.networks is None:
+            return None
+        network = await asyncio.to_thread(self.networks.create, zone)
+        if self.firewall is not None:
+            await self.firewall.add_zone(network.bridge)
+        return network
 
     def _ensure_external(self, image: str, progress: Progress) -> None:
         from autonomy.images.engine import docker_errors
@@ -172,22 +224,27 @@ class DockerDeployer:
                                f"({exc.explanation or exc}): pull or build it, or use a local image") from exc
 
     def _start_pod(self, zone: Any, pod: Any, instance: DockerPod, built: dict[str, str], secrets: dict[str, str],
-                   gateway_env: dict[str, str], credentials: Path) -> None:
+                   gateway_env: dict[str, str], credentials: Path, network: ZoneNetwork | None) -> None:
         from autonomy.images import BASE_TAGS
         from autonomy.zones.secrets import resolve_env
 
         name = (self.cluster_id, zone.name, pod.name, instance.clone)
         instance.pause = self.client.containers.run(
             BASE_TAGS[0], ["sleep", "infinity"], detach=True, name=container_name(*name, "pause"),
-            labels=labels(*name, "pause"), network_mode="host", ipc_mode="shareable", **hardening(),
-            cpu_period=100_000, cpu_quota=1_000, mem_limit=16 * 2**20)
+            labels=labels(*name, "pause"), ipc_mode="shareable", **hardening(),
+            cpu_period=100_000, cpu_quota=1_000, mem_limit=16 * 2**20,
+            **({"network": network.name} if network is not None else {"network_mode": "host"}))
+        if network is not None:
+            instance.address = pod_address(instance.pause, network)
         for container in pod.containers:
             local = container.is_local_image
             env = dict(gateway_env) if local else {}
             env.update(resolve_env(container, secrets))
             env.update({"CLUSTER": self.cluster_id, "ZONE": zone.name, "NODE": instance.node,
                         "AUTONOMY_FABRIC_URL": self.fabric_url, "AUTONOMY_FABRIC_CREDENTIALS": CREDENTIALS,
-                        "DEFAULT_PORT_HTTP": str(instance.port), "DEFAULT_HOST_HTTP": "127.0.0.1"})
+                        "DEFAULT_PORT_HTTP": str(instance.port)})
+            if network is None:
+                env["DEFAULT_HOST_HTTP"] = "127.0.0.1"
             image = built[container.image] if local else container.image
             instance.containers[container.name] = self.client.containers.run(
                 image, container.args or None, detach=True, name=container_name(*name, container.name),
@@ -213,7 +270,7 @@ class DockerDeployer:
                             f"container {instance.pod}-{instance.clone}/{name} exited (code "
                             f"{container.attrs['State'].get('ExitCode')}) while the zone was starting; its log "
                             f"ends with:\n{logs.decode(errors='replace').rstrip()}")
-                if await _answers("127.0.0.1", instance.port):
+                if await _answers(instance.address, instance.port):
                     waiting.remove(instance)
                     progress("node", f"{instance.node} is up")
             if waiting and time.monotonic() > deadline:
@@ -245,6 +302,12 @@ class DockerDeployer:
             if running is None and not stored:
                 raise ClusterError(f"no zone {name!r} in this cluster: `autonomy zone list` shows the zones")
             await asyncio.to_thread(self._remove_containers, {f"{LABEL}.zone": name})
+            if self.networks is not None:
+                network = await asyncio.to_thread(self.networks.remove, name)
+                if network is not None and self.firewall is not None:
+                    await self.firewall.remove_zone(network.bridge)
+            if self.fabric is not None:
+                await asyncio.to_thread(self.fabric.forget_zone, name)
             await asyncio.to_thread(self._remove_images, name)
             await asyncio.to_thread(shutil.rmtree, self.zone_dir(name), True)
             return {"zone": name, "deleted": True}
@@ -298,10 +361,11 @@ class DockerDeployer:
                                    "node": cname in instance.nodes, "state": container.status,
                                    "restarts": int(container.attrs.get("RestartCount") or 0),
                                    "exit_code": state.get("ExitCode"), "id": container.short_id})
-            pods.append({"pod": instance.pod, "clone": instance.clone, "node": instance.node, "address": "127.0.0.1",
-                         "port": instance.port, "runtime": self.runtime, "containers": containers})
+            pods.append({"pod": instance.pod, "clone": instance.clone, "node": instance.node,
+                         "address": instance.address, "port": instance.port, "runtime": self.runtime,
+                         "containers": containers})
         return {"zone": name, "state": running.state, "error": running.error, "url": running.url,
-                "network": self.network, "runtime": self.runtime, "pods": pods}
+                "network": self.network, "runtime": self.runtime, "isolation": self.isolation, "pods": pods}
 
     def _summary(self, running: RunningZone) -> list[dict[str, Any]]:
         summary: dict[str, dict[str, Any]] = {}
@@ -309,7 +373,7 @@ class DockerDeployer:
             entry = summary.setdefault(instance.pod, {"pod": instance.pod, "clones": 0, "nodes": [], "addresses": []})
             entry["clones"] += 1
             entry["nodes"].append(instance.node)
-            entry["addresses"].append(f"127.0.0.1:{instance.port}")
+            entry["addresses"].append(f"{instance.address}:{instance.port}")
         return list(summary.values())
 
     def log_files(self, name: str, pod: str | None, container: str | None) -> list[tuple[str, Path]]:
@@ -339,7 +403,7 @@ class DockerDeployer:
         instance = next((p for p in running.pods if p.pod == main.name and p.clone == 0), None)
         if instance is None:
             return f"zone {zone!r}: its main pod {main.name!r} is not running; see `autonomy zone status`"
-        return "127.0.0.1", instance.port
+        return instance.address, instance.port
 
     def _url(self, zone: Any) -> str | None:
         main = _main_pod(zone)
@@ -361,11 +425,13 @@ def _store_source(source_dir: Path, dest: Path) -> None:
     os.replace(staging, dest)
 
 
-def _container_credentials(source: Path, dest: Path) -> Path:
-    """The fabric credentials as the containers' user may read them: a copy, mode 0400, owned by that
+def _container_credentials(data: bytes, dest: Path) -> Path:
+    """The fabric credentials ``data`` as the containers' user may read them: mode 0400, owned by that
     user when we can chown (as root). Inside a container only the bind-mounted file itself is checked."""
     dest.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    _write_private(dest, Path(source).read_bytes())
+    if dest.exists():
+        os.chmod(dest, 0o600)
+    _write_private(dest, data)
     if os.geteuid() == 0:
         uid, gid = (int(part) for part in UID.split(":"))
         os.chown(dest, uid, gid)

@@ -25,22 +25,15 @@ deletes both tables.
 from __future__ import annotations
 
 import asyncio
-import os
-import shutil
-import subprocess
 from collections.abc import Iterable
 
-from autonomy.errors import ClusterError
+from autonomy.cluster.nftables import aload as _anft
+from autonomy.cluster.nftables import delete_tables, firewall_available
+from autonomy.cluster.nftables import load as _nft
+from autonomy.cluster.nftables import nft_set as _set
+from autonomy.cluster.nftables import quote as _q
 
-__all__ = ["PodFirewall", "firewall_available"]
-
-
-def firewall_available() -> tuple[bool, str]:
-    if os.geteuid() != 0:
-        return False, "nftables rules need root"
-    if shutil.which("nft") is None:
-        return False, "`nft` is not installed (apt-get install nftables)"
-    return True, ""
+__all__ = ["PodFirewall", "delete_tables", "firewall_available"]
 
 
 class PodFirewall:
@@ -105,34 +98,3 @@ class PodFirewall:
                   f"    oifname {br} ct state established,related accept",
                   f"    oifname {br} meta skuid 0 accept", f"    oifname {br} drop", "  }", "}"]
         return "\n".join(lines) + "\n"
-
-
-def delete_tables(table: str) -> None:
-    """Delete ``table`` in the bridge and inet families if present (used at teardown and by test clean-up)."""
-    if shutil.which("nft") is None:
-        return
-    for family in ("bridge", "inet"):
-        subprocess.run(["nft", "delete", "table", family, table], capture_output=True)
-
-
-def _q(name: str) -> str:
-    return f'"{name}"'
-
-
-def _set(items: Iterable[str]) -> str:
-    values = [i if i.isdigit() else _q(i) for i in items]
-    return "{ " + ", ".join(values) + " }"
-
-
-def _nft(ruleset: str) -> None:
-    proc = subprocess.run(["nft", "-f", "-"], input=ruleset, capture_output=True, text=True)
-    if proc.returncode != 0:
-        raise ClusterError(f"loading the pod network's nftables rules failed: {proc.stderr.strip()}")
-
-
-async def _anft(ruleset: str) -> None:
-    proc = await asyncio.create_subprocess_exec("nft", "-f", "-", stdin=asyncio.subprocess.PIPE,
-                                                stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE)
-    _, err = await proc.communicate(ruleset.encode())
-    if proc.returncode != 0:
-        raise ClusterError(f"loading the pod network's nftables rules failed: {err.decode().strip()}")
