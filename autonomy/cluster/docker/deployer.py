@@ -31,7 +31,6 @@ import asyncio
 import json
 import os
 import shutil
-import socket
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -42,6 +41,7 @@ from autonomy.cluster.deployer import Progress
 from autonomy.cluster.docker.firewall import ZoneFirewall
 from autonomy.cluster.docker.network import ZoneNetwork, ZoneNetworks, pod_address
 from autonomy.cluster.docker.pod import LABEL, UID, container_name, hardening, labels, limits
+from autonomy.cluster.pod_basics import answers, free_port, main_pod
 from autonomy.cluster.state import ClusterState
 from autonomy.errors import ClusterError
 
@@ -176,7 +176,7 @@ class DockerDeployer:
                 starts = []
                 for pod in zone.pods:
                     for clone, node in enumerate(pod.node_names(self.cluster_id, zone.name)):
-                        port = POD_HTTP_PORT if network is not None else _free_port()
+                        port = POD_HTTP_PORT if network is not None else free_port()
                         instance = DockerPod(pod.name, clone, node, port)
                         running.pods.append(instance)
                         starts.append(asyncio.to_thread(self._start_pod, zone, pod, instance, built, secrets,
@@ -270,7 +270,7 @@ class DockerDeployer:
                             f"container {instance.pod}-{instance.clone}/{name} exited (code "
                             f"{container.attrs['State'].get('ExitCode')}) while the zone was starting; its log "
                             f"ends with:\n{logs.decode(errors='replace').rstrip()}")
-                if await _answers(instance.address, instance.port):
+                if await answers(instance.address, instance.port):
                     waiting.remove(instance)
                     progress("node", f"{instance.node} is up")
             if waiting and time.monotonic() > deadline:
@@ -397,7 +397,7 @@ class DockerDeployer:
         running = self._zones.get(zone)
         if running is None:
             return f"no zone {zone!r} is running in this cluster"
-        main = _main_pod(running.spec)
+        main = main_pod(running.spec)
         if not main.public:
             return f"zone {zone!r} is private: its main pod {main.name!r} is not public"
         instance = next((p for p in running.pods if p.pod == main.name and p.clone == 0), None)
@@ -406,12 +406,8 @@ class DockerDeployer:
         return instance.address, instance.port
 
     def _url(self, zone: Any) -> str | None:
-        main = _main_pod(zone)
+        main = main_pod(zone)
         return self.public_url_template.format(cluster=self.cluster_id, zone=zone.name) if main.public else None
-
-
-def _main_pod(zone: Any) -> Any:
-    return next((p for p in zone.pods if p.name == "main-pod"), zone.pods[0])
 
 
 def _store_source(source_dir: Path, dest: Path) -> None:
@@ -447,18 +443,3 @@ def _write_private(path: Path, data: str | bytes) -> None:
         os.write(fd, raw)
     finally:
         os.close(fd)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-async def _answers(host: str, port: int) -> bool:
-    try:
-        _, writer = await asyncio.wait_for(asyncio.open_connection(host, port), 1.0)
-    except (TimeoutError, OSError):
-        return False
-    writer.close()
-    return True

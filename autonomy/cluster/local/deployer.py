@@ -24,7 +24,6 @@ import functools
 import json
 import os
 import shutil
-import socket
 import sys
 import time
 from collections.abc import Callable, Iterable
@@ -38,6 +37,7 @@ from autonomy.cluster.local.images import copy_images, ensure_venv
 from autonomy.cluster.local.isolation import Isolation, Launch
 from autonomy.cluster.local.netns import NetnsNetwork, PodNamespace
 from autonomy.cluster.local.supervisor import MARKER, ContainerProcess
+from autonomy.cluster.pod_basics import answers, free_port, main_pod
 from autonomy.cluster.state import ClusterState
 from autonomy.errors import ClusterError, ClusterUnavailable, ZoneNotFound
 
@@ -175,7 +175,7 @@ class LocalDeployer:
             return {"zone": zone.name, "url": running.url, "pods": self._pods_summary(running)}
 
     def _url(self, zone: Any) -> str | None:
-        main = _main_pod(zone)
+        main = main_pod(zone)
         return self.public_url_template.format(cluster=self.cluster_id, zone=zone.name) if main.public else None
 
     async def _start_instance(self, zone: Any, pod: Any, clone: int, node: str, plans: dict[Any, Any],
@@ -194,7 +194,7 @@ class LocalDeployer:
                 raise
             address, port = ns.address, POD_HTTP_PORT
         else:
-            address, port = "127.0.0.1", _free_port()
+            address, port = "127.0.0.1", free_port()
         cgroup = self.cgroups.create(zone.name, pod.name, clone, pod.size)
         inst = PodInstance(zone.name, pod.name, clone, node, address, port, cgroup, ns)
         try:
@@ -301,7 +301,7 @@ class LocalDeployer:
                     failures += [f"container {inst.pod}-{inst.clone}/{name} exited (code {proc.last_exit}) while "
                                  f"the zone was starting; its log ({proc.log_path}) ends with:\n{_tail(proc.log_path)}"
                                  for name, proc in exited]
-                elif await _answers(inst.address, inst.port):
+                elif await answers(inst.address, inst.port):
                     waiting.remove(inst)
                     progress("node", f"{inst.node} is up")
             if not waiting:
@@ -433,7 +433,7 @@ class LocalDeployer:
         running = self._zones.get(zone)
         if running is None:
             return f"no zone {zone!r} is running in this cluster"
-        main = _main_pod(running.spec)
+        main = main_pod(running.spec)
         if not main.public:
             return f"zone {zone!r} is private: its main pod {main.name!r} is not public"
         inst = next((i for i in running.instances if i.pod == main.name and i.clone == 0), None)
@@ -455,11 +455,6 @@ def _raise_failed_clones(pod: Any, outcomes: list[Any]) -> None:
     if failed:
         raise ClusterError(f"{len(failed)} of {len(outcomes)} clones of pod {pod.name!r} failed to start:\n"
                            + "\n".join(f"{pod.name}-{i}: {exc or repr(exc)}" for i, exc in failed)) from failed[0][1]
-
-
-def _main_pod(zone: Any) -> Any:
-    """``main-pod``, or the first pod of a zone without one."""
-    return next((p for p in zone.pods if p.name == "main-pod"), zone.pods[0])
 
 
 def _main_name(spec: dict[str, Any]) -> str:
@@ -485,21 +480,6 @@ def _write_secrets(path: Path, secrets: dict[str, str]) -> None:
 
 def read_secrets(path: Path) -> dict[str, str]:
     return json.loads(path.read_text()) if path.exists() else {}
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-async def _answers(host: str, port: int) -> bool:
-    try:
-        _, writer = await asyncio.wait_for(asyncio.open_connection(host, port), 1.0)
-    except (TimeoutError, OSError):
-        return False
-    writer.close()
-    return True
 
 
 def _tail(path: Path, lines: int = 15) -> str:
