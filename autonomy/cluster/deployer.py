@@ -9,15 +9,23 @@ is a coroutine of the controller's event loop except the read-only ones.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-__all__ = ["Deployer", "Progress", "Backend", "DeployerSettings"]
+__all__ = ["Deployer", "Progress", "Backend", "DeployerSettings", "ZoneFabric"]
 
 # progress(step, detail): called as a deploy advances; the controller streams each call to the client.
 Progress = Callable[[str, str], None]
+
+
+class ZoneFabric(Protocol):
+    """What a deployer needs of the cluster's fabric: per-zone NATS users (``ClusterFabric``)."""
+
+    def zone_credentials(self, zone: str, names: Iterable[str]) -> bytes: ...
+
+    def forget_zone(self, zone: str) -> None: ...
 
 
 class Deployer(Protocol):

@@ -35,9 +35,9 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
-from autonomy.cluster.deployer import Progress
+from autonomy.cluster.deployer import Progress, ZoneFabric
 from autonomy.cluster.docker.firewall import ZoneFirewall
 from autonomy.cluster.docker.network import ZoneNetwork, ZoneNetworks, pod_address
 from autonomy.cluster.docker.pod import LABEL, UID, container_name, hardening, labels, limits
@@ -46,7 +46,6 @@ from autonomy.cluster.state import ClusterState
 from autonomy.errors import ClusterError
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable
 
     import docker
 
@@ -55,14 +54,6 @@ __all__ = ["DockerDeployer"]
 READY_TIMEOUT = float(os.environ.get("AUTONOMY_DEPLOY_TIMEOUT", "90"))
 CREDENTIALS = "/run/autonomy/fabric.json"  # where a container sees its credentials file
 POD_HTTP_PORT = 8000  # a pod's HTTP port on its zone network (as in the process runtime's namespaces)
-
-
-class ZoneFabric(Protocol):
-    """What the deployer needs of the cluster's fabric: per-zone NATS users (``ClusterFabric``)."""
-
-    def zone_credentials(self, zone: str, names: Iterable[str]) -> bytes: ...
-
-    def forget_zone(self, zone: str) -> None: ...
 
 
 @dataclass

@@ -26,12 +26,12 @@ import os
 import shutil
 import sys
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
-from autonomy.cluster.deployer import Progress
+from autonomy.cluster.deployer import Progress, ZoneFabric
 from autonomy.cluster.local.cgroups import CgroupManager, PodCgroup
 from autonomy.cluster.local.images import copy_images, ensure_venv
 from autonomy.cluster.local.isolation import Isolation, Launch
@@ -46,14 +46,6 @@ __all__ = ["LocalDeployer", "POD_HTTP_PORT"]
 POD_HTTP_PORT = 8000
 READY_TIMEOUT = float(os.environ.get("AUTONOMY_DEPLOY_TIMEOUT", "90"))
 _BASE_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "TZ", "TMPDIR", "USER", "LOGNAME")
-
-
-class ZoneFabric(Protocol):
-    """What the deployer needs of the cluster's fabric: per-zone NATS users (:class:`ClusterFabric`)."""
-
-    def zone_credentials(self, zone: str, names: Iterable[str]) -> bytes: ...
-
-    def forget_zone(self, zone: str) -> None: ...
 
 
 @dataclass
