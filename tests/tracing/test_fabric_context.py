@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 
 import pytest
 
@@ -15,19 +14,6 @@ from tests.support.otlp_receiver import OtlpReceiver
 class Echo:
     async def handle_message(self, context, message):
         await context.reply(f"echo {message}")
-
-
-@pytest.fixture
-def receiver(monkeypatch: pytest.MonkeyPatch) -> Iterator[OtlpReceiver]:
-    for name in ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_TRACES_EXPORTER", "OTEL_SDK_DISABLED"):
-        monkeypatch.delenv(name, raising=False)
-    with OtlpReceiver() as otlp:
-        monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", otlp.endpoint)
-        tracing.reset()
-        try:
-            yield otlp
-        finally:
-            tracing.reset()
 
 
 async def test_a_request_fanned_out_over_the_fabric_is_one_trace(receiver: OtlpReceiver,

@@ -3,27 +3,11 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-
-import pytest
 
 import autonomy.tracing as tracing
 from autonomy.tools.mcp_client import McpClient
 from tests.support.mcp_servers import SdkServer
 from tests.support.otlp_receiver import OtlpReceiver
-
-
-@pytest.fixture
-def receiver(monkeypatch: pytest.MonkeyPatch) -> Iterator[OtlpReceiver]:
-    for name in ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_TRACES_EXPORTER", "OTEL_SDK_DISABLED"):
-        monkeypatch.delenv(name, raising=False)
-    with OtlpReceiver() as otlp:
-        monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", otlp.endpoint)
-        tracing.reset()
-        try:
-            yield otlp
-        finally:
-            tracing.reset()
 
 
 async def test_mcp_calls_are_spans_inside_the_callers_trace(receiver: OtlpReceiver) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 
 import pytest
 
@@ -13,21 +13,7 @@ from autonomy.models import Model
 from autonomy.models.clients import aclose_clients
 from tests.agents.conftest import AddTool
 from tests.support.otlp_receiver import OtlpReceiver
-
-
-@pytest.fixture
-def receiver(monkeypatch: pytest.MonkeyPatch) -> Iterator[OtlpReceiver]:
-    for name in ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_TRACES_EXPORTER", "OTEL_SDK_DISABLED",
-                 "AUTONOMY_USE_EXTERNAL_APIS_GATEWAY", "ANTHROPIC_API_KEY", "NODE"):
-        monkeypatch.delenv(name, raising=False)
-    with OtlpReceiver() as otlp:
-        monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", otlp.endpoint)  # the standard variables only
-        monkeypatch.setenv("OTEL_SERVICE_NAME", "spans-test")
-        tracing.reset()
-        try:
-            yield otlp
-        finally:
-            tracing.reset()
+from tests.tracing.conftest import SERVICE
 
 
 @pytest.fixture
@@ -48,7 +34,7 @@ async def test_a_turn_is_one_trace_with_its_model_and_tool_calls(receiver: OtlpR
     assert tracing.force_flush()
 
     [turn] = receiver.named("agent.turn")
-    assert turn.service == "spans-test" and turn.parent_span_id == ""
+    assert turn.service == SERVICE and turn.parent_span_id == ""
     assert turn.attributes["autonomy.agent"] == "calc" and turn.attributes["autonomy.conversation"] == "c1"
     calls = receiver.named("model.call")
     assert len(calls) == 2
