@@ -43,6 +43,27 @@ def cli(tmp_path: Path) -> Cli:
     return Cli(home=tmp_path / "home", cwd=app)
 
 
+# A deployed app's agent "calc" with one tool; a test appends its own ``Agent.start`` lines to ``main``.
+CALC_APP_HEAD = """\
+from autonomy import Agent, Model, Node, Tool
+
+
+def add(a: int, b: int) -> int:
+    \"\"\"Add two whole numbers.
+
+    Args:
+        a: The first number.
+        b: The second number.
+    \"\"\"
+    return a + b
+
+
+async def main(node):
+    await Agent.start(node=node, name="calc", instructions="You add numbers with the add tool.",
+                      model=Model("claude-sonnet-4-v1"), tools=[Tool(add)])
+"""
+
+
 def write_app(directory: Path, zone_yaml: str, main_py: str = "", secrets: str | None = None) -> None:
     """A zone directory: autonomy.yaml, an upstream-style images/main/, and optionally secrets.yaml."""
     (directory / "autonomy.yaml").write_text(zone_yaml)

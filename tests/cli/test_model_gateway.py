@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
-from tests.cli.conftest import Cli, write_app
+from tests.cli.conftest import CALC_APP_HEAD, Cli, write_app
 from tests.cluster.conftest import _cleanup
 from tests.support.fake_llm import FakeLLM
 
@@ -36,23 +36,7 @@ pods:
         image: main
 {env}"""
 
-AGENT_MAIN = """\
-from autonomy import Agent, Model, Node, Tool
-
-
-def add(a: int, b: int) -> int:
-    \"\"\"Add two whole numbers.
-
-    Args:
-        a: The first number.
-        b: The second number.
-    \"\"\"
-    return a + b
-
-
-async def main(node):
-    await Agent.start(node=node, name="calc", instructions="You add numbers with the add tool.",
-                      model=Model("claude-sonnet-4-v1"), tools=[Tool(add)])
+AGENT_MAIN = CALC_APP_HEAD + """\
     await Agent.start(node=node, name="ghost", instructions="You answer.", model=Model("no-such-model"))
     # No node-side retries of the 502 (upstream's default waits 5 + 10 + 20 s).
     await Agent.start(node=node, name="down", instructions="You answer.",

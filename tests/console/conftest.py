@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from autonomy.cluster import ClusterClient
-from tests.cli.conftest import write_app
+from tests.cli.conftest import CALC_APP_HEAD, write_app
 from tests.cluster.conftest import _cleanup, deploy
 from tests.support.fake_llm import FakeLLM
 
@@ -26,27 +26,7 @@ pods:
         image: main
 """
 
-MAIN = """\
-from autonomy import Agent, Model, Node, Tool
-
-
-def add(a: int, b: int) -> int:
-    \"\"\"Add two whole numbers.
-
-    Args:
-        a: The first number.
-        b: The second number.
-    \"\"\"
-    return a + b
-
-
-async def main(node):
-    await Agent.start(node=node, name="calc", instructions="You add numbers with the add tool.",
-                      model=Model("claude-sonnet-4-v1"), tools=[Tool(add)])
-
-
-Node.start(main)
-"""
+MAIN = CALC_APP_HEAD + "\n\nNode.start(main)\n"
 
 
 @dataclass
