@@ -77,6 +77,11 @@ def _cleanup_docker(cluster: str) -> None:
     if ids:
         subprocess.run(["docker", "network", "rm", *ids], capture_output=True)
     subprocess.run(["ip", "link", "del", f"ad{cluster[:8]}"], capture_output=True)
+    # the zones' app images, tagged per cluster (autonomy/images/naming.py): the base image stays cached
+    ids = subprocess.run(["docker", "images", "-q", "--filter", f"reference=autonomy-local/{cluster[:8]}-*/*"],
+                         capture_output=True, text=True).stdout.split()
+    if ids:
+        subprocess.run(["docker", "rmi", "-f", *set(ids)], capture_output=True)
 
 
 @pytest.fixture(scope="module")
