@@ -172,7 +172,8 @@ def status(name: str | None, directory: Path, output: str) -> None:
     info = client().zone_status(name or _zone_name(directory))
     printer.data(info)
     printer.fields([("zone", info.get("zone")), ("state", info.get("state")), ("url", info.get("url")),
-                    *zone_urls(info, info.get("url")), ("network", info.get("network")),
+                    *zone_urls(info, info.get("url")), ("runtime", info.get("runtime")),
+                    ("network", info.get("network")),
                     ("isolation", info.get("isolation"))] + ([("why", info["error"])] if info.get("error") else []))
     rows = [
         (pod.get("pod"), pod.get("clone"), pod.get("node"), c.get("container"), c.get("image"),
