@@ -141,14 +141,19 @@ def test_zone_status_says_the_zone_runs_sandboxed_as_its_own_uid(world):
     assert world["victim"]["uid"] != world["attack"]["uid"]
 
 
-def test_each_zones_credentials_belong_to_its_own_uid_only(world):
-    """Docker runtime: the one host file a container sees is its zone's, readable by that zone's uid only
-    (so a container of another zone, another uid, could not read it even if it reached it)."""
-    if world["runtime"] != "docker":
-        pytest.skip("the process runtime pipes the credentials in (no host file is mounted)")
+def test_each_zones_own_files_belong_to_its_own_uid_only(world):
+    """The host files a zone's containers use are its uid's, not another zone's: under Docker the one file
+    a container sees (its zone's credentials, 0400: another zone's uid could not read it even if it reached
+    it); under the process runtime the per-instance app copies (the credentials come through a pipe)."""
+    home = world["first"].home
     for zone in ("victim", "attack"):
-        info = (world["first"].home / "zones" / zone / "fabric.json").stat()
-        assert (info.st_uid, info.st_gid, info.st_mode & 0o777) == (world[zone]["uid"], world[zone]["uid"], 0o400)
+        uid = world[zone]["uid"]
+        if world["runtime"] == "docker":
+            info = (home / "zones" / zone / "fabric.json").stat()
+            assert (info.st_uid, info.st_gid, info.st_mode & 0o777) == (uid, uid, 0o400)
+        else:
+            info = (home / "zones" / zone / "run" / "main-pod-0" / "main").stat()
+            assert (info.st_uid, info.st_gid) == (uid, uid)
 
 
 def test_the_container_runs_unprivileged_with_no_capabilities(report, world):
