@@ -88,8 +88,9 @@ class ClusterClient:
         from autonomy.cluster.runtime_choice import requested_runtime
 
         created = not self.enrolled
-        wanted = requested_runtime(runtime)
-        switch = self._check_runtime_switch(wanted) if not created else None
+        wanted = requested_runtime(runtime)  # the flag, else AUTONOMY_RUNTIME: what a new cluster stores
+        # an enrolled cluster switches only on the flag (the variable is an override for one start)
+        switch = self._check_runtime_switch(wanted) if not created and runtime is not None else None
         notes = self._settle_port(port)
         if created or switch:
             self._store_runtime(wanted)

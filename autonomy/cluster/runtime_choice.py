@@ -10,6 +10,7 @@ runs the same runtime whatever the environment of the command that starts it. De
   else the stored runtime, else ``process`` (a cluster enrolled before the runtime was stored);
 - ``--runtime`` naming another runtime than the stored one switches the cluster only while it has no
   zone (a zone deployed by one runtime is not restored by the other): refused otherwise, naming the fix;
+  the variable never switches an enrolled cluster (it only overrides a start);
 - the runtime is the user's word (``process``, ``docker``); the backend behind it is
   :func:`backend_kind` (``local`` for ``process``), opened by :func:`autonomy.cluster.backends.open_backend`.
 """

@@ -81,6 +81,10 @@ def test_a_cluster_with_zones_keeps_its_runtime(stopping: Cli) -> None:
     assert "--runtime docker: the cluster in" in refused.stderr and "(tiny)" in refused.stderr
     assert "autonomy zone delete NAME" in refused.stderr
     assert _stored(cli)["runtime"] == "process"
+    # the variable overrides one start, it never switches an enrolled cluster
+    again = cli("cluster", "enroll", "-o", "json", env={"AUTONOMY_RUNTIME": "docker"})
+    assert again.code == 0 and json.loads(again.stdout)["runtime"] == "process", again
+    assert _stored(cli)["runtime"] == "process"
 
 
 @DOCKER
