@@ -55,6 +55,7 @@ def test_an_unknown_runtime_is_refused_by_the_flag(stopping: Cli) -> None:
     assert refused.code == 2 and "--runtime" in refused.stderr and "'process', 'docker'" in refused.stderr
 
 
+@pytest.mark.slow
 def test_the_process_runtime_is_the_default_stored_and_shown(stopping: Cli) -> None:
     cli = stopping
     enrolled = cli("cluster", "enroll", "--no-input", "-o", "json")
