@@ -80,6 +80,11 @@ def test_the_webui_example_serves_its_page_and_the_ui_calls_the_python_node(cli:
         assert status["runtime"] == "docker"
         (pod,) = status["pods"]
         assert {c["container"]: c["state"] for c in pod["containers"]} == {"ui": "running", "main": "running"}
+        # the UI wrote beside its code (its container's own app directory), as Next.js writes .next/cache
+        ui = engine.containers.get(f"autonomy-{cluster_id[:8]}-webui-main-pod-0-ui")
+        written = until_sync(lambda: ui.exec_run(["cat", "/app/visits.log"]).exit_code == 0, timeout=30,
+                             what="the UI's visits.log in its app directory")
+        assert written and ui.attrs["Config"]["User"] == f"{status['uid']}:{status['uid']}"
         # the node listens on the pod's localhost only: the pod's address does not serve its port
         with pytest.raises(OSError), socket.create_connection((pod["address"], 8001), timeout=5):
             pass
