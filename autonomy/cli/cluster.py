@@ -49,8 +49,13 @@ def cluster() -> None:
 @click.option("--port", type=click.IntRange(0, 65535), default=None,
               help="Local cluster: the public port for zones and the console (default: AUTONOMY_PUBLIC_PORT, else "
                    "32100 or the next free one). Stored with the cluster.")
+@click.option("--runtime", type=click.Choice(["process", "docker"]), default=None,
+              help="Local cluster: what runs the zones: `process` (sandboxed processes, no setup; the default) or "
+                   "`docker` (containers of the Docker Engine, built from their Dockerfiles). Stored with the "
+                   "cluster (AUTONOMY_RUNTIME overrides it for a controller start).")
 @OUTPUT_OPTION
-def enroll(no_input: bool, kubernetes: bool, port: int | None, output: str, **options: Any) -> None:
+def enroll(no_input: bool, kubernetes: bool, port: int | None, runtime: str | None, output: str,
+           **options: Any) -> None:
     """Create the local cluster if there is none, start its controller, and show it.
 
     With --kubernetes: check and enroll the Kubernetes cluster of a kubeconfig context (a second
@@ -59,6 +64,9 @@ def enroll(no_input: bool, kubernetes: bool, port: int | None, output: str, **op
     given = sorted(f"--{k.replace('_', '-')}" for k, v in options.items() if v)
     if not kubernetes and given:
         raise click.UsageError(f"{', '.join(given)} only apply with --kubernetes")
+    if kubernetes and runtime is not None:
+        raise click.UsageError("--runtime applies to the local cluster, not with --kubernetes (the cluster's "
+                               "nodes run the zones' containers)")
     if kubernetes and port is not None:
         raise click.UsageError("--port applies to the local cluster, not with --kubernetes (zones are served by "
                                "the cluster's Ingress)")
@@ -70,7 +78,10 @@ def enroll(no_input: bool, kubernetes: bool, port: int | None, output: str, **op
             raise click.UsageError("--kubernetes needs --registry: where zone images are pushed")
         info = enroll_direct("kubernetes", default_home(), progress_printer(printer), **options)
     else:
-        info = client().enroll(port)
+        from autonomy.cli.runtime_check import check_runtime
+
+        check_runtime(runtime)
+        info = client().enroll(port, runtime)
         for note in info.pop("notes", []):
             printer.note(note)
     printer.data(info)
@@ -132,6 +143,7 @@ def _show_fields(printer: Printer, info: dict[str, Any]) -> None:
     printer.fields([
         ("id", info.get("id")),
         ("kind", info.get("kind")),
+        ("runtime", info.get("runtime")),
         ("fabric", info.get("fabric_url")),
         ("model gateway", info.get("gateway_url")),
         ("model providers", info.get("models") or "none"),

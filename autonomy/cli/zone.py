@@ -51,10 +51,20 @@ def check_zone(directory: Path, printer: Printer) -> tuple[ZoneSpec, dict[str, s
         raise ZoneSpecError(shown, problems)
     for note in spec.notes:
         printer.note(note)
-    for key, plan in plans.items():
-        for warning in plan.warnings:
-            printer.note(f"{key}: {warning}", "warning")
+    if not _builds_images():  # the process runtime's plan: what it cannot do as written
+        for key, plan in plans.items():
+            for warning in plan.warnings:
+                printer.note(f"{key}: {warning}", "warning")
     return spec, secrets, plans
+
+
+def _builds_images() -> bool:
+    """True when the local cluster runs the Docker runtime: Dockerfiles are built as written there, so the
+    process runtime's warnings (``RUN apt-get`` not run, another ``FROM``) do not apply."""
+    from autonomy.cluster.client import default_home
+    from autonomy.cluster.runtime_choice import controller_runtime
+
+    return controller_runtime(default_home()) == "docker"
 
 
 @zone.command()
@@ -172,7 +182,8 @@ def status(name: str | None, directory: Path, output: str) -> None:
     info = client().zone_status(name or _zone_name(directory))
     printer.data(info)
     printer.fields([("zone", info.get("zone")), ("state", info.get("state")), ("url", info.get("url")),
-                    *zone_urls(info, info.get("url")), ("network", info.get("network")),
+                    *zone_urls(info, info.get("url")), ("runtime", info.get("runtime")),
+                    ("network", info.get("network")),
                     ("isolation", info.get("isolation"))] + ([("why", info["error"])] if info.get("error") else []))
     rows = [
         (pod.get("pod"), pod.get("clone"), pod.get("node"), c.get("container"), c.get("image"),

@@ -130,7 +130,8 @@ def build_app(controller: Controller) -> FastAPI:
     async def status(name: str) -> dict[str, Any]:
         usage = models().usage(name)
         providers = {m: provider_of(models().config, m) for m in (usage.get("models") or {})}
-        return {**deployer().status(name), "usage": {**usage, "providers": providers}}
+        # which runtime runs the zone (the controller's: runtime_choice.py), unless the deployer says it
+        return {"runtime": controller.runtime, **deployer().status(name), "usage": {**usage, "providers": providers}}
 
     @app.get("/models")
     async def list_models() -> dict[str, Any]:

@@ -9,9 +9,10 @@ Every call is blocking (the CLI is synchronous). Long operations (``deploy``) an
 iterators over the controller's streamed response; closing the iterator closes the connection.
 
 Decisions:
-- ``enroll()`` creates the cluster (``cluster.json``: its id, and the public port chosen now and kept,
-  see :mod:`.public_port`). Every other call except ``stop()`` refuses with :class:`ClusterError` when no
-  cluster is enrolled in the home, saying to run ``autonomy cluster enroll``.
+- ``enroll()`` creates the cluster (``cluster.json``: its id, and the public port and runtime chosen now
+  and kept, see :mod:`.public_port` and :mod:`.runtime_choice`). Every other call except ``stop()``
+  refuses with :class:`ClusterError` when no cluster is enrolled in the home, saying to run
+  ``autonomy cluster enroll``.
 - A stopped cluster is started by ``enroll()``, ``start()`` and the calls that change it (deploy, delete,
   model add/remove); the read-only calls (``show``, ``list_zones``, ``zone_status``, ``zone_logs``,
   ``list_models``) never start it: they raise :class:`ClusterError` saying it is stopped and how to start it.
@@ -78,13 +79,32 @@ class ClusterClient:
         return (self.home / "cluster.json").exists()
 
     # --- the contract ----------------------------------------------------------------------------
-    def enroll(self, port: int | None = None) -> dict[str, Any]:
+    def enroll(self, port: int | None = None, runtime: str | None = None) -> dict[str, Any]:
         """Create the cluster if absent (choosing its public port: ``port``, else ``AUTONOMY_PUBLIC_PORT``,
-        else 32100 or the next free one), start its controller if not running; return :meth:`show`, with
-        ``"notes"`` (what to tell the user: a port other than the one expected, a restart needed)."""
+        else 32100 or the next free one; and its runtime, :mod:`.runtime_choice`), start its controller if
+        not running; return :meth:`show`, with ``"notes"`` (what to tell the user: a port other than the one
+        expected, a restart needed). A cluster this call created is forgotten again (``cluster.json``
+        removed) when its controller does not start: nothing is left half-enrolled."""
+        from autonomy.cluster.runtime_choice import requested_runtime
+
+        created = not self.enrolled
+        wanted = requested_runtime(runtime)  # the flag, else AUTONOMY_RUNTIME: what a new cluster stores
+        # an enrolled cluster switches only on the flag (the variable is an override for one start)
+        switch = self._check_runtime_switch(wanted) if not created and runtime is not None else None
         notes = self._settle_port(port)
-        self._ensure_controller(create=True)
+        if created or switch:
+            self._store_runtime(wanted)
+        try:
+            self._ensure_controller(create=True)
+        except BaseException:
+            if created:
+                with contextlib.suppress(OSError):
+                    (self.home / "cluster.json").unlink()
+            raise
         shown = self.show()
+        if switch and shown.get("runtime") != switch:
+            notes.append(f"the controller still runs the {shown.get('runtime')} runtime: `autonomy cluster stop` "
+                         f"then `autonomy cluster start` to switch to {switch}")
         if port is not None and shown.get("public_port") != port and port != 0:
             notes.append(f"the controller still serves port {shown.get('public_port')}: "
                          "`autonomy cluster stop` then `autonomy cluster start` to move to the stored port")
@@ -103,6 +123,38 @@ class ClusterClient:
     def show(self) -> dict[str, Any]:
         """``{"id","kind","fabric_url","gateway_url","public_url_template","public_port","console_url",...}``."""
         return self._json("GET", "/cluster", start=False)
+
+    def _check_runtime_switch(self, wanted: str | None) -> str | None:
+        """``wanted`` when it differs from the enrolled cluster's runtime and the switch is allowed (the
+        cluster has no zone); None when nothing changes. ClusterError naming ``--runtime`` otherwise."""
+        from autonomy.cluster.runtime_choice import DEFAULT, stored_runtime
+
+        current = stored_runtime(self.home) or DEFAULT
+        if wanted is None or wanted == current:
+            return None
+        zones = [z["zone"] for z in self.list_zones()] if self._answers() else self._stored_zones()
+        if zones:
+            raise ClusterError(
+                f"--runtime {wanted}: the cluster in {self.home} runs its zones ({', '.join(sorted(zones))}) with "
+                f"the {current} runtime, which the {wanted} runtime would not restore: delete them first "
+                "(`autonomy zone delete NAME`), or enroll another cluster (another AUTONOMY_HOME)")
+        return wanted
+
+    def _stored_zones(self) -> list[str]:
+        from autonomy.cluster.state import ClusterState
+
+        if not (self.home / "state.db").exists():
+            return []
+        state = ClusterState(self.home / "state.db")
+        try:
+            return [z["name"] for z in state.zones()]
+        finally:
+            state.close()
+
+    def _store_runtime(self, wanted: str | None) -> None:
+        from autonomy.cluster.runtime_choice import DEFAULT, store_runtime
+
+        store_runtime(self.home, wanted or DEFAULT)
 
     def _settle_port(self, port: int | None) -> list[str]:
         from autonomy.cluster.identity import load_or_create_identity

@@ -50,6 +50,7 @@ from autonomy.cluster.identity import ClusterIdentity, load_or_create_identity
 from autonomy.cluster.model_gateway import ClusterModelGateway
 from autonomy.cluster.public_gateway import PublicGateway
 from autonomy.cluster.public_port import busy_message, start_port
+from autonomy.cluster.runtime_choice import backend_kind, controller_runtime
 from autonomy.cluster.state import ClusterState
 from autonomy.cluster.trace_collector import TraceCollector
 from autonomy.cluster.trace_collector import available as traces_available
@@ -76,6 +77,7 @@ class Controller:
         self.fabric_watch: FabricWatch | None = None
         self.console: ServedApp | None = None
         self.traces: TraceCollector | None = None
+        self.runtime = "process"  # the runtime running the zones (runtime_choice.py), known at start
         self._stopping = asyncio.Event()
         self._tasks: set[asyncio.Task[Any]] = set()
 
@@ -121,9 +123,8 @@ class Controller:
     async def _start(self) -> None:
         self.identity = identity = load_or_create_identity(self.home)
         self.state = ClusterState(self.home / "state.db")
-        runtime = os.environ.get("AUTONOMY_RUNTIME", "").strip() or "local"  # docs/images.md, "Docker runtime"
-        self.backend = backend = open_backend("local" if runtime == "process" else runtime, self.home, identity.id,
-                                              self.state)
+        self.runtime = controller_runtime(self.home)  # stored at enroll, AUTONOMY_RUNTIME overrides it
+        self.backend = backend = open_backend(backend_kind(self.runtime), self.home, identity.id, self.state)
         host = await backend.prepare()  # where pods reach the fabric and the model gateway
         self.fabric = await asyncio.to_thread(start_fabric, self.home, identity.id, host)
         self.models = ClusterModelGateway(self.state)
@@ -251,7 +252,7 @@ class Controller:
                 "public_port": self.gateway.port,
                 "console_url": f"http://{self.identity.id}.localhost:{self.gateway.port}/",
                 "console_path_url": f"http://127.0.0.1:{self.gateway.port}/",
-                "network": self.backend.network, "home": str(self.home),
+                "network": self.backend.network, "runtime": self.runtime, "home": str(self.home),
                 "fabric": {"pid": self.fabric.server.pid, "restarts": self.fabric_watch.restarts if self.fabric_watch
                            else 0, "problem": self.fabric_watch.problem() if self.fabric_watch else None},
                 "isolation": self.backend.isolation,

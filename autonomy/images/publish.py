@@ -26,6 +26,7 @@ from autonomy.images.build import build_image, split_reference
 from autonomy.images.engine import Progress, connect, report
 from autonomy.images.naming import BASE_IMAGES, content_tag, image_repository, local_image_dirs
 from autonomy.images.push import push_image
+from autonomy.images.rootfs import ROOTFS_REPOSITORY
 
 if TYPE_CHECKING:
     import docker
@@ -80,8 +81,8 @@ def _build_all(client: docker.DockerClient, dirs: dict[str, Path], registry: str
                progress: Progress | None) -> dict[str, str]:
     """Build each image folder (the base image first if one needs it); ``{NAME: "repo:tag"}``."""
     salt = ""
-    if any(uses_autonomy_base(context) for context in dirs.values()):
-        salt = ensure_base_image(client, progress=progress).key
+    if any(uses_autonomy_base(context) or uses_debian_root(context) for context in dirs.values()):
+        salt = ensure_base_image(client, progress=progress).key  # which makes (and tags) the Debian root too
     built: dict[str, str] = {}
     for name, context in dirs.items():
         repository = image_repository(registry, cluster_id, zone, name)
@@ -107,6 +108,12 @@ def uses_autonomy_base(context: Path) -> bool:
     """True if ``context/Dockerfile`` has a ``FROM`` of ``ghcr.io/build-trust/autonomy-python[-dev]``."""
     text = (context / "Dockerfile").read_text(errors="replace")
     return any(split_reference(ref.split("@")[0])[0] in BASE_IMAGES for ref in _FROM.findall(text))
+
+
+def uses_debian_root(context: Path) -> bool:
+    """True if ``context/Dockerfile`` has a ``FROM autonomy/debian-rootfs:...`` (the base image's own root)."""
+    text = (context / "Dockerfile").read_text(errors="replace")
+    return any(split_reference(ref.split("@")[0])[0] == ROOTFS_REPOSITORY for ref in _FROM.findall(text))
 
 
 def _checked(source_dir: Path | str, images: Iterable[str], registry: str, cluster_id: str,

@@ -6,6 +6,9 @@ kept in a cache folder and ``docker import``-ed as ``autonomy/debian-rootfs:<key
 hash of every input (suite, mirror, packages, the host's extra CA certificates, this recipe's
 version), so it is made once per machine and inputs: the Docker image is reused while it exists, the
 tarball re-imported when the engine lost it (a new data root), debootstrap run only when both are gone.
+It is also tagged ``autonomy/debian-rootfs:bookworm`` (:data:`ROOTFS_SUITE_TAG`): a stable name for
+Dockerfiles of non-Python images (a Node.js UI: ``FROM autonomy/debian-rootfs:bookworm`` then ``RUN
+apt-get install nodejs``), whose layers then stay cached while autonomy's source (the base image) changes.
 
 Needs root (debootstrap and chroot do) and the ``debootstrap`` command (Debian package ``debootstrap``).
 """
@@ -29,9 +32,10 @@ from autonomy.images.errors import BaseImageError
 if TYPE_CHECKING:
     import docker
 
-__all__ = ["RootfsRecipe", "cache_dir", "rootfs_image", "ROOTFS_REPOSITORY"]
+__all__ = ["RootfsRecipe", "cache_dir", "rootfs_image", "ROOTFS_REPOSITORY", "ROOTFS_SUITE_TAG"]
 
 ROOTFS_REPOSITORY = "autonomy/debian-rootfs"
+ROOTFS_SUITE_TAG = f"{ROOTFS_REPOSITORY}:bookworm"  # the default recipe's root, by suite
 KEY_LABEL = "computer.autonomy.rootfs.key"
 _RECIPE_VERSION = "1"  # bump when _customize or the import changes what the root holds
 _EXTRA_CAS = Path("/usr/local/share/ca-certificates")
@@ -90,6 +94,7 @@ def rootfs_image(client: docker.DockerClient, recipe: RootfsRecipe, *, rebuild: 
         try:
             client.images.get(recipe.reference)
             report(progress, f"base: Debian {recipe.suite} root {recipe.reference} is in the engine")
+            _tag_suite(client, recipe)
             return recipe.reference
         except errors.ImageNotFound:
             pass
@@ -107,7 +112,13 @@ def rootfs_image(client: docker.DockerClient, recipe: RootfsRecipe, *, rebuild: 
     except errors.DockerException as exc:
         raise BaseImageError(f"docker import of {tarball} failed: {exc}. Delete that file to make it again "
                              "('autonomy image build-base --rebuild')") from exc
+    _tag_suite(client, recipe)
     return recipe.reference
+
+
+def _tag_suite(client: docker.DockerClient, recipe: RootfsRecipe) -> None:
+    """Tag the root ``autonomy/debian-rootfs:<suite>`` too (the name app Dockerfiles use)."""
+    client.api.tag(recipe.reference, ROOTFS_REPOSITORY, recipe.suite, force=True)
 
 
 def make_tarball(recipe: RootfsRecipe, tarball: Path, *, progress: Progress | None = None) -> Path:

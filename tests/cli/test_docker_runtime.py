@@ -1,4 +1,4 @@
-"""The local cluster with AUTONOMY_RUNTIME=docker, driven by the CLI as a user does: the zone's pods run
+"""The local cluster enrolled with `--runtime docker`, driven by the CLI as a user does: the zone's pods run
 as Docker Engine containers built from its Dockerfiles, and every command works as with processes."""
 
 from __future__ import annotations
@@ -26,10 +26,10 @@ pytestmark = [
 
 @pytest.fixture
 def docker_cluster(cli: Cli) -> Iterator[Cli]:
-    cli.env = {"AUTONOMY_RUNTIME": "docker"}
+    cli.env = {"AUTONOMY_RUNTIME": ""}  # the runtime stored at enroll, not the environment's
     built = cli("image", "build-base", timeout=900)
     assert built.code == 0, built
-    enrolled = cli("cluster", "enroll", "--no-input", "-o", "json")
+    enrolled = cli("cluster", "enroll", "--no-input", "--runtime", "docker", "-o", "json")
     assert enrolled.code == 0, enrolled
     try:
         yield cli

@@ -66,7 +66,7 @@ class FailingDeployer:
 
 def standin(home: Path, deployer: Any = None) -> Any:
     models = SimpleNamespace(usage=lambda name: {}) if deployer is not None else None
-    return SimpleNamespace(deployer=deployer, models=models, home=home, stopping=False)
+    return SimpleNamespace(deployer=deployer, models=models, home=home, stopping=False, runtime="process")
 
 
 def test_a_controller_that_is_starting_answers_503_and_the_cli_says_retry(tmp_path):

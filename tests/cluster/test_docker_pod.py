@@ -6,6 +6,7 @@ import subprocess
 
 import pytest
 
+from autonomy.cluster.docker.appdir import app_directory, app_dirs_available, own_app_directory
 from autonomy.cluster.docker.firewall import ZoneFirewall
 from autonomy.cluster.docker.pod import container_name, hardening, labels, limits
 
@@ -18,8 +19,8 @@ def test_sizes_become_a_cpu_quota_and_a_memory_limit_without_swap() -> None:
 
 
 def test_every_container_is_unprivileged_read_only_and_has_an_init() -> None:
-    options = hardening()
-    assert options["user"] == "10001:10001" and options["cap_drop"] == ["ALL"]
+    options = hardening(212345)  # the zone's uid
+    assert options["user"] == "212345:212345" and options["cap_drop"] == ["ALL"]
     assert options["security_opt"] == ["no-new-privileges"] and options["read_only"] is True
     assert set(options["tmpfs"]) == {"/tmp"} and options["init"] is True
 
@@ -46,3 +47,26 @@ def test_the_zone_rules_let_zone_bridges_reach_only_the_service_ports_and_are_va
     for ruleset in (empty, rules):
         check = subprocess.run(["nft", "-c", "-f", "-"], input=ruleset, capture_output=True, text=True)
         assert check.returncode == 0, check.stderr
+
+
+def test_the_app_directory_is_the_images_workdir_unless_that_is_the_root() -> None:
+    assert app_directory({"Config": {"WorkingDir": "/app"}}) == "/app"
+    assert app_directory({"Config": {"WorkingDir": "/usr/src/app/"}}) == "/usr/src/app"
+    assert app_directory({"Config": {"WorkingDir": "/"}}) is None
+    assert app_directory({"Config": {"WorkingDir": ""}}) is None and app_directory({}) is None
+
+
+def test_only_overlay2_layers_get_a_writable_app_directory(tmp_path) -> None:
+    assert app_dirs_available("vfs") == (False, "the Docker Engine's storage driver is 'vfs', not overlay2")
+    assert own_app_directory({"GraphDriver": {"Name": "vfs", "Data": {"UpperDir": str(tmp_path)}}}, "/app", 1) is False
+    assert not (tmp_path / "app").exists()
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="giving a directory to another uid needs root")
+def test_the_app_directory_is_given_to_the_zone_uid_in_the_containers_own_layer(tmp_path) -> None:
+    attrs = {"GraphDriver": {"Name": "overlay2", "Data": {"UpperDir": str(tmp_path)}}}
+    assert own_app_directory(attrs, "/usr/src/app", 212345) is True
+    app, parent = (tmp_path / "usr/src/app").stat(), (tmp_path / "usr/src").stat()
+    assert (app.st_uid, app.st_gid, app.st_mode & 0o777) == (212345, 212345, 0o755)
+    assert (parent.st_uid, parent.st_mode & 0o777) == (0, 0o755)  # only the app directory is the zone's
+    assert own_app_directory(attrs, "/app/../etc", 212345) is False and not (tmp_path / "etc").exists()

@@ -17,6 +17,7 @@ from autonomy.cluster.deployer import DeployerSettings
 from autonomy.cluster.docker import DockerBackend, DockerDeployer
 from autonomy.cluster.docker.pod import LABEL
 from autonomy.cluster.state import ClusterState
+from autonomy.cluster.zone_uid import zone_uid
 from autonomy.errors import ClusterError
 from autonomy.nodes.discovery import Zone
 from autonomy.zones.loading import load_zone
@@ -66,7 +67,7 @@ Node.start(main)
 PROBE = '''
 import os, pathlib
 checks = {"uid": os.getuid()}
-for path in ("/app/x", "/tmp/x"):
+for path in ("/app/x", "/tmp/x", "/usr/x"):
     try:
         pathlib.Path(path).write_text("x")
         checks[path] = "written"
@@ -136,14 +137,30 @@ async def test_a_zone_runs_as_hardened_containers_whose_nodes_join_and_answer(de
     main = deployer.client.containers.get(f"autonomy-{fabric.a.cluster[:8]}-{ZONE}-main-pod-0-main")
     pause = deployer.client.containers.get(f"autonomy-{fabric.a.cluster[:8]}-{ZONE}-main-pod-0-pause")
     host = main.attrs["HostConfig"]
-    assert main.attrs["Config"]["User"] == "10001:10001"
-    assert (host["CapDrop"], host["ReadonlyRootfs"], host["Init"]) == (["ALL"], True, True)
+    uid = zone_uid(fabric.a.cluster, ZONE)  # the zone's own, as under the process runtime
+    assert main.attrs["Config"]["User"] == f"{uid}:{uid}" and status["uid"] == uid
+    # its own writable layer (the app directory is the zone's), the pause container read-only as a whole
+    assert (host["CapDrop"], host["ReadonlyRootfs"], host["Init"]) == (["ALL"], False, True)
+    assert pause.attrs["HostConfig"]["ReadonlyRootfs"] is True and status["app_dir"] == "private, writable"
+    credentials = (deployer.zone_dir(ZONE) / "fabric.json").stat()
+    assert (credentials.st_uid, credentials.st_mode & 0o777) == (uid, 0o400)
     assert "no-new-privileges" in host["SecurityOpt"]
     assert host["NetworkMode"] == f"container:{pause.id}"
     assert (host["CpuQuota"], host["CpuPeriod"], host["Memory"]) == (25_000, 100_000, 256 * 2**20)
     code, out = main.exec_run(["python", "-c", PROBE])
     assert code == 0, out
-    assert out.decode().strip() == "{'uid': 10001, '/app/x': 'OSError', '/tmp/x': 'written', 'credentials': True}"
+    assert out.decode().strip() == (f"{{'uid': {uid}, '/app/x': 'written', '/tmp/x': 'written', "
+                                    "'/usr/x': 'PermissionError', 'credentials': True}")
+
+    # two clones of a pod do not see each other's writes
+    runners = [deployer.client.containers.get(f"autonomy-{fabric.a.cluster[:8]}-{ZONE}-runner-pod-{i}-runner")
+               for i in (0, 1)]
+    code, out = runners[0].exec_run(["python", "-c", "open('/app/mine', 'w').write('clone 0')"])
+    assert code == 0, out
+    code, out = runners[1].exec_run(["python", "-c", "import os; print(os.path.exists('/app/mine'))"])
+    assert (code, out.decode().strip()) == (0, "False")
+    code, out = runners[0].exec_run(["cat", "/app/mine"])
+    assert (code, out.decode()) == (0, "clone 0")
 
     assert "hello" not in str(deployer.log_files(ZONE, "main-pod", None))  # paths, not contents
     assert (await deployer.delete(ZONE))["deleted"] is True

@@ -130,20 +130,35 @@ def report(world) -> dict[str, Any]:
 
 
 def test_zone_status_says_the_zone_runs_sandboxed_as_its_own_uid(world):
-    if world["runtime"] == "docker":
-        for status in (world["victim"], world["attack"]):
+    for status in (world["victim"], world["attack"]):
+        assert status["uid"] >= 200_000
+        if world["runtime"] == "docker":
             assert status["runtime"] == "docker" and status["network"] == "docker-zone"
             assert status["isolation"].endswith("network: a bridge per zone, nftables")
-        return
-    for status in (world["victim"], world["attack"]):
-        assert status["isolation"] == "sandbox"
-        assert status["uid"] >= 200_000
+            assert status["app_dir"] == "private, writable"
+        else:
+            assert status["isolation"] == "sandbox"
     assert world["victim"]["uid"] != world["attack"]["uid"]
+
+
+def test_each_zones_own_files_belong_to_its_own_uid_only(world):
+    """The host files a zone's containers use are its uid's, not another zone's: under Docker the one file
+    a container sees (its zone's credentials, 0400: another zone's uid could not read it even if it reached
+    it); under the process runtime the per-instance app copies (the credentials come through a pipe)."""
+    home = world["first"].home
+    for zone in ("victim", "attack"):
+        uid = world[zone]["uid"]
+        if world["runtime"] == "docker":
+            info = (home / "zones" / zone / "fabric.json").stat()
+            assert (info.st_uid, info.st_gid, info.st_mode & 0o777) == (uid, uid, 0o400)
+        else:
+            info = (home / "zones" / zone / "run" / "main-pod-0" / "main").stat()
+            assert (info.st_uid, info.st_gid) == (uid, uid)
 
 
 def test_the_container_runs_unprivileged_with_no_capabilities(report, world):
     status = report["out"]["status"]
-    uid = world["attack"]["uid"] if world["runtime"] == "process" else 10001
+    uid = world["attack"]["uid"]  # its zone's own, under both runtimes
     assert status["Uid"].split()[:2] == [str(uid)] * 2
     assert status["CapEff"] == status["CapBnd"] == "0000000000000000"
     assert status["NoNewPrivs"] == "1"
@@ -167,15 +182,15 @@ def test_no_other_zones_file_nor_the_cluster_keys_are_visible(report, world):
 
 
 def test_the_system_is_read_only_and_the_own_app_directory_writable(report, world):
-    assert report["out"]["usr_writable"] == "OSError: Read-only file system"
-    if world["runtime"] == "docker":  # the image's root is read-only as a whole: /tmp is the place to write
-        assert report["out"]["own_app_writable"] == "OSError: Read-only file system"
-        return
     assert report["out"]["own_app_writable"] == "OK 1"
-    # the write went to the instance's copy, not to the zone's stored source
     home = world["first"].home
-    assert (home / "zones/attack/run/main-pod-0/main/written-by-attacker").exists()
     assert not (home / "zones/attack/source/images/attacker/written-by-attacker").exists()
+    if world["runtime"] == "docker":  # the container's own layer: the image's files are root's, the app dir the zone's
+        assert report["out"]["usr_writable"] == "PermissionError: Permission denied"
+        return
+    assert report["out"]["usr_writable"] == "OSError: Read-only file system"
+    # the write went to the instance's copy, not to the zone's stored source
+    assert (home / "zones/attack/run/main-pod-0/main/written-by-attacker").exists()
 
 
 def test_no_other_process_and_no_other_environment_is_visible(report):

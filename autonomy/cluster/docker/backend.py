@@ -27,7 +27,8 @@ from autonomy.cluster.state import ClusterState
 __all__ = ["DockerBackend", "zone_networks_available"]
 
 log = logging.getLogger("autonomy.cluster")
-CONTAINER = "container (uid 10001, no capabilities, no-new-privileges, read-only root, own PID namespace)"
+CONTAINER = ("container (the zone's own uid, no capabilities, no-new-privileges, read-only root, "
+             "own PID namespace)")
 
 
 def zone_networks_available() -> tuple[bool, str]:

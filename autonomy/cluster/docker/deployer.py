@@ -21,8 +21,9 @@ and each pod clone gets a free loopback port as ``DEFAULT_PORT_HTTP``, like the 
 mode, and ``zone status`` says ``network: none``.
 
 With ``fabric`` (the cluster's per-zone NATS users) a zone's containers get their zone's credentials;
-the file is kept per zone, owned by the containers' user and mounted read-only: the only file of the
-cluster's home a container sees.
+the file is kept per zone, owned by the zone's uid (every container of a zone runs as its own uid,
+:func:`autonomy.cluster.zone_uid.zone_uid`, shared with the process runtime) and mounted read-only: the
+only file of the cluster's home a container sees.
 """
 
 from __future__ import annotations
@@ -38,11 +39,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from autonomy.cluster.deployer import Progress, ZoneFabric
+from autonomy.cluster.docker.appdir import app_directory, app_dirs_available, own_app_directory
 from autonomy.cluster.docker.firewall import ZoneFirewall
 from autonomy.cluster.docker.network import ZoneNetwork, ZoneNetworks, pod_address
-from autonomy.cluster.docker.pod import LABEL, UID, container_name, hardening, labels, limits
+from autonomy.cluster.docker.pod import LABEL, container_name, hardening, labels, limits
 from autonomy.cluster.pod_basics import answers, free_port, main_pod
 from autonomy.cluster.state import ClusterState
+from autonomy.cluster.zone_uid import zone_uid
 from autonomy.errors import ClusterError
 
 if TYPE_CHECKING:
@@ -103,6 +106,7 @@ class DockerDeployer:
         self.public_url_template = public_url_template
         self.gateway_env = gateway_env
         self._client = client
+        self._app_dirs: tuple[bool, str] | None = None
         self._zones: dict[str, RunningZone] = {}
         self._locks: dict[str, asyncio.Lock] = {}
         # Set by the controller: why the fabric is down right now (None while it is up).
@@ -122,6 +126,17 @@ class DockerDeployer:
 
             self._client = connect()
         return self._client
+
+    @property
+    def app_dirs(self) -> tuple[bool, str]:
+        """Whether containers get a private writable app directory (:mod:`.appdir`), and if not, why."""
+        if self._app_dirs is None:
+            self._app_dirs = app_dirs_available(str(self.client.info().get("Driver") or "unknown"))
+        return self._app_dirs
+
+    def uid(self, zone: str) -> int:
+        """The uid (and gid) every container of ``zone`` runs as."""
+        return zone_uid(self.cluster_id, zone)
 
     def zone_dir(self, name: str) -> Path:
         return self.home / "zones" / name
@@ -157,7 +172,8 @@ class DockerDeployer:
                 data = await asyncio.to_thread(self.fabric.zone_credentials, zone.name, names)
             else:
                 data = await asyncio.to_thread(Path(self.credentials_file).read_bytes)
-            credentials = _container_credentials(data, zdir / "fabric.json")
+            uid = zone_uid(self.cluster_id, zone.name)
+            credentials = _container_credentials(data, zdir / "fabric.json", uid)
             network = await self._zone_network(zone.name)
             gateway_env = self.gateway_env(zone.name) if self.gateway_env is not None else {}
             running = RunningZone(spec=zone, url=self._url(zone))
@@ -220,9 +236,10 @@ class DockerDeployer:
         from autonomy.zones.secrets import resolve_env
 
         name = (self.cluster_id, zone.name, pod.name, instance.clone)
+        uid = self.uid(zone.name)
         instance.pause = self.client.containers.run(
             BASE_TAGS[0], ["sleep", "infinity"], detach=True, name=container_name(*name, "pause"),
-            labels=labels(*name, "pause"), ipc_mode="shareable", **hardening(),
+            labels=labels(*name, "pause"), ipc_mode="shareable", **hardening(uid),
             cpu_period=100_000, cpu_quota=1_000, mem_limit=16 * 2**20,
             **({"network": network.name} if network is not None else {"network_mode": "host"}))
         if network is not None:
@@ -237,13 +254,22 @@ class DockerDeployer:
             if network is None:
                 env["DEFAULT_HOST_HTTP"] = "127.0.0.1"
             image = built[container.image] if local else container.image
-            instance.containers[container.name] = self.client.containers.run(
-                image, container.args or None, detach=True, name=container_name(*name, container.name),
-                labels=labels(*name, container.name), environment=env,
-                network_mode=f"container:{instance.pause.id}", ipc_mode=f"container:{instance.pause.id}",
+            options: dict[str, Any] = dict(
+                name=container_name(*name, container.name), labels=labels(*name, container.name),
+                environment=env, network_mode=f"container:{instance.pause.id}",
+                ipc_mode=f"container:{instance.pause.id}",
                 volumes={str(credentials): {"bind": CREDENTIALS, "mode": "ro"}},
-                restart_policy={"Name": "on-failure", "MaximumRetryCount": 10},
-                **hardening(), **limits(pod.size))
+                restart_policy={"Name": "on-failure", "MaximumRetryCount": 10}, **hardening(uid), **limits(pod.size))
+            workdir = app_directory(self.client.images.get(image).attrs) if self.app_dirs[0] else None
+            # its own writable layer, with the app directory its zone's (appdir.py); never a writable root
+            # whose app directory could not be given to the zone: then read-only as a whole
+            handle = self.client.containers.create(image, container.args or None,
+                                                   **{**options, "read_only": workdir is None})
+            if workdir is not None and not own_app_directory(handle.attrs, workdir, uid):
+                handle.remove(force=True)
+                handle = self.client.containers.create(image, container.args or None, **options)
+            handle.start()
+            instance.containers[container.name] = handle
             instance.images[container.name] = container.image
             if local:
                 instance.nodes.add(container.name)
@@ -356,7 +382,8 @@ class DockerDeployer:
                          "address": instance.address, "port": instance.port, "runtime": self.runtime,
                          "containers": containers})
         return {"zone": name, "state": running.state, "error": running.error, "url": running.url,
-                "network": self.network, "runtime": self.runtime, "isolation": self.isolation, "pods": pods}
+                "network": self.network, "runtime": self.runtime, "isolation": self.isolation,
+                "uid": self.uid(name), "app_dir": _app_dir_summary(self.app_dirs), "pods": pods}
 
     def _summary(self, running: RunningZone) -> list[dict[str, Any]]:
         summary: dict[str, dict[str, Any]] = {}
@@ -401,6 +428,10 @@ class DockerDeployer:
         return self.public_url_template.format(cluster=self.cluster_id, zone=zone.name) if main.public else None
 
 
+def _app_dir_summary(available: tuple[bool, str]) -> str:
+    return "private, writable" if available[0] else f"read-only ({available[1]}): write to /tmp"
+
+
 def _store_source(source_dir: Path, dest: Path) -> None:
     """Keep a copy of the zone's images/ (a restore rebuilds from it; the user's folder may change)."""
     staging = dest.with_name(dest.name + ".new")
@@ -412,16 +443,15 @@ def _store_source(source_dir: Path, dest: Path) -> None:
     os.replace(staging, dest)
 
 
-def _container_credentials(data: bytes, dest: Path) -> Path:
-    """The fabric credentials ``data`` as the containers' user may read them: mode 0400, owned by that
-    user when we can chown (as root). Inside a container only the bind-mounted file itself is checked."""
+def _container_credentials(data: bytes, dest: Path, uid: int) -> Path:
+    """The fabric credentials ``data`` as the zone's containers may read them: mode 0400, owned by the
+    zone's ``uid`` when we can chown (as root). Inside a container only the bind-mounted file is checked."""
     dest.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     if dest.exists():
         os.chmod(dest, 0o600)
     _write_private(dest, data)
     if os.geteuid() == 0:
-        uid, gid = (int(part) for part in UID.split(":"))
-        os.chown(dest, uid, gid)
+        os.chown(dest, uid, uid)
     os.chmod(dest, 0o400)
     return dest
 

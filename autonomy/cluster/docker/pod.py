@@ -2,7 +2,8 @@
 containers joined to it (``network_mode: container:<pause>``), so they share ``localhost`` as the
 containers of a Kubernetes pod do.
 
-Every container is hardened the same way (:func:`hardening`): an unprivileged user, no capabilities,
+Every container is hardened the same way (:func:`hardening`): its zone's own unprivileged uid
+(:func:`autonomy.cluster.zone_uid.zone_uid`, the same as under the process runtime), no capabilities,
 ``no-new-privileges``, a read-only root filesystem with a private writable ``/tmp`` (tmpfs), an init
 process as PID 1 (so SIGTERM stops Python promptly), and the pod's ``size`` as a CPU quota and memory
 limit (a quota, not ``--cpus``: the engine refuses ``--cpus 4`` on a 2-CPU host, the quota is
@@ -13,10 +14,9 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["LABEL", "UID", "hardening", "labels", "container_name", "limits"]
+__all__ = ["LABEL", "hardening", "labels", "container_name", "limits"]
 
 LABEL = "computer.autonomy"  # every label of ours starts with it; ``LABEL.cluster`` selects a cluster's
-UID = "10001:10001"  # the unprivileged user every container of a zone runs as
 _PERIOD = 100_000  # microseconds: the CFS period the quota is expressed in
 # (CPUs, bytes) per pod size, the Runtime Architecture's: the same figures as the process runtime's
 # cgroups (not imported from it: backends do not import each other)
@@ -29,10 +29,10 @@ def limits(size: str) -> dict[str, Any]:
     return {"cpu_period": _PERIOD, "cpu_quota": int(cpu * _PERIOD), "mem_limit": memory, "memswap_limit": memory}
 
 
-def hardening() -> dict[str, Any]:
-    """The options every container of a pod gets, the pause container included."""
+def hardening(uid: int) -> dict[str, Any]:
+    """The options every container of a pod gets, the pause container included; ``uid`` is its zone's."""
     return {
-        "user": UID,
+        "user": f"{uid}:{uid}",
         "cap_drop": ["ALL"],
         "security_opt": ["no-new-privileges"],
         "read_only": True,

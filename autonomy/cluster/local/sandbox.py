@@ -30,13 +30,14 @@ unsandboxed (``zone status`` shows ``isolation: none (<why>)``).
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 import site
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from autonomy.cluster.zone_uid import zone_uid  # shared with the Docker runtime
 
 __all__ = ["Sandbox", "SandboxPlan", "zone_uid", "sandbox_available", "CREDENTIALS_PATH", "DATA_FD", "SECCOMP_FD"]
 
@@ -45,18 +46,9 @@ CREDENTIALS_PATH = "/run/autonomy/node.json"
 #: credentials file, the syscall filter (:mod:`.seccomp`).
 DATA_FD = "@AUTONOMY_DATA_FD@"
 SECCOMP_FD = "@AUTONOMY_SECCOMP_FD@"
-UID_BASE = 200_000
-UID_SPAN = 1_000_000_000
 _ETC = ("resolv.conf", "hosts", "nsswitch.conf", "host.conf", "ssl", "ca-certificates", "localtime",
         "ld.so.cache", "ld.so.conf", "ld.so.conf.d", "alternatives", "mime.types", "gai.conf", "protocols",
         "services")
-
-
-def zone_uid(cluster_id: str, zone: str) -> int:
-    """The unprivileged uid (and gid) of ``zone`` of cluster ``cluster_id``: stable, unique in practice
-    (a SHA-256 of both over a billion values above 200000, far from any account the host has)."""
-    digest = hashlib.sha256(f"{cluster_id}/{zone}".encode()).digest()
-    return UID_BASE + int.from_bytes(digest[:8], "big") % UID_SPAN
 
 
 def sandbox_available() -> tuple[bool, str]:
