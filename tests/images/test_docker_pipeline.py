@@ -19,6 +19,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from autonomy.errors import WorkerNotFound
 from autonomy.images import (
     BASE_TAGS,
     BaseImage,
@@ -31,6 +32,7 @@ from autonomy.images import (
     publish,
 )
 from autonomy.nodes.discovery import Zone
+from tests.support.until import until
 from tests.transport.fabric import Fabric
 
 pytestmark = [
@@ -188,7 +190,15 @@ async def test_an_upstream_dockerfile_is_pushed_pinned_by_the_registry_digest_an
             await asyncio.sleep(0.5)
         remote = await Zone.node(probe, node_name.removeprefix(Zone.prefix(probe) or ""))
         assert remote is not None, node_name
-        answer_text = await remote.send_and_receive("echo", "ping", timeout=30)
+
+        async def echoed() -> str | None:  # the node joins the fabric before its main() starts the worker
+            try:
+                return await remote.send_and_receive("echo", "ping", timeout=30)
+            except WorkerNotFound:
+                return None
+
+        answer_text = await until(echoed, timeout=60, what="the echo worker's answer",
+                                  describe=lambda: container.logs(tail=30).decode(errors="replace"))
         assert answer_text == f"ping from {node_name}", container.logs(tail=30).decode(errors="replace")
     finally:
         await probe.stop()
