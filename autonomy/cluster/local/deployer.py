@@ -308,6 +308,9 @@ class LocalDeployer:
                 inst.nodes.add(cname)
         order = {(p.name, i): n for n, (p, i) in enumerate((p, i) for p in zone.pods for i in range(p.clones))}
         running.instances = sorted(instances.values(), key=lambda i: order[(i.pod, i.clone)])
+        for inst in running.instances:  # containers in the spec's order, as a deploy lists them
+            names = [c.name for p in zone.pods if p.name == inst.pod for c in p.containers]
+            inst.containers = {n: inst.containers[n] for n in names}
         for inst in running.instances:
             for cname, proc in inst.containers.items():
                 progress("adopt", f"{inst.pod}-{inst.clone}/{cname}: adopted (pid {proc.pid}, {proc.state})")
