@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import json
 import logging
 from dataclasses import dataclass, field
@@ -30,6 +29,7 @@ from typing import Any
 
 from autonomy.cluster.local.shim import process_start_time
 from autonomy.cluster.local.supervisor import ContainerProcess
+from autonomy.cluster.pod_basics import zone_generation
 
 __all__ = ["ShimRecord", "AdoptionPlan", "find_shims", "plan_adoption", "zone_generation", "stop_shims"]
 
@@ -77,12 +77,6 @@ class AdoptionPlan:
     def pods(self) -> dict[str, str]:
         """Host-side veth -> zone of the adopted pods (for the zone rules)."""
         return {r.meta["veth"]: z for z, rs in self.zones.items() for r in rs if r.meta.get("veth")}
-
-
-def zone_generation(spec: dict[str, Any], deployed_at: float) -> str:
-    """Which deploy of a zone a shim belongs to: the stored spec's digest and its deploy time."""
-    digest = hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:16]
-    return f"{deployed_at!r}:{digest}"
 
 
 def find_shims(home: Path) -> list[ShimRecord]:

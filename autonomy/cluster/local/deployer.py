@@ -32,13 +32,13 @@ from pathlib import Path
 from typing import Any
 
 from autonomy.cluster.deployer import Progress, ZoneFabric
-from autonomy.cluster.local.adoption import ShimRecord, stop_shims, zone_generation
+from autonomy.cluster.local.adoption import ShimRecord, stop_shims
 from autonomy.cluster.local.cgroups import CgroupManager, PodCgroup
 from autonomy.cluster.local.images import copy_images, ensure_venv
 from autonomy.cluster.local.isolation import Isolation, Launch
 from autonomy.cluster.local.netns import NetnsNetwork, PodNamespace
 from autonomy.cluster.local.supervisor import MARKER, ContainerProcess
-from autonomy.cluster.pod_basics import answers, free_port, main_pod
+from autonomy.cluster.pod_basics import answers, free_port, main_pod, zone_generation
 from autonomy.cluster.state import ClusterState
 from autonomy.errors import ClusterError, ClusterUnavailable, ZoneNotFound
 
