@@ -9,6 +9,7 @@ restarted by its shim. ``zone delete`` then removes every process, namespace, ru
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import textwrap
@@ -159,3 +160,45 @@ def test_a_container_that_crashes_after_adoption_is_restarted_by_its_shim(cluste
         until_sync(lambda: _count(pod, 1) is not None, timeout=60, what="the restarted node", describe=describe)
     finally:
         cluster.delete_zone("crash")
+
+
+DOCKER = pytest.mark.skipif(not IS_ROOT or not Path("/etc/debian_version").exists() or not shutil.which("docker"),
+                            reason="needs root on Debian (scripts/system-deps installs and starts Docker there)")
+
+
+@pytest.fixture(scope="module")
+def docker_cluster(make_cluster):  # noqa: F811
+    from autonomy.images import build_base_image
+
+    build_base_image()  # reused when it is there (it is built once per source of autonomy)
+    return make_cluster("namespace", runtime="docker")
+
+
+@DOCKER
+@pytest.mark.timeout(900)  # the base image is built first when autonomy's source changed
+def test_a_killed_controller_leaves_docker_containers_running_and_the_next_one_adopts_them(docker_cluster,
+                                                                                           tmp_path):
+    cluster = docker_cluster
+    directory = write_zone(tmp_path / "dock", ZONE.format(name="dock"), images={"main": COUNTER})
+    deploy(cluster, directory)
+    describe = describe_cluster(cluster, "dock")
+    before = until_sync(lambda: _running(cluster, "dock"), timeout=60, what="the zone", describe=describe)
+    pod = before["pods"][0]
+    until_sync(lambda: _count(pod, 0) is not None, timeout=60, what="the node's route", describe=describe)
+    assert [_count(pod, 1) for _ in range(2)] == [1, 2]
+    ids = [c["id"] for p in before["pods"] for c in p["containers"]]
+    try:
+        _kill_controller(cluster)
+        assert _count(pod, 1) == 3  # no controller: the container answers, its memory intact
+        cluster.start()
+        after = until_sync(lambda: _running(cluster, "dock"), timeout=120, what="the zone adopted",
+                           describe=describe)
+        assert [c["id"] for p in after["pods"] for c in p["containers"]] == ids  # not recreated
+        assert after["pods"][0]["address"] == pod["address"]
+        assert _count(pod, 1) == 4
+    finally:
+        assert cluster.delete_zone("dock") == {"zone": "dock", "deleted": True}
+    mine = [f"label=computer.autonomy.cluster={cluster.show()['id']}", "label=computer.autonomy.zone=dock"]
+    left = subprocess.run(["docker", "ps", "-aq", "--filter", mine[0], "--filter", mine[1]], capture_output=True,
+                          text=True).stdout.split()
+    assert left == []
