@@ -133,7 +133,8 @@ def test_a_killed_controller_leaves_pods_running_and_the_next_one_adopts_them(cl
         assert pod["namespace"] not in listed
         rules = subprocess.run(["nft", "list", "ruleset"], capture_output=True, text=True).stdout
         assert "zone_keep" not in rules
-        assert not list(Path("/sys/fs/cgroup").glob(f"autonomy-{cluster_id[:8]}/keep-*"))
+        for hierarchy in ("", "cpu/", "memory/"):  # cgroup v2, or v1's cpu and memory hierarchies
+            assert not list(Path("/sys/fs/cgroup").glob(f"{hierarchy}autonomy-{cluster_id[:8]}/keep-*"))
 
 
 def test_a_container_that_crashes_after_adoption_is_restarted_by_its_shim(cluster, tmp_path):

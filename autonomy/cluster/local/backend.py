@@ -59,7 +59,10 @@ class LocalBackend:
         if self.network != "namespace":
             return "127.0.0.1"
         self.netns = NetnsNetwork(self.cluster_id)
-        await asyncio.to_thread(self.netns.setup, plan.namespaces)
+        kept = await asyncio.to_thread(self.netns.setup, plan.namespaces)
+        if plan.namespaces and not kept:  # their bridge was gone: those pods are cut off, start them again
+            await stop_shims([r for records in plan.zones.values() for r in records])
+            plan.zones.clear()
         return self.netns.gateway
 
     async def create_deployer(self, settings: DeployerSettings) -> LocalDeployer:

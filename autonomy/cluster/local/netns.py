@@ -88,18 +88,20 @@ class NetnsNetwork:
             raise ClusterError("the pod network is not set up yet")
         return str(self.subnet.network_address + 1)
 
-    def setup(self, keep: set[str] | frozenset[str] = frozenset()) -> None:
+    def setup(self, keep: set[str] | frozenset[str] = frozenset()) -> bool:
         """Remove what a previous controller of this cluster left behind, then create the bridge.
 
         ``keep``: namespaces of pods being adopted (:mod:`.adoption`); they, the bridge and its subnet stay
-        as they are (only the other namespaces are deleted)."""
+        as they are (only the other namespaces are deleted). Returns whether they were kept (False: there
+        was no bridge to keep, everything was made anew)."""
         if keep and self._adopt_bridge(keep):
-            return
+            return True
         self.cleanup_stale()
         self.subnet = self._choose_subnet()
         _run("link", "add", self.bridge, "type", "bridge")
         _run("addr", "add", f"{self.gateway}/24", "dev", self.bridge)
         _run("link", "set", self.bridge, "up")
+        return False
 
     def _choose_subnet(self) -> ipaddress.IPv4Network:
         taken = set()
