@@ -51,7 +51,7 @@ async def test_a_shim_outlives_its_client_and_a_new_client_adopts_it_without_a_r
         assert first.state == "running" and _alive(first.pid) and first.shim_pid != os.getpid()
         shim, pid = first.shim_pid, first.pid
         # Nothing secret where other users or a later controller look.
-        assert SECRET not in _read(f"/proc/{shim}/cmdline")
+        assert SECRET not in _read(f"/proc/{shim}/cmdline") and SECRET not in _read(f"/proc/{shim}/environ")
         assert SECRET not in _read(state_path)
         assert _mode(state_path) == 0o600
         record = json.loads(_read(state_path))

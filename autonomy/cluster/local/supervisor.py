@@ -116,7 +116,8 @@ class ContainerProcess:
                 "log_path": str(self.log_path), "state_path": str(self.state_path), "grace": self.grace,
                 "data": {k: base64.b64encode(v).decode() for k, v in self.data.items()},
                 "restarts": self._initial_restarts, "meta": self.meta}
-        env = {k: v for k, v in os.environ.items() if k != MARKER}
+        # The shim's own environment: nothing of the controller's (which may hold provider keys) but the basics.
+        env = {k: os.environ[k] for k in ("PATH", "LANG", "LC_ALL", "TZ") if k in os.environ}
         env[SHIM_MARKER] = self.cluster_id
         errors = self.state_path.with_suffix(".err")
         err = os.open(errors, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)  # the shim's own failures
