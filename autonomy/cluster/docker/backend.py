@@ -76,7 +76,12 @@ class DockerBackend:
             log.warning("pods of the Docker runtime use the host network, zones are not apart: %s", why)
             return "127.0.0.1"
         networks = ZoneNetworks(self.cluster_id, client)
-        await asyncio.to_thread(networks.setup, set(self.adoptable))
+        if not await asyncio.to_thread(networks.setup, set(self.adoptable)):
+            # no service bridge left: the adoptable zones' pods are cut off; remove them, start anew
+            for container in [c for found in self.adoptable.values() for c in found]:
+                await asyncio.to_thread(container.remove, force=True)
+            self.adoptable.clear()
+            await asyncio.to_thread(networks.setup)
         self.networks, self.network = networks, "docker-zone"
         return networks.service_address
 

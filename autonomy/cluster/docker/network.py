@@ -72,13 +72,15 @@ class ZoneNetworks:
         return str(self.block.network_address + 1)
 
     # --- life cycle (blocking) ---------------------------------------------------------------------
-    def setup(self, keep: set[str] | frozenset[str] = frozenset()) -> None:
+    def setup(self, keep: set[str] | frozenset[str] = frozenset()) -> bool:
         """Remove what a previous controller of this cluster left, choose the block, create the service address.
 
         ``keep``: zones whose running containers are adopted (:mod:`.adoption`): their networks, the
-        service address and its block stay as they are; only the other zones' networks are removed."""
-        if keep and self._adopt(keep):
-            return
+        service address and its block stay as they are; only the other zones' networks are removed. Returns
+        whether they were kept (False: no service bridge was left; the caller removes those zones'
+        containers before calling again with nothing to keep)."""
+        if keep:
+            return self._adopt(keep)
         self.cleanup_stale()
         self.block = self._choose_block()
         _ip("link", "add", self.service_bridge, "type", "bridge")
@@ -88,6 +90,7 @@ class ZoneNetworks:
         except ClusterError:
             subprocess.run(["ip", "link", "del", self.service_bridge], capture_output=True)
             raise
+        return False
 
     def teardown(self) -> None:
         """Remove every zone network of this cluster and the service address (its containers are gone)."""
