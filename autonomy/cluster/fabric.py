@@ -21,7 +21,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from autonomy.errors import ConfigError
+from autonomy.errors import ConfigError, FabricError
 from autonomy.transport.credentials import ClusterCredentials
 from autonomy.transport.embedded import EmbeddedNats
 from autonomy.transport.permissions import ZoneUser, zone_permissions
@@ -75,9 +75,29 @@ def start_fabric(home: Path, cluster_id: str, host: str) -> ClusterFabric:
         creds.save(cred_dir)
     node_file = creds.write_node_credentials(directory / "node.json")
     _kill_stale_server(directory / "server")
-    server = EmbeddedNats([creds], host=host, port=0, workdir=directory / "server")
-    url = server.start()
+    server, url = _start_server(creds, host, directory)
     return ClusterFabric(url=url, credentials_file=node_file, credentials=creds, server=server)
+
+
+def _start_server(creds: ClusterCredentials, host: str, directory: Path) -> tuple[EmbeddedNats, str]:
+    """Start the server on the port the previous one of this home had (``fabric/port``), so that pods a
+    restarted controller adopts (cluster/local/adoption.py) reconnect to the URL they were given; on a
+    free port when that one is taken or there was none."""
+    port_file = directory / "port"
+    try:
+        previous = int(port_file.read_text())
+    except (OSError, ValueError):
+        previous = 0
+    server = EmbeddedNats([creds], host=host, port=previous, workdir=directory / "server")
+    try:
+        url = server.start()
+    except FabricError:
+        if not previous:
+            raise
+        server = EmbeddedNats([creds], host=host, port=0, workdir=directory / "server")
+        url = server.start()
+    port_file.write_text(str(server.port))
+    return server, url
 
 
 def _kill_stale_server(workdir: Path) -> None:

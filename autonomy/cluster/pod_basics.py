@@ -3,10 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import json
 import socket
 from typing import Any
 
-__all__ = ["answers", "free_port", "main_pod"]
+__all__ = ["answers", "free_port", "main_pod", "zone_generation"]
+
+
+def zone_generation(spec: dict[str, Any], deployed_at: float) -> str:
+    """Which deploy of a zone a running container belongs to: the stored spec's digest and its deploy time
+    (a restarted controller adopts only containers of the zone's current generation)."""
+    digest = hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:16]
+    return f"{deployed_at!r}:{digest}"
 
 
 def main_pod(zone: Any) -> Any:

@@ -15,9 +15,11 @@ import json
 import logging
 import shutil
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 from autonomy.cluster.deployer import DeployerSettings
+from autonomy.cluster.docker.adoption import plan_adoption
 from autonomy.cluster.docker.deployer import DockerDeployer
 from autonomy.cluster.docker.firewall import ZoneFirewall
 from autonomy.cluster.docker.network import ZoneNetworks
@@ -52,6 +54,7 @@ class DockerBackend:
         self.firewall: ZoneFirewall | None = None
         self.network = "docker-host"
         self.network_reason = ""
+        self.adoptable: dict[str, list[Any]] = {}  # zone -> its running containers a killed controller left
 
     async def prepare(self) -> str:
         from autonomy.images import connect
@@ -59,16 +62,27 @@ class DockerBackend:
         client = await asyncio.to_thread(connect)
         self.deployer = DockerDeployer(self.home, self.cluster_id, self.state, fabric_url="", credentials_file=Path(),
                                        public_url_template="", client=client)
-        removed = await asyncio.to_thread(self.deployer.remove_all_containers)
-        if removed:
-            log.warning("removed %d container(s) left in the Docker Engine by a previous controller", removed)
         ok, why = zone_networks_available()
+        # Containers a killed controller left: those of stored, unchanged zones are adopted (adoption.py).
+        found = await asyncio.to_thread(self.deployer.cluster_containers)
+        self.adoptable, stale = plan_adoption(found, self.state.zones(), "docker-zone" if ok else "docker-host")
+        for container in stale:
+            await asyncio.to_thread(container.remove, force=True)
+        if stale:
+            log.warning("removed %d container(s) left in the Docker Engine by a previous controller", len(stale))
+        if self.adoptable:
+            log.info("adopting the running containers of zone(s) %s", ", ".join(sorted(self.adoptable)))
         if not ok:
             self.network_reason = why
             log.warning("pods of the Docker runtime use the host network, zones are not apart: %s", why)
             return "127.0.0.1"
         networks = ZoneNetworks(self.cluster_id, client)
-        await asyncio.to_thread(networks.setup)
+        if not await asyncio.to_thread(networks.setup, set(self.adoptable)):
+            # no service bridge left: the adoptable zones' pods are cut off; remove them, start anew
+            for container in [c for found in self.adoptable.values() for c in found]:
+                await asyncio.to_thread(container.remove, force=True)
+            self.adoptable.clear()
+            await asyncio.to_thread(networks.setup)
         self.networks, self.network = networks, "docker-zone"
         return networks.service_address
 
@@ -80,13 +94,13 @@ class DockerBackend:
             firewall = ZoneFirewall(self.cluster_id, self.networks.service_address)
             urls = [settings.fabric_url, settings.gateway_url, *settings.service_urls]
             ports = [urlsplit(url).port for url in urls if url]
-            await asyncio.to_thread(firewall.setup, [p for p in ports if p])
+            await asyncio.to_thread(firewall.setup, [p for p in ports if p], [n.bridge for n in self.networks.zones()])
             self.firewall = firewall
         self.deployer = DockerDeployer(
             self.home, self.cluster_id, self.state, fabric_url=settings.fabric_url,
             credentials_file=settings.credentials_file, public_url_template=settings.public_url_template,
             gateway_env=settings.gateway_env, client=client, networks=self.networks, firewall=self.firewall,
-            fabric=settings.fabric, isolation=self.isolation)
+            fabric=settings.fabric, isolation=self.isolation, adoptable=self.adoptable)
         return self.deployer
 
     @property

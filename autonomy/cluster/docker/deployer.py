@@ -39,11 +39,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from autonomy.cluster.deployer import Progress, ZoneFabric
+from autonomy.cluster.docker.adoption import GENERATION, NETWORK, PORT
 from autonomy.cluster.docker.appdir import app_directory, app_dirs_available, own_app_directory
 from autonomy.cluster.docker.firewall import ZoneFirewall
 from autonomy.cluster.docker.network import ZoneNetwork, ZoneNetworks, pod_address
 from autonomy.cluster.docker.pod import LABEL, container_name, hardening, labels, limits
-from autonomy.cluster.pod_basics import answers, free_port, main_pod
+from autonomy.cluster.pod_basics import answers, free_port, main_pod, zone_generation
 from autonomy.cluster.state import ClusterState
 from autonomy.cluster.zone_uid import zone_uid
 from autonomy.errors import ClusterError
@@ -92,8 +93,10 @@ class DockerDeployer:
                  gateway_env: Callable[[str], dict[str, str]] | None = None,
                  client: docker.DockerClient | None = None, networks: ZoneNetworks | None = None,
                  firewall: ZoneFirewall | None = None, fabric: ZoneFabric | None = None,
-                 isolation: str = "") -> None:
+                 isolation: str = "", adoptable: dict[str, list[Any]] | None = None) -> None:
         self.home = home
+        # zone -> its running containers a previous controller left: its restore adopts them (adoption.py)
+        self._adoptable = dict(adoptable or {})
         self.networks = networks
         self.firewall = firewall
         self.fabric = fabric
@@ -148,6 +151,13 @@ class DockerDeployer:
         from autonomy.zones.secrets import check_secrets
 
         async with self._locks.setdefault(zone.name, asyncio.Lock()):
+            adoptable = self._adoptable.pop(zone.name, None)
+            if adoptable and restore and zone.name not in self._zones:
+                try:
+                    return await self._adopt(zone, adoptable, progress)
+                except Exception as exc:  # e.g. a container removed meanwhile: start the zone again
+                    progress("adopt", f"cannot adopt the running containers ({exc}): starting the zone again")
+                    self._zones.pop(zone.name, None)
             check_secrets(zone, secrets)
             client = await asyncio.to_thread(lambda: self.client)
             local = sorted({c.image for p in zone.pods for c in p.containers if c.is_local_image})
@@ -172,10 +182,13 @@ class DockerDeployer:
                 data = await asyncio.to_thread(self.fabric.zone_credentials, zone.name, names)
             else:
                 data = await asyncio.to_thread(Path(self.credentials_file).read_bytes)
-            uid = zone_uid(self.cluster_id, zone.name)
+            uid = self.uid(zone.name)
             credentials = _container_credentials(data, zdir / "fabric.json", uid)
             network = await self._zone_network(zone.name)
             gateway_env = self.gateway_env(zone.name) if self.gateway_env is not None else {}
+            stored = self.state.zone(zone.name)
+            marks = {GENERATION: zone_generation(stored["spec"], stored["deployed_at"]) if stored else "",
+                     NETWORK: self.network}
             running = RunningZone(spec=zone, url=self._url(zone))
             self._zones[zone.name] = running
             started = time.monotonic()
@@ -187,7 +200,8 @@ class DockerDeployer:
                         instance = DockerPod(pod.name, clone, node, port)
                         running.pods.append(instance)
                         starts.append(asyncio.to_thread(self._start_pod, zone, pod, instance, built, secrets,
-                                                        gateway_env, credentials, network))
+                                                        gateway_env, credentials, network,
+                                                        {**marks, PORT: str(port)}))
                 # every pod instance at once: the engine creates containers concurrently (a deploy waits for
                 # the slowest pod, not for the sum); the first failure fails the deploy once all have returned
                 results = await asyncio.gather(*starts, return_exceptions=True)
@@ -231,7 +245,8 @@ class DockerDeployer:
                                f"({exc.explanation or exc}): pull or build it, or use a local image") from exc
 
     def _start_pod(self, zone: Any, pod: Any, instance: DockerPod, built: dict[str, str], secrets: dict[str, str],
-                   gateway_env: dict[str, str], credentials: Path, network: ZoneNetwork | None) -> None:
+                   gateway_env: dict[str, str], credentials: Path, network: ZoneNetwork | None,
+                   marks: dict[str, str] | None = None) -> None:
         from autonomy.images import BASE_TAGS
         from autonomy.zones.secrets import resolve_env
 
@@ -239,7 +254,7 @@ class DockerDeployer:
         uid = self.uid(zone.name)
         instance.pause = self.client.containers.run(
             BASE_TAGS[0], ["sleep", "infinity"], detach=True, name=container_name(*name, "pause"),
-            labels=labels(*name, "pause"), ipc_mode="shareable", **hardening(uid),
+            labels={**labels(*name, "pause"), **(marks or {})}, ipc_mode="shareable", **hardening(uid),
             cpu_period=100_000, cpu_quota=1_000, mem_limit=16 * 2**20,
             **({"network": network.name} if network is not None else {"network_mode": "host"}))
         if network is not None:
@@ -255,7 +270,7 @@ class DockerDeployer:
                 env["DEFAULT_HOST_HTTP"] = "127.0.0.1"
             image = built[container.image] if local else container.image
             options: dict[str, Any] = dict(
-                name=container_name(*name, container.name), labels=labels(*name, container.name),
+                name=container_name(*name, container.name), labels={**labels(*name, container.name), **(marks or {})},
                 environment=env, network_mode=f"container:{instance.pause.id}",
                 ipc_mode=f"container:{instance.pause.id}",
                 volumes={str(credentials): {"bind": CREDENTIALS, "mode": "ro"}},
@@ -297,7 +312,39 @@ class DockerDeployer:
             if waiting:
                 await asyncio.sleep(0.1)  # polling a port of another process: there is no event to wait on
 
+    async def _adopt(self, zone: Any, containers: list[Any], progress: Progress) -> dict[str, Any]:
+        """Take over zone ``zone``'s running containers (a previous controller's): nothing is recreated;
+        the fabric learns the zone's user again, the model gateway keeps its key."""
+        names = [n for pod in zone.pods for n in pod.node_names(self.cluster_id, zone.name)]
+        if self.fabric is not None:
+            data = await asyncio.to_thread(self.fabric.zone_credentials, zone.name, names)
+            _container_credentials(data, self.zone_dir(zone.name) / "fabric.json", self.uid(zone.name))
+        network = self.networks.get(zone.name) if self.networks is not None else None
+        by_key = {(c.labels[f"{LABEL}.pod"], int(c.labels[f"{LABEL}.clone"]), c.labels[f"{LABEL}.container"]): c
+                  for c in containers}
+        running = RunningZone(spec=zone, url=self._url(zone), state="running")
+        for pod in zone.pods:
+            for clone, node in enumerate(pod.node_names(self.cluster_id, zone.name)):
+                pause = by_key[(pod.name, clone, "pause")]
+                instance = DockerPod(pod.name, clone, node, int(pause.labels[PORT]), pause=pause)
+                if network is not None:
+                    instance.address = await asyncio.to_thread(pod_address, pause, network)
+                for container in pod.containers:
+                    instance.containers[container.name] = by_key[(pod.name, clone, container.name)]
+                    instance.images[container.name] = container.image
+                    if container.is_local_image:
+                        instance.nodes.add(container.name)
+                    progress("adopt", f"{pod.name}-{clone}/{container.name}: adopted "
+                                      f"({instance.containers[container.name].short_id})")
+                running.pods.append(instance)
+        self._zones[zone.name] = running
+        return {"zone": zone.name, "url": running.url, "pods": self._summary(running), "adopted": True}
+
     # --- stop / delete ---------------------------------------------------------------------------
+    def cluster_containers(self) -> list[Any]:
+        """Every container of this cluster in the engine, running or not (blocking)."""
+        return list(self.client.containers.list(all=True, filters={"label": f"{LABEL}.cluster={self.cluster_id}"}))
+
     def _remove_containers(self, selector: dict[str, str]) -> int:
         filters = [f"{LABEL}.cluster={self.cluster_id}", *(f"{k}={v}" for k, v in selector.items())]
         found = self.client.containers.list(all=True, filters={"label": filters})

@@ -37,9 +37,11 @@ class ZoneFirewall:
         self._bridges: set[str] = set()
         self._lock = asyncio.Lock()
 
-    def setup(self, ports: Iterable[int]) -> None:
-        """Load the table (no zone yet) letting pods reach ``ports`` on the service address (blocking)."""
+    def setup(self, ports: Iterable[int], bridges: Iterable[str] = ()) -> None:
+        """Load the table letting pods reach ``ports`` on the service address (blocking), with the bridges
+        of zones adopted from a previous controller already under the rules (replaced atomically)."""
         self.ports = tuple(sorted(set(ports)))
+        self._bridges = set(bridges)
         load(self.render())
 
     def teardown(self) -> None:

@@ -72,8 +72,15 @@ class ZoneNetworks:
         return str(self.block.network_address + 1)
 
     # --- life cycle (blocking) ---------------------------------------------------------------------
-    def setup(self) -> None:
-        """Remove what a previous controller of this cluster left, choose the block, create the service address."""
+    def setup(self, keep: set[str] | frozenset[str] = frozenset()) -> bool:
+        """Remove what a previous controller of this cluster left, choose the block, create the service address.
+
+        ``keep``: zones whose running containers are adopted (:mod:`.adoption`): their networks, the
+        service address and its block stay as they are; only the other zones' networks are removed. Returns
+        whether they were kept (False: no service bridge was left; the caller removes those zones'
+        containers before calling again with nothing to keep)."""
+        if keep:
+            return self._adopt(keep)
         self.cleanup_stale()
         self.block = self._choose_block()
         _ip("link", "add", self.service_bridge, "type", "bridge")
@@ -83,12 +90,32 @@ class ZoneNetworks:
         except ClusterError:
             subprocess.run(["ip", "link", "del", self.service_bridge], capture_output=True)
             raise
+        return False
 
     def teardown(self) -> None:
         """Remove every zone network of this cluster and the service address (its containers are gone)."""
         self.cleanup_stale()
         self._zones.clear()
         self.block = None
+
+    def _adopt(self, keep: set[str] | frozenset[str]) -> bool:
+        """Keep the service bridge and the networks of the zones in ``keep``; False if there is no bridge."""
+        out = subprocess.run(["ip", "-o", "-4", "addr", "show", "dev", self.service_bridge], capture_output=True,
+                             text=True).stdout
+        words = [w for w in out.split() if "/" in w and w[0].isdigit()]
+        if not words:
+            return False
+        address = ipaddress.IPv4Interface(words[0]).ip
+        self.block = ipaddress.IPv4Network(f"{address - 1}/{BLOCK_PREFIX}", strict=False)
+        for network in self.client.networks.list(filters={"label": f"{LABEL}.cluster={self.cluster_id}"}):
+            zone = network.attrs.get("Labels", {}).get(f"{LABEL}.zone", "")
+            pools = (network.attrs.get("IPAM") or {}).get("Config") or []
+            bridge = (network.attrs.get("Options") or {}).get("com.docker.network.bridge.name", "")
+            if zone in keep and pools and bridge:
+                self._zones[zone] = ZoneNetwork(zone, network.name, bridge, ipaddress.IPv4Network(pools[0]["Subnet"]))
+            else:
+                network.remove()
+        return True
 
     def cleanup_stale(self) -> None:
         for network in self.client.networks.list(filters={"label": f"{LABEL}.cluster={self.cluster_id}"}):

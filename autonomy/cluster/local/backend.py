@@ -13,6 +13,7 @@ import os
 from pathlib import Path
 
 from autonomy.cluster.deployer import DeployerSettings
+from autonomy.cluster.local.adoption import AdoptionPlan, forget, plan_adoption, stop_shims
 from autonomy.cluster.local.cgroups import CgroupManager
 from autonomy.cluster.local.deployer import LocalDeployer, read_secrets
 from autonomy.cluster.local.isolation import Isolation
@@ -38,19 +39,30 @@ class LocalBackend:
         self.netns: NetnsNetwork | None = None
         self.cgroups: CgroupManager | None = None
         self.sandboxing: Isolation | None = None
+        self.adoption = AdoptionPlan()
 
     async def prepare(self) -> str:
-        killed = kill_orphans(self.cluster_id)
+        self.network = choose_network()
+        # Shims a killed controller left: those of stored, unchanged zones are adopted, the others stopped
+        # (adoption.py); only what belongs to no adopted pod is cleaned up below.
+        self.adoption = plan = plan_adoption(self.home, self.state.zones(), self.network)
+        await stop_shims(plan.stale)
+        forget(plan.dead)
+        killed = kill_orphans(self.cluster_id, keep=plan.groups)
         if killed:
             log.warning("killed %d container process group(s) left by a previous controller", killed)
-        self.network = choose_network()
+        if plan.zones:
+            log.info("adopting the running pods of zone(s) %s", ", ".join(sorted(plan.zones)))
         self.cgroups = CgroupManager(self.cluster_id)
-        self.cgroups.remove_all()
+        self.cgroups.remove_all()  # groups with processes (the adopted pods') cannot be removed: they stay
         self.limits = self.cgroups.mechanism
         if self.network != "namespace":
             return "127.0.0.1"
         self.netns = NetnsNetwork(self.cluster_id)
-        await asyncio.to_thread(self.netns.setup)
+        kept = await asyncio.to_thread(self.netns.setup, plan.namespaces)
+        if plan.namespaces and not kept:  # their bridge was gone: those pods are cut off, start them again
+            await stop_shims([r for records in plan.zones.values() for r in records])
+            plan.zones.clear()
         return self.netns.gateway
 
     async def create_deployer(self, settings: DeployerSettings) -> LocalDeployer:
@@ -58,12 +70,13 @@ class LocalBackend:
             raise ClusterError("the local backend is not prepared: call prepare() first")
         self.sandboxing = isolation = await Isolation.open(
             self.cluster_id, self.state, self.netns,
-            [settings.fabric_url, settings.gateway_url, *settings.service_urls])
+            [settings.fabric_url, settings.gateway_url, *settings.service_urls], self.adoption.pods)
         return LocalDeployer(
             self.home, self.cluster_id, self.state, fabric_url=settings.fabric_url,
             credentials_file=settings.credentials_file, network=self.network, netns=self.netns,
             cgroups=self.cgroups, public_url_template=settings.public_url_template,
-            gateway_env=settings.gateway_env, isolation=isolation, fabric=settings.fabric)
+            gateway_env=settings.gateway_env, isolation=isolation, fabric=settings.fabric,
+            adoptable=self.adoption.zones)
 
     @property
     def isolation(self) -> str:

@@ -32,12 +32,13 @@ from pathlib import Path
 from typing import Any
 
 from autonomy.cluster.deployer import Progress, ZoneFabric
+from autonomy.cluster.local.adoption import ShimRecord, stop_shims
 from autonomy.cluster.local.cgroups import CgroupManager, PodCgroup
 from autonomy.cluster.local.images import copy_images, ensure_venv
 from autonomy.cluster.local.isolation import Isolation, Launch
 from autonomy.cluster.local.netns import NetnsNetwork, PodNamespace
 from autonomy.cluster.local.supervisor import MARKER, ContainerProcess
-from autonomy.cluster.pod_basics import answers, free_port, main_pod
+from autonomy.cluster.pod_basics import answers, free_port, main_pod, zone_generation
 from autonomy.cluster.state import ClusterState
 from autonomy.errors import ClusterError, ClusterUnavailable, ZoneNotFound
 
@@ -79,8 +80,12 @@ class LocalDeployer:
                  credentials_file: Path, network: str, netns: NetnsNetwork | None, cgroups: CgroupManager,
                  public_url_template: str, gateway_env: Callable[[str], dict[str, str]] | None = None,
                  isolation: Isolation | None = None,
-                 fabric: ZoneFabric | None = None) -> None:
+                 fabric: ZoneFabric | None = None,
+                 adoptable: dict[str, list[ShimRecord]] | None = None) -> None:
         self.home = home
+        # zone -> the shims of its running containers a previous controller left (adoption.py): the zone's
+        # restore adopts them instead of starting it again
+        self._adoptable = dict(adoptable or {})
         self.isolation = isolation or Isolation(cluster_id, state, None, "no sandbox configured")
         # gives each zone's node containers their zone's NATS user (None: the cluster's credentials_file)
         self.fabric = fabric
@@ -113,6 +118,18 @@ class LocalDeployer:
         from autonomy.zones.secrets import check_secrets
 
         async with self._lock(zone.name):
+            adoptable = self._adoptable.pop(zone.name, None)
+            if adoptable is not None and restore and zone.name not in self._zones:
+                try:
+                    return await self._adopt(zone, adoptable, progress)
+                except Exception as exc:  # e.g. a shim gone meanwhile: start the zone again, as without adoption
+                    progress("adopt", f"cannot adopt the running pods ({exc}): starting the zone again")
+                    running = self._zones.pop(zone.name, None)
+                    if running is not None:
+                        await self._stop_zone(running)
+                    await stop_shims([r for r in adoptable if r.alive])
+            elif adoptable is not None:
+                await stop_shims([r for r in adoptable if r.alive])
             check_secrets(zone, secrets)
             self.isolation.check()
             if self.isolation.sandbox is None:
@@ -140,6 +157,8 @@ class LocalDeployer:
                 plans = {(p.name, c.name): plan_container(source, c) for p in zone.pods for c in p.containers}
                 _write_secrets(zdir / "secrets.json", secrets)
                 self.state.put_zone(zone.name, zone.model_dump(mode="json"), str(source), self.network)
+            stored = self.state.zone(zone.name)
+            generation = zone_generation(stored["spec"], stored["deployed_at"]) if stored else ""
             await self._issue_credentials(zone)
             # Issued after the old processes stopped: a redeploy rotates the key.
             gateway_env = self.gateway_env(zone.name) if self.gateway_env is not None else {}
@@ -150,7 +169,7 @@ class LocalDeployer:
                 for pod in zone.pods:
                     names = pod.node_names(self.cluster_id, zone.name)
                     outcomes = await asyncio.gather(*(self._start_instance(zone, pod, i, names[i], plans, pythons,
-                                                                           secrets, gateway_env)
+                                                                           secrets, gateway_env, generation)
                                                       for i in range(pod.clones)),
                                                     return_exceptions=True)
                     # Started instances belong to the zone even when a sibling failed: stop/delete finds them.
@@ -172,7 +191,7 @@ class LocalDeployer:
 
     async def _start_instance(self, zone: Any, pod: Any, clone: int, node: str, plans: dict[Any, Any],
                               pythons: dict[Any, Path], secrets: dict[str, str],
-                              gateway_env: dict[str, str]) -> PodInstance:
+                              gateway_env: dict[str, str], generation: str = "") -> PodInstance:
 
         ns: PodNamespace | None = None
         if self.netns is not None:
@@ -190,7 +209,7 @@ class LocalDeployer:
         cgroup = self.cgroups.create(zone.name, pod.name, clone, pod.size)
         inst = PodInstance(zone.name, pod.name, clone, node, address, port, cgroup, ns)
         try:
-            await self._start_containers(zone, pod, clone, inst, plans, pythons, secrets, gateway_env)
+            await self._start_containers(zone, pod, clone, inst, plans, pythons, secrets, gateway_env, generation)
         except BaseException:
             await self._stop_instance(inst)  # a half-started pod leaves nothing behind
             raise
@@ -198,11 +217,12 @@ class LocalDeployer:
 
     async def _start_containers(self, zone: Any, pod: Any, clone: int, inst: PodInstance, plans: dict[Any, Any],
                                 pythons: dict[Any, Path], secrets: dict[str, str],
-                                gateway_env: dict[str, str]) -> None:
+                                gateway_env: dict[str, str], generation: str = "") -> None:
         from autonomy.zones.secrets import resolve_env
 
         node, port, ns, cgroup = inst.node, inst.port, inst.ns, inst.cgroup
         logs = self.zone_dir(zone.name) / "logs"
+        counted = self.state.restarts(zone.name)
         for container in pod.containers:
             plan = plans[(pod.name, container.name)]
             python = pythons.get((pod.name, container.name))
@@ -240,15 +260,62 @@ class LocalDeployer:
                 argv = ns.exec_prefix() + argv
             label = f"{pod.name}-{clone}/{container.name}"
             key = (zone.name, pod.name, clone, container.name)
+            # What a later controller adopts this container by (adoption.py); no secret in it.
+            meta = {"zone": zone.name, "pod": pod.name, "clone": clone, "container": container.name, "node": node,
+                    "address": inst.address, "port": port, "namespace": ns.name if ns else None,
+                    "veth": ns.veth if ns else None, "size": pod.size, "image": container.image,
+                    "is_node": plan.kind == "local", "network": self.network, "generation": generation}
             proc = ContainerProcess(label, argv, launch.env, launch.cwd,
                                     logs / f"{pod.name}-{clone}-{container.name}.log",
-                                    on_restart=functools.partial(self.state.count_restart, *key), data=launch.data)
+                                    on_restart=functools.partial(self.state.count_restart, *key), data=launch.data,
+                                    state_path=self.zone_dir(zone.name) / "shims" / f"{pod.name}-{clone}-"
+                                    f"{container.name}.json", meta=meta,
+                                    restarts=counted.get((pod.name, clone, container.name), 0),
+                                    cluster_id=self.cluster_id)
             proc.start()
             inst.containers[container.name] = proc
             inst.images[container.name] = container.image
             if plan.kind == "local":
                 inst.nodes.add(container.name)
         await asyncio.gather(*(p.wait_started() for p in inst.containers.values()))
+
+    async def _adopt(self, zone: Any, records: list[ShimRecord], progress: Progress) -> dict[str, Any]:
+        """Take over zone ``zone``'s running pods from their shims (a previous controller's): nothing is
+        restarted; the fabric learns the zone's user again, the model gateway keeps its key."""
+        await self._issue_credentials(zone)
+        running = RunningZone(spec=zone, url=self._url(zone), state="running")
+        self._zones[zone.name] = running
+        counted = self.state.restarts(zone.name)
+        instances: dict[tuple[str, int], PodInstance] = {}
+        for record in records:
+            m = record.meta
+            pod, clone, cname = m["pod"], int(m["clone"]), m["container"]
+            inst = instances.get((pod, clone))
+            if inst is None:
+                ns = PodNamespace(m["namespace"], m["address"], m["veth"]) if m.get("namespace") else None
+                if ns is not None and self.netns is not None:
+                    self.netns.claim(ns.address)
+                    self._sources.setdefault(zone.name, set()).add(ns.address)
+                cgroup = self.cgroups.create(zone.name, pod, clone, m["size"])  # the existing group, as it is
+                inst = instances[(pod, clone)] = PodInstance(zone.name, pod, clone, m["node"], m["address"],
+                                                             int(m["port"]), cgroup, ns)
+            key = (zone.name, pod, clone, cname)
+            inst.containers[cname] = ContainerProcess.adopt(
+                record.state, record.path, on_restart=functools.partial(self.state.count_restart, *key),
+                seen=counted.get((pod, clone, cname), 0))
+            inst.images[cname] = m["image"]
+            if m.get("is_node"):
+                inst.nodes.add(cname)
+        order = {(p.name, i): n for n, (p, i) in enumerate((p, i) for p in zone.pods for i in range(p.clones))}
+        running.instances = sorted(instances.values(), key=lambda i: order[(i.pod, i.clone)])
+        for inst in running.instances:  # containers in the spec's order, as a deploy lists them
+            names = [c.name for p in zone.pods if p.name == inst.pod for c in p.containers]
+            inst.containers = {n: inst.containers[n] for n in names}
+        for inst in running.instances:
+            for cname, proc in inst.containers.items():
+                progress("adopt", f"{inst.pod}-{inst.clone}/{cname}: adopted (pid {proc.pid}, {proc.state})")
+        self.isolation.record()
+        return {"zone": zone.name, "url": running.url, "pods": self._pods_summary(running), "adopted": True}
 
     def zone_sources(self, zone: str) -> set[str] | None:
         """The addresses ``zone``'s pods send from, or None when pods share the host network."""
@@ -287,7 +354,7 @@ class LocalDeployer:
         while waiting:
             for inst in list(waiting):
                 exited = [(name, proc) for name, proc in inst.containers.items()
-                          if proc.restarts or proc.state not in ("running", "starting")]
+                          if proc.restarted or proc.state not in ("running", "starting")]
                 if exited:
                     waiting.remove(inst)
                     failures += [f"container {inst.pod}-{inst.clone}/{name} exited (code {proc.last_exit}) while "
@@ -383,14 +450,12 @@ class LocalDeployer:
 
     def status(self, name: str) -> dict[str, Any]:
         running = self._running(name)
-        restarts = self.state.restarts(name)
         pods = []
         for inst in running.instances:
             containers = []
             for cname, proc in inst.containers.items():
                 entry = {"container": cname, "image": inst.images[cname], "node": cname in inst.nodes,
                          **proc.status()}
-                entry["restarts"] = restarts.get((inst.pod, inst.clone, cname), proc.restarts)
                 containers.append(entry)
             pods.append({"pod": inst.pod, "clone": inst.clone, "node": inst.node, "address": inst.address,
                          "port": inst.port, "namespace": inst.ns.name if inst.ns else None,

@@ -48,9 +48,12 @@ class PodFirewall:
         self._lock = asyncio.Lock()
 
     # --- life cycle ------------------------------------------------------------------------------
-    def setup(self, ports: Iterable[int]) -> None:
-        """Load the tables (no pod yet) allowing pods to reach ``ports`` on the bridge address."""
+    def setup(self, ports: Iterable[int], pods: dict[str, str] | None = None) -> None:
+        """Load the tables allowing pods to reach ``ports`` on the bridge address, with ``pods`` (host-side
+        veth -> zone: pods adopted from a previous controller, whose rules are thus replaced atomically,
+        never missing) or none yet."""
         self.ports = tuple(sorted(set(ports)))
+        self._pods = dict(pods or {})
         _nft(self.render())
 
     def teardown(self) -> None:

@@ -77,9 +77,10 @@ class Isolation:
 
     @classmethod
     async def open(cls, cluster_id: str, state: ClusterState, netns: NetnsNetwork | None,
-                   service_urls: list[str]) -> Isolation:
+                   service_urls: list[str], pods: dict[str, str] | None = None) -> Isolation:
         """Detect the sandbox and, with pods in namespaces, load the zone rules letting pods reach the
-        ports of ``service_urls`` (the fabric, the model gateway) on the bridge. :meth:`close` at the end."""
+        ports of ``service_urls`` (the fabric, the model gateway) on the bridge, with ``pods`` (veth -> zone:
+        pods adopted from a previous controller) already in them. :meth:`close` at the end."""
         isolation = cls.detect(cluster_id, state)
         if netns is None:
             return isolation
@@ -90,7 +91,7 @@ class Isolation:
             return isolation
         firewall = PodFirewall(cluster_id, netns.bridge, netns.gateway)
         ports = [urlsplit(url).port for url in service_urls]
-        await asyncio.to_thread(firewall.setup, [p for p in ports if p])
+        await asyncio.to_thread(firewall.setup, [p for p in ports if p], pods)
         isolation.firewall = firewall
         return isolation
 

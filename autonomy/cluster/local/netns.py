@@ -88,13 +88,20 @@ class NetnsNetwork:
             raise ClusterError("the pod network is not set up yet")
         return str(self.subnet.network_address + 1)
 
-    def setup(self) -> None:
-        """Remove what a previous controller of this cluster left behind, then create the bridge."""
+    def setup(self, keep: set[str] | frozenset[str] = frozenset()) -> bool:
+        """Remove what a previous controller of this cluster left behind, then create the bridge.
+
+        ``keep``: namespaces of pods being adopted (:mod:`.adoption`); they, the bridge and its subnet stay
+        as they are (only the other namespaces are deleted). Returns whether they were kept (False: there
+        was no bridge to keep, everything was made anew)."""
+        if keep and self._adopt_bridge(keep):
+            return True
         self.cleanup_stale()
         self.subnet = self._choose_subnet()
         _run("link", "add", self.bridge, "type", "bridge")
         _run("addr", "add", f"{self.gateway}/24", "dev", self.bridge)
         _run("link", "set", self.bridge, "up")
+        return False
 
     def _choose_subnet(self) -> ipaddress.IPv4Network:
         taken = set()
@@ -109,6 +116,23 @@ class NetnsNetwork:
             if not any(net.overlaps(t) for t in taken):
                 return net
         raise ClusterError(f"no free /24 in {SUBNET_BASE}.0.0/16 for the pod network: remove unused bridges")
+
+    def _adopt_bridge(self, keep: set[str] | frozenset[str]) -> bool:
+        """Keep the existing bridge and the namespaces in ``keep``; False when there is no bridge to keep."""
+        out = subprocess.run(["ip", "-o", "-4", "addr", "show", "dev", self.bridge], capture_output=True,
+                             text=True).stdout
+        words = [w for w in out.split() if "/" in w and w[0].isdigit()]
+        if not words:
+            return False
+        self.subnet = ipaddress.IPv4Interface(words[0]).network
+        for name in self.list_namespaces():
+            if name not in keep:
+                subprocess.run(["ip", "netns", "del", name], capture_output=True)
+        return True
+
+    def claim(self, address: str) -> None:
+        """Mark ``address`` (an adopted pod's) as used."""
+        self._used.add(int(address.rsplit(".", 1)[1]))
 
     def cleanup_stale(self) -> None:
         """Delete this cluster's namespaces and bridge (their veths go with the namespaces)."""

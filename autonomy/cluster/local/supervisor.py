@@ -1,45 +1,54 @@
-"""One supervised container: a process group, its log file, restarts with exponential backoff.
+"""One supervised container, as the controller sees it: the client of its shim (:mod:`.shim`).
 
-A container runs as the leader of its own session/process group (``start_new_session``), so stopping
-it signals the whole group: SIGTERM, then SIGKILL after ``grace`` seconds; any process left in the group
-after the leader exits is killed too (nothing is left behind). stdout and stderr go through a pipe to
-``log_path``; the file is capped at ``LOG_CAP`` bytes and rotated once to ``<log>.1``.
+:class:`ContainerProcess` starts a shim (a detached process of its own session) that owns the container:
+it starts it, logs its output, restarts it with backoff, and keeps its state in a state file (see the
+shim's docstring for the rules). The controller reads that file for ``state``, ``pid``, ``restarts``,
+``last_exit`` and ``last_error``, stops the container by sending SIGTERM to the shim, and waits for the
+shim's exit (its child; or, for a shim a previous controller started, through a pidfd). A controller
+killed with SIGKILL leaves its shims and their containers running; the next one adopts them
+(:meth:`ContainerProcess.adopt`, :mod:`.adoption`).
 
-When the process exits without being stopped it is started again after a backoff of 0.5 s doubling
-per consecutive quick exit, capped at 30 s; a run that lasted ``STABLE_AFTER`` seconds resets the
-backoff. States: ``starting``, ``running``, ``restarting`` (waiting for its backoff after an exit),
-``crashed`` (crash-looping: ``CRASH_LOOP`` quick exits in a row, or the command cannot be started;
-still retried at the capped backoff), ``stopped``.
+Secrets never reach the shim's argv or its state file: the container's env and piped data go to the
+shim through its stdin.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
+import json
 import logging
 import os
 import signal
-import time
+import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
-__all__ = ["ContainerProcess", "LOG_CAP"]
+from autonomy.cluster.local.shim import LOG_CAP, SHIM_MARKER, process_start_time
+
+__all__ = ["ContainerProcess", "LOG_CAP", "MARKER", "kill_orphans"]
 
 log = logging.getLogger("autonomy.cluster")
 
-LOG_CAP = 10 * 2**20
-BACKOFF_FIRST = 0.5
-BACKOFF_CAP = 30.0
-STABLE_AFTER = 10.0
-CRASH_LOOP = 5
+SHIM = str(Path(__file__).with_name("shim.py"))
+MARKER = "AUTONOMY_SUPERVISOR"
+STOP_MARGIN = 10.0  # seconds a shim gets, beyond its container's grace, to exit once asked to stop
 
 
 class ContainerProcess:
-    """Runs ``argv`` (already wrapped for namespace/cgroup) with ``env`` in ``cwd``, supervised."""
+    """Runs ``argv`` (already wrapped for namespace/cgroup) with ``env`` in ``cwd``, through a shim.
+
+    ``on_restart()`` is called once per restart the controller learns of (it returns the new count);
+    ``restarts`` starts the shim's count (a zone restored after its shims were lost keeps counting);
+    ``meta`` is written into the shim's state file (the pod facts a later controller adopts it by).
+    """
 
     def __init__(self, label: str, argv: list[str], env: dict[str, str], cwd: Path, log_path: Path,
                  on_restart: Callable[[], int] | None = None, grace: float = 3.0,
-                 data: dict[str, bytes] | None = None) -> None:
+                 data: dict[str, bytes] | None = None, *, state_path: Path | None = None,
+                 meta: dict[str, Any] | None = None, restarts: int = 0, cluster_id: str = "") -> None:
         self.label = label
         # {placeholder: bytes}: each given to the process through a pipe whose fd number replaces the
         # placeholder in argv (a new pipe at each start)
@@ -50,143 +59,212 @@ class ContainerProcess:
         self.log_path = log_path
         self.on_restart = on_restart
         self.grace = grace
-        self.state = "starting"
-        self.pid: int | None = None
-        self.restarts = 0
-        self.last_exit: int | None = None
-        self.last_error = ""
-        self._proc: asyncio.subprocess.Process | None = None
+        self.state_path = state_path or log_path.with_name(log_path.name + ".shim.json")
+        self.meta = meta or {}
+        self.cluster_id = cluster_id
+        self.shim_pid: int | None = None
+        self._shim_start: int | None = None
+        self._initial_restarts = restarts
+        self._seen_restarts = restarts
+        self._st: dict[str, Any] = {"state": "starting", "pid": None, "restarts": restarts, "last_exit": None,
+                                    "last_error": None}
+        self._stamp: tuple[int, int] | None = None
+        self._gone: str | None = None  # why the shim is gone, when it went without being asked to
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
         self._started = asyncio.Event()
+        self._exited = asyncio.Event()
+        self._child: asyncio.subprocess.Process | None = None
 
+    # --- start / adopt ---------------------------------------------------------------------------
     def start(self) -> None:
-        """Start supervising; returns at once. ``wait_started()`` waits for the first spawn."""
+        """Start the shim; returns at once. ``wait_started()`` waits for the container's first spawn."""
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        self._task = asyncio.get_running_loop().create_task(self._supervise(), name=f"container {self.label}")
+        self.state_path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        self._task = asyncio.get_running_loop().create_task(self._launch(), name=f"shim of {self.label}")
         self._task.add_done_callback(self._task_done)
+
+    @classmethod
+    def adopt(cls, record: dict[str, Any], state_path: Path, on_restart: Callable[[], int] | None = None,
+              grace: float = 3.0, seen: int | None = None) -> ContainerProcess:
+        """The client of the running shim whose state file ``state_path`` holds ``record`` (checked alive
+        and ours by :attr:`.adoption.ShimRecord.alive`); its container is not touched. ``seen``: how many of
+        its restarts ``on_restart`` was told of already (the others are told at the next look)."""
+        restarts = int(record.get("restarts") or 0)
+        proc = cls(record["label"], [], {}, Path("/"), Path(record["log"]), on_restart, grace,
+                   state_path=state_path, meta=record.get("meta", {}), restarts=restarts)
+        proc._seen_restarts = restarts if seen is None else min(seen, restarts)
+        proc.shim_pid, proc._shim_start = int(record["shim_pid"]), record["shim_start"]
+        proc._st.update({k: record.get(k) for k in ("state", "pid", "restarts", "last_exit", "last_error")})
+        proc._started.set()
+        proc._task = asyncio.get_running_loop().create_task(proc._watch_adopted(), name=f"shim of {proc.label}")
+        proc._task.add_done_callback(proc._task_done)
+        return proc
 
     def _task_done(self, task: asyncio.Task[None]) -> None:
         if not task.cancelled() and task.exception() is not None:
-            self.state, self.last_error = "crashed", f"supervisor failed: {task.exception()!r}"
-            log.error("supervisor of %s failed", self.label, exc_info=task.exception())
+            self._gone = f"supervising its shim failed: {task.exception()!r}"
+            log.error("the shim of %s failed", self.label, exc_info=task.exception())
         self._started.set()  # whoever waits for the first spawn learns of the failure from ``state``
+        self._exited.set()
 
     async def wait_started(self) -> None:
         await self._started.wait()
 
+    async def _launch(self) -> None:
+        spec = {"label": self.label, "argv": self.argv, "env": self.env, "cwd": str(self.cwd),
+                "log_path": str(self.log_path), "state_path": str(self.state_path), "grace": self.grace,
+                "data": {k: base64.b64encode(v).decode() for k, v in self.data.items()},
+                "restarts": self._initial_restarts, "meta": self.meta}
+        # The shim's own environment: nothing of the controller's (which may hold provider keys) but the basics.
+        env = {k: os.environ[k] for k in ("PATH", "LANG", "LC_ALL", "TZ") if k in os.environ}
+        env[SHIM_MARKER] = self.cluster_id
+        errors = self.state_path.with_suffix(".err")
+        err = os.open(errors, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)  # the shim's own failures
+        try:
+            child = await asyncio.create_subprocess_exec(
+                sys.executable, "-I", "-S", SHIM, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+                stderr=err, start_new_session=True, env=env, cwd="/")
+        finally:
+            os.close(err)
+        self._child, self.shim_pid = child, child.pid
+        self._shim_start = process_start_time(child.pid)
+        assert child.stdin is not None and child.stdout is not None
+        try:
+            child.stdin.write(json.dumps(spec).encode())
+            await child.stdin.drain()
+            child.stdin.close()
+            line = await child.stdout.readline()  # the handshake: the container was spawned (or could not be)
+        except (BrokenPipeError, ConnectionResetError):
+            line = b""
+        self._refresh()
+        if not line:
+            self._gone = f"its shim exited before starting it: {_tail(errors) or 'no output'}"
+        self._started.set()
+        code = await child.wait()
+        self._exited.set()
+        if not self._stopping and self._gone is None:
+            self._gone = f"its shim (pid {child.pid}) exited unexpectedly with code {code}: {_tail(errors)}"
+            log.error("container %s: %s", self.label, self._gone)
+
+    async def _watch_adopted(self) -> None:
+        """Wait for an adopted shim (not our child) to exit, through a pidfd."""
+        assert self.shim_pid is not None
+        try:
+            fd = os.pidfd_open(self.shim_pid)
+        except ProcessLookupError:
+            fd = None
+        if fd is not None:
+            if process_start_time(self.shim_pid) != self._shim_start:  # the pid was reused meanwhile
+                os.close(fd)
+            else:
+                gone = asyncio.Event()
+                loop = asyncio.get_running_loop()
+                loop.add_reader(fd, gone.set)
+                try:
+                    await gone.wait()
+                finally:
+                    loop.remove_reader(fd)
+                    os.close(fd)
+        self._exited.set()
+        if not self._stopping and self._gone is None:
+            self._gone = f"its shim (pid {self.shim_pid}) exited unexpectedly"
+            log.error("container %s: %s", self.label, self._gone)
+
+    # --- state -----------------------------------------------------------------------------------
+    def _refresh(self) -> dict[str, Any]:
+        """The shim's state, read again when its file changed; restarts learnt of go to ``on_restart``."""
+        try:
+            st = os.stat(self.state_path)
+            stamp = (st.st_mtime_ns, st.st_ino)
+            if stamp != self._stamp:
+                self._st.update(json.loads(self.state_path.read_text()))
+                self._stamp = stamp
+        except (OSError, ValueError):
+            pass
+        restarts = int(self._st.get("restarts") or 0)
+        while self._seen_restarts < restarts:
+            self._seen_restarts += 1
+            if self.on_restart is not None:
+                self.on_restart()
+        return self._st
+
+    @property
+    def state(self) -> str:
+        if self._stopping and self._exited.is_set():
+            return "stopped"
+        if self._gone is not None:
+            return "crashed"
+        return str(self._refresh()["state"])
+
+    @property
+    def pid(self) -> int | None:
+        pid = self._refresh().get("pid")
+        return int(pid) if pid is not None and self._gone is None else None
+
+    @property
+    def restarts(self) -> int:
+        return int(self._refresh().get("restarts") or 0)
+
+    @property
+    def last_exit(self) -> int | None:
+        return self._refresh().get("last_exit")
+
+    @property
+    def last_error(self) -> str:
+        return self._gone or str(self._refresh().get("last_error") or "")
+
+    @property
+    def restarted(self) -> bool:
+        """Whether the shim restarted its container since this client started or adopted it."""
+        return self.restarts > self._initial_restarts
+
     @property
     def alive(self) -> bool:
-        return self._proc is not None and self._proc.returncode is None
+        return self.state == "running" and self.pid is not None
 
-    async def _supervise(self) -> None:
-        backoff = BACKOFF_FIRST
-        quick_exits = 0
-        while not self._stopping:
-            began = time.monotonic()
-            try:
-                await self._run_once()
-            except (OSError, ValueError) as exc:  # cannot be started (missing file, permission, NUL in env)
-                self.last_error = f"cannot start {self.argv[0]!r}: {exc}"
-                self._write_log(f"[autonomy] {self.last_error}\n".encode())
-                self._started.set()
-            if self._stopping:
-                break
-            quick_exits = 0 if time.monotonic() - began >= STABLE_AFTER else quick_exits + 1
-            if quick_exits == 0:
-                backoff = BACKOFF_FIRST
-            self.state = "crashed" if quick_exits >= CRASH_LOOP or self.pid is None else "restarting"
-            self._write_log(f"[autonomy] exited with {self.last_exit}; restarting in {backoff:g} s\n".encode())
-            await asyncio.sleep(backoff)
-            backoff = min(backoff * 2, BACKOFF_CAP)
-            if self._stopping:
-                break
-            self.restarts = self.on_restart() if self.on_restart else self.restarts + 1
-        self.state = "stopped"
-
-    async def _run_once(self) -> None:
-        self.pid = None
-        argv = self.argv
-        pipes: dict[str, int] = {}
-        try:
-            for placeholder, data in self.data.items():
-                pipes[placeholder] = _data_pipe(data)
-        except BaseException:
-            for fd in pipes.values():
-                os.close(fd)
-            raise
-        argv = [str(pipes[a]) if a in pipes else a for a in argv]
-        fds = tuple(pipes.values())
-        try:
-            proc = await asyncio.create_subprocess_exec(
-                *argv, env=self.env, cwd=str(self.cwd), stdin=asyncio.subprocess.DEVNULL,
-                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT, start_new_session=True,
-                pass_fds=fds,
-            )
-        finally:
-            for fd in fds:
-                os.close(fd)
-        self._proc, self.pid, self.state = proc, proc.pid, "running"
-        self._started.set()
-        assert proc.stdout is not None
-        pump = asyncio.ensure_future(self._pump(proc.stdout))
-        try:
-            self.last_exit = await proc.wait()
-        finally:
-            _killpg(proc.pid, signal.SIGKILL)  # children left in the group go with the leader
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(asyncio.shield(pump), 2.0)
-            pump.cancel()
-
-    async def _pump(self, stream: asyncio.StreamReader) -> None:
-        while chunk := await stream.read(65536):
-            self._write_log(chunk)
-
-    def _write_log(self, data: bytes) -> None:
-        try:
-            if self.log_path.exists() and self.log_path.stat().st_size + len(data) > LOG_CAP:
-                os.replace(self.log_path, self.log_path.with_name(self.log_path.name + ".1"))
-            with open(self.log_path, "ab") as f:
-                f.write(data)
-        except OSError as exc:
-            log.warning("cannot write the log of %s: %s", self.label, exc)
-
+    # --- stop ------------------------------------------------------------------------------------
     async def stop(self) -> None:
-        """Stop the container and its process group; returns when they are gone."""
+        """Stop the container and its process group, then its shim; returns when they are gone."""
         self._stopping = True
-        proc = self._proc
-        if proc is not None and proc.returncode is None:
-            _killpg(proc.pid, signal.SIGTERM)
+        if self._task is not None and not self._started.is_set():
+            await self._started.wait()
+        if self.shim_pid is not None and not self._exited.is_set() and self._ours():
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.shim_pid, signal.SIGTERM)
             try:
-                await asyncio.wait_for(proc.wait(), self.grace)
+                await asyncio.wait_for(self._exited.wait(), self.grace + STOP_MARGIN)
             except TimeoutError:
-                _killpg(proc.pid, signal.SIGKILL)
+                log.warning("the shim of %s did not stop in time: killed", self.label)
+                pid = self._refresh().get("pid")
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(self.shim_pid, signal.SIGKILL)
+                if pid:
+                    _killpg(int(pid), signal.SIGKILL)
         if self._task is not None:
-            if proc is None or proc.returncode is not None:
-                self._task.cancel()  # it may be sleeping in its backoff
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-        self.state = "stopped"
+            with contextlib.suppress(asyncio.CancelledError, asyncio.TimeoutError):
+                await asyncio.wait_for(self._task, 5.0)
+        self._exited.set()
+        for path in (self.state_path, self.state_path.with_suffix(".err")):
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
+
+    def _ours(self) -> bool:
+        return self.shim_pid is not None and process_start_time(self.shim_pid) == self._shim_start
 
     def status(self) -> dict[str, object]:
         return {"state": self.state, "pid": self.pid if self.alive else None, "restarts": self.restarts,
-                "last_exit": self.last_exit, "last_error": self.last_error or None, "log": str(self.log_path)}
+                "last_exit": self.last_exit, "last_error": self.last_error or None, "log": str(self.log_path),
+                "shim_pid": self.shim_pid}
 
 
-def _data_pipe(data: bytes) -> int:
-    """The read end of a pipe holding ``data`` (written whole, write end closed): a file for bwrap's
-    ``--ro-bind-data`` that never exists on disk nor in argv."""
-    read, write = os.pipe()
+def _tail(path: Path, size: int = 2000) -> str:
     try:
-        if len(data) > 60_000:  # more than a pipe buffers without a reader
-            raise ValueError(f"{len(data)} bytes are too many to pass through a pipe")
-        os.write(write, data)
-    except BaseException:
-        os.close(read)
-        raise
-    finally:
-        os.close(write)
-    return read
+        with open(path, "rb") as f:
+            f.seek(max(0, f.seek(0, os.SEEK_END) - size))
+            return f.read().decode(errors="replace").strip()
+    except OSError:
+        return ""
 
 
 def _killpg(pgid: int, sig: int) -> None:
@@ -194,16 +272,24 @@ def _killpg(pgid: int, sig: int) -> None:
         os.killpg(pgid, sig)
 
 
-MARKER = "AUTONOMY_SUPERVISOR"
+def kill_orphans(cluster_id: str, keep: set[int] | frozenset[int] = frozenset()) -> int:
+    """Kill the shims and containers a previous controller of this cluster left running, but for the
+    process groups in ``keep`` (those being adopted).
 
-
-def kill_orphans(cluster_id: str) -> int:
-    """Kill the process groups of containers a previous controller of this cluster left running.
-
-    Containers carry ``AUTONOMY_SUPERVISOR=<cluster id>`` in their environment (a controller killed
-    with SIGKILL cannot stop them); returns how many groups were killed.
+    Shims carry ``AUTONOMY_SHIM=<cluster id>`` in their environment, containers
+    ``AUTONOMY_SUPERVISOR=<cluster id>``; shims go first (so none restarts its container meanwhile).
+    Returns how many groups were killed.
     """
-    marker = f"{MARKER}={cluster_id}".encode()
+    killed = 0
+    for marker in (SHIM_MARKER, MARKER):
+        groups = _groups_with(f"{marker}={cluster_id}".encode()) - set(keep)
+        for pgid in groups:
+            _killpg(pgid, signal.SIGKILL)
+        killed += len(groups)
+    return killed
+
+
+def _groups_with(marker: bytes) -> set[int]:
     groups: set[int] = set()
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit() or int(entry.name) == os.getpid():
@@ -213,6 +299,4 @@ def kill_orphans(cluster_id: str) -> int:
                 groups.add(os.getpgid(int(entry.name)))
         except (OSError, ProcessLookupError):
             continue
-    for pgid in groups:
-        _killpg(pgid, signal.SIGKILL)
-    return len(groups)
+    return groups
