@@ -1,15 +1,15 @@
 """The public gateway: ``http://{cluster}-{zone}.localhost:{port}/`` -> port 8000 of the zone's main pod.
 
-An HTTP/1.1 reverse proxy on raw asyncio streams, in the controller. It reads one request head, routes by
-its ``Host`` (``{cluster}-{zone}.localhost``, any port), adds ``X-Forwarded-For``/``-Host``/``-Proto`` and
-then pipes bytes both ways until either side closes: request and response bodies stream through
+An HTTP/1.1 reverse proxy on raw asyncio streams, in the gateway daemon (:mod:`.gateways`). It reads one request
+head, routes by its ``Host`` (``{cluster}-{zone}.localhost``, any port), adds ``X-Forwarded-For``/``-Host``/
+``-Proto`` and then pipes bytes both ways until either side closes: request and response bodies stream through
 unbuffered (chunked responses, server-sent events, slow uploads, WebSocket upgrades all pass as they
 are) and the overhead is a copy per chunk. Decision: a client connection is bound to the zone of its
 first request (HTTP clients keep one connection per origin, and the origin includes the host name);
 a later request on it with another ``Host`` still goes to that zone.
 
 Unknown hosts, unknown zones and zones whose main pod is not ``public: true`` get ``404`` with a plain
-text message saying why; an unreachable pod gets ``502``.
+text message saying why; an unreachable pod gets ``502``; the console while the controller is down ``503``.
 
 Every request head on a connection is checked before it is forwarded (``request_heads``): a malformed
 head gets ``400``, a head over 64 KiB ``431``, a head not complete within ``AUTONOMY_HEAD_TIMEOUT``
@@ -129,8 +129,9 @@ class PublicGateway:
                 return
             try:
                 up_reader, up_writer = await asyncio.open_unix_connection(str(self.console_socket), limit=CHUNK)
-            except OSError as exc:
-                await _answer(writer, 502, f"the cluster console is not reachable ({exc})\n")
+            except OSError:  # the console runs in the controller, which may be down (restarting) meanwhile
+                await _answer(writer, 503, "the cluster console is unavailable: the cluster controller is not "
+                                           "running right now (it is restarted within seconds); retry in a moment\n")
                 return
         else:
             zone = route.zone or ""
@@ -257,7 +258,7 @@ async def _redirect(writer: asyncio.StreamWriter, location: str) -> None:
 
 async def _answer(writer: asyncio.StreamWriter, status: int, message: str) -> None:
     reason = {400: "Bad Request", 404: "Not Found", 408: "Request Timeout", 413: "Content Too Large",
-              431: "Request Header Fields Too Large", 502: "Bad Gateway"}[status]
+              431: "Request Header Fields Too Large", 502: "Bad Gateway", 503: "Service Unavailable"}[status]
     body = message.encode()
     writer.write(f"HTTP/1.1 {status} {reason}\r\nContent-Type: text/plain; charset=utf-8\r\n"
                  f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n".encode() + body)
