@@ -32,7 +32,6 @@ import fcntl
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -273,19 +272,10 @@ class ClusterClient:
                                f"See {self.log_path}") from exc
 
     def _answers(self) -> bool:
-        if not self.socket_path.exists():
-            return False
-        # Probe the socket first: httpx leaks its socket when a Unix-socket connect is refused.
-        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
-            try:
-                probe.connect(str(self.socket_path))
-            except OSError:
-                return False
-        try:
-            with self._http(timeout=5.0) as http:
-                return http.get("/health").status_code == 200
-        except httpx.HTTPError:
-            return False
+        from autonomy.cluster.unix_http import get_json
+
+        answer = get_json(self.socket_path, "/health")
+        return answer is not None and answer[0] == 200
 
     # --- starting the controller -----------------------------------------------------------------
     def _require_running(self) -> None:

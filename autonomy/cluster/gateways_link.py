@@ -34,6 +34,7 @@ from autonomy.cluster.gateways import LOG, SOCKET, code_version
 from autonomy.cluster.model_gateway import ClusterModelGateway
 from autonomy.cluster.pid_process import PidProcess, wait_gone
 from autonomy.cluster.state import ClusterState
+from autonomy.cluster.unix_http import get_json
 from autonomy.errors import ClusterError, ClusterUnavailable
 
 __all__ = ["GatewaysLink", "LinkedModels", "LinkedTraces", "daemon_health", "stop_daemon"]
@@ -51,22 +52,8 @@ def _client(home: Path, timeout: float) -> httpx.Client:
 
 def daemon_health(home: Path, timeout: float = 5.0) -> dict[str, Any] | None:
     """The ``/health`` of the gateway daemon of ``home``, or None when none answers."""
-    import socket
-
-    path = home / SOCKET
-    if not path.exists():
-        return None
-    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:  # httpx leaks a refused Unix socket
-        try:
-            probe.connect(str(path))
-        except OSError:
-            return None
-    try:
-        with _client(home, timeout) as http:
-            response = http.get("/health")
-    except httpx.HTTPError:
-        return None
-    return response.json() if response.status_code == 200 else None
+    answer = get_json(home / SOCKET, "/health", timeout)
+    return answer[1] if answer is not None and answer[0] == 200 and isinstance(answer[1], dict) else None
 
 
 def stop_daemon(home: Path, timeout: float = 15.0) -> bool:
