@@ -104,6 +104,7 @@ class Controller:
                 assert self.gateways is not None
                 self.gateways.ready(self.spawn)  # from now on the daemon restarts this controller if it dies
                 self.spawn(self._restore_zones(), "restore zones")
+                self.spawn(self._sync_routes_forever(), "public routes")
                 if self.fabric is not None:  # a crashed NATS server is restarted on its port (fabric_watch.py)
                     self.fabric_watch = FabricWatch(self.fabric.server)
                     if self.deployer is not None:
@@ -159,22 +160,24 @@ class Controller:
     async def sync_routes(self, force: bool = False) -> None:
         """Push the public routes and the zones' pod addresses to the gateway daemon when they changed.
 
-        Not before the stored zones are restored: until then the daemon keeps serving the routes it had
-        (a restarted controller must not turn a running zone's URL into "not running")."""
-        if self.deployer is None or self.gateways is None or not self._restored:
+        Until the stored zones are restored, only what runs is pushed, merged into what the daemon has: it
+        keeps serving the routes it had for the others (a restarted controller must not turn a zone's URL
+        into "not running" while it restores it); then the whole table replaces the daemon's."""
+        if self.deployer is None or self.gateways is None:
             return
         deployer = self.deployer
-        zones = [z["zone"] for z in deployer.zones()]
         public: dict[str, Any] = {}
         sources: dict[str, Any] = {}
-        for zone in zones:
+        for zone in [z["zone"] for z in deployer.zones()]:
             target = deployer.public_target(zone)
-            public[zone] = list(target) if isinstance(target, tuple) else target
             addresses = deployer.zone_sources(zone)
-            sources[zone] = None if addresses is None else sorted(addresses)
-        routes = {"public": public, "sources": sources}
+            if self._restored or isinstance(target, tuple):
+                public[zone] = list(target) if isinstance(target, tuple) else target
+            if self._restored or addresses is None or addresses:
+                sources[zone] = None if addresses is None else sorted(addresses)
+        routes: dict[str, Any] = {"public": public, "sources": sources, "merge": not self._restored}
         if routes != self._routes or force:
-            await asyncio.to_thread(self.gateways.push_routes, public, sources)
+            await asyncio.to_thread(self.gateways.push_routes, public, sources, not self._restored)
             self._routes = routes
 
     async def _sync_routes_forever(self) -> None:
@@ -255,7 +258,6 @@ class Controller:
             except Exception as exc:  # one zone's broken files (secrets.json, spec) must not keep the others down
                 log.error("zone %s could not be restored: %r", name, exc, exc_info=exc)
         self._restored = True
-        self.spawn(self._sync_routes_forever(), "public routes")
 
     # --- views -----------------------------------------------------------------------------------
     def show(self) -> dict[str, Any]:

@@ -332,6 +332,8 @@ class GatewayDaemon:
             public, sources = data.get("public"), data.get("sources")
             if not isinstance(public, dict) or not isinstance(sources, dict):
                 raise ClusterError("public, sources: JSON objects of zone -> target and zone -> addresses")
+            if data.get("merge"):
+                public, sources = {**self.public, **public}, {**self.sources, **sources}
             self.set_routes(public, sources)
             return JSONResponse({"zones": len(public)})
 

@@ -222,8 +222,9 @@ class GatewaysLink:
             raise ClusterError(f"the gateway daemon refused {method} {path}: {response.text[:500]}")
         return response.json()
 
-    def push_routes(self, public: dict[str, Any], sources: dict[str, Any]) -> None:
-        self.call("PUT", "/routes", json={"public": public, "sources": sources})
+    def push_routes(self, public: dict[str, Any], sources: dict[str, Any], merge: bool = False) -> None:
+        """Give the daemon the public routes and the zones' pod addresses (``merge``: only these zones change)."""
+        self.call("PUT", "/routes", json={"public": public, "sources": sources, "merge": merge})
 
     def show(self) -> dict[str, Any]:
         try:
