@@ -25,6 +25,10 @@ Started detached (its own session, output appended to ``DIR/gateways.log``) by t
   it instead of starting a second one), retrying with a backoff (0.5 s doubling to 10 s). A controller
   that dies before it was ever ready (a failed start) is not restarted: this daemon then stops too, so a
   failed start leaves nothing behind. The controller in turn restarts this daemon when it dies.
+- **Repair.** The process started is a supervisor (:mod:`.fork_supervisor`) that imported the code and forks
+  the daemon; a daemon killed or crashed is forked again at once (no interpreter start: its repair takes
+  a fraction of a second), reads its routes and ports again, and the controller registers with it again.
+  If the supervisor itself dies, the daemon dies with it and the controller starts a new one.
 - **Version.** ``GET /health`` gives :func:`code_version` (a digest of the code it runs); a controller of
   another code version replaces the daemon instead of adopting it.
 """
@@ -54,6 +58,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from autonomy.cluster.fork_supervisor import supervise
 from autonomy.cluster.gateway_spans import GatewayTracer, gateway_tracing_settings
 from autonomy.cluster.identity import load_or_create_identity
 from autonomy.cluster.model_gateway import ClusterModelGateway
@@ -74,7 +79,8 @@ SOCKET = "gateways.sock"
 LOG = "gateways.log"
 # The code the daemon runs: a controller of another version replaces it.
 _CODE = ("gateways.py", "public_gateway.py", "model_gateway.py", "trace_collector.py", "request_heads.py",
-         "gateway_routes.py", "response_frames.py", "gateway_spans.py", "state.py", "pid_process.py")
+         "gateway_routes.py", "response_frames.py", "gateway_spans.py", "state.py", "pid_process.py",
+         "fork_supervisor.py")
 
 
 @lru_cache(maxsize=1)
@@ -109,7 +115,8 @@ def _read_json(path: Path) -> dict[str, Any]:
 class GatewayDaemon:
     """The gateways of the cluster in ``home``, served until :meth:`stop`."""
 
-    def __init__(self, home: Path, host: str, public_port: int, controller_pid: int | None = None) -> None:
+    def __init__(self, home: Path, host: str, public_port: int, controller_pid: int | None = None,
+                 controller_ready: bool = False) -> None:
         self.home = home
         self.host = host
         self.public_port = public_port
@@ -122,6 +129,7 @@ class GatewayDaemon:
         self.sources: dict[str, list[str] | None] = {}  # zone -> its pods' addresses (None: not told apart)
         self.controller_pid = controller_pid
         self.controller_ready = False  # the watched controller said it was ready (a failed start is not restarted)
+        self._controller_ready_at_start = controller_ready
         self.controller_restarts = 0
         self.last_controller_repair: float | None = None
         self._controller: PidProcess | None = None
@@ -150,7 +158,7 @@ class GatewayDaemon:
                 for sig in (signal.SIGTERM, signal.SIGINT):
                     loop.add_signal_handler(sig, self._stopping.set)
                 if self.controller_pid is not None:
-                    self._watch(self.controller_pid, ready=False)
+                    self._watch(self.controller_pid, ready=self._controller_ready_at_start)
                 log.info("gateway daemon %s ready: public port %d, model gateway %s", code_version(),
                          self.public_port, self.models.url if self.models else "-")
                 await self._stopping.wait()
@@ -179,9 +187,6 @@ class GatewayDaemon:
             self.traces.on_keys = lambda text: state.set_setting("trace_keys", text)
             await _start_on(lambda port: self.traces.start(self.host, port),
                             ports.get("traces_port", 0) if same_host else 0, "trace collector")
-        write_private(self.dir / "ports.json", json.dumps({
-            "host": self.host, "model_port": _port(self.models.url),
-            "traces_port": _port(self.traces.url) if self.traces else 0}))
         routes = _read_json(self.dir / "routes.json")
         self.public, self.sources = dict(routes.get("public") or {}), dict(routes.get("sources") or {})
         self.gateway = PublicGateway(identity.id, self._resolve, port=self.public_port,
@@ -195,6 +200,9 @@ class GatewayDaemon:
             if exc.errno in (errno.EADDRINUSE, errno.EACCES):
                 raise ClusterError(busy_message(self.public_port)) from exc
             raise
+        write_private(self.dir / "ports.json", json.dumps({
+            "host": self.host, "model_port": _port(self.models.url),
+            "traces_port": _port(self.traces.url) if self.traces else 0, "public_port": self.public_port}))
 
     async def _shutdown(self) -> None:
         for task in list(self._tasks):
@@ -301,7 +309,8 @@ class GatewayDaemon:
 
     # --- API -------------------------------------------------------------------------------------
     def health(self) -> dict[str, Any]:
-        return {"version": code_version(), "pid": os.getpid(), "host": self.host, "public_port": self.public_port,
+        return {"version": code_version(), "pid": os.getpid(), "supervisor_pid": os.getppid(), "host": self.host,
+                "public_port": self.public_port,
                 "model_url": self.models.url if self.models else "",
                 "traces_url": self.traces.url if self.traces else "",
                 "controller_pid": self.controller_pid, "controller_restarts": self.controller_restarts,
@@ -325,6 +334,7 @@ class GatewayDaemon:
             if not isinstance(data.get("pid"), int):
                 raise ClusterError("pid: the controller's process id (an integer) is required")
             self._watch(data["pid"], ready=True)
+            write_private(self.dir / "controller.json", json.dumps({"pid": data["pid"]}))
             return JSONResponse(self.health())
 
         async def routes(request: Request) -> JSONResponse:
@@ -424,13 +434,22 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=os.environ.get("AUTONOMY_LOG_LEVEL", "INFO").upper(), stream=sys.stdout,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    try:
-        asyncio.run(GatewayDaemon(args.home.resolve(), args.host, args.public_port, args.controller_pid).run())
-    except AutonomyError as exc:
-        log.error("gateway daemon failed: %s", exc)
-        print(f"error: {exc}", file=sys.stderr, flush=True)
-        return 1
-    return 0
+    home = args.home.resolve()
+
+    def serve(generation: int) -> int:
+        # A daemon forked again after a crash watches the controller that last registered (it was ready).
+        pid, ready, port = args.controller_pid, False, args.public_port
+        if generation:
+            pid, ready = _read_json(home / "gateways" / "controller.json").get("pid"), True
+            port = port or int(_read_json(home / "gateways" / "ports.json").get("public_port") or 0)  # same URLs
+        try:
+            asyncio.run(GatewayDaemon(home, args.host, port, pid, ready).run())
+        except AutonomyError as exc:
+            log.error("gateway daemon failed: %s", exc)
+            print(f"error: {exc}", file=sys.stderr, flush=True)
+            return 1
+        return 0
+    return supervise(serve)  # a crashed daemon is forked again at once, its code already imported
 
 
 if __name__ == "__main__":

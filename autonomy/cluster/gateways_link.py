@@ -5,8 +5,10 @@ At start the controller asks ``DIR/gateways.sock`` for ``/health``: a daemon of 
 ran); any other is stopped and replaced. A new one is started detached (a short-lived shell in a new
 session, like the CLI starts the controller; output appended to ``DIR/gateways.log``) and waited for
 (handshake: its socket answers, with a deadline; a daemon that exits meanwhile fails the start with the
-tail of its log). Once ready, the controller registers its pid (``POST /controller``): from then on the
-daemon restarts the controller if it dies, and the controller restarts the daemon if *it* dies (a pidfd
+tail of its log). The process started is a supervisor that forks the daemon again at once when it dies
+(:mod:`.fork_supervisor`): the controller then waits for that one and adopts it, and starts a new daemon
+only when the supervisor is gone too. Once ready, the controller registers its pid (``POST /controller``):
+from then on the daemon restarts the controller if it dies, and the controller restarts the daemon if *it* dies (a pidfd
 watch, :class:`~.pid_process.PidProcess`; the new daemon takes the same ports and routes).
 
 :class:`LinkedModels` is the model gateway as the controller sees it: config, keys and usage in
@@ -42,6 +44,7 @@ __all__ = ["GatewaysLink", "LinkedModels", "LinkedTraces", "daemon_health", "sto
 log = logging.getLogger("autonomy.cluster")
 
 START_TIMEOUT = 30.0
+REFORK_TIMEOUT = 5.0  # how long a dead daemon's supervisor gets to fork it again before a new one is started
 CALL_TIMEOUT = 10.0
 
 
@@ -133,7 +136,7 @@ class GatewaysLink:
             deadline = time.monotonic() + START_TIMEOUT
             while time.monotonic() < deadline:
                 health = await asyncio.to_thread(daemon_health, self.home)
-                if health is not None and health.get("pid") == pid:
+                if health is not None and health.get("supervisor_pid") == pid:  # the daemon it forked
                     self.health = health
                     self.public_port = int(health["public_port"])
                     return
@@ -178,9 +181,11 @@ class GatewaysLink:
 
     async def _repair(self, died_at: float) -> None:
         backoff = 0.5
+        old = dict(self.health)
         while not self._stopping:
             try:
-                await self._start_daemon()
+                await self._refork(old)
+                await self.connect()  # adopts the daemon forked again, else starts a new one
                 self.call("POST", "/controller", json={"pid": os.getpid()})
                 if self.on_repaired is not None:
                     await self.on_repaired()
@@ -195,6 +200,16 @@ class GatewaysLink:
                         self.last_repair_seconds)
             self._watch()
             return
+
+    async def _refork(self, old: dict[str, Any]) -> None:
+        """Wait (a few seconds at most) for the daemon's supervisor to fork it again, while the supervisor lives."""
+        supervisor = old.get("supervisor_pid")
+        deadline = time.monotonic() + REFORK_TIMEOUT
+        while time.monotonic() < deadline and isinstance(supervisor, int) and _alive(supervisor):
+            health = await asyncio.to_thread(daemon_health, self.home, 1.0)
+            if health is not None and health.get("pid") != old.get("pid"):
+                return
+            await asyncio.sleep(0.02)  # another process's socket: there is no event to wait on
 
     async def stop(self) -> None:
         """Stop the daemon (``cluster stop``) and wait for it to exit."""
@@ -296,6 +311,14 @@ class LinkedTraces:
     def traces(self, zone: str) -> list[dict[str, Any]] | None:
         result = self.link.call("GET", f"/zones/{quote(zone, safe='')}/traces")["traces"]
         return None if result is None else list(result)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
 
 
 def _tail(path: Path, lines: int = 20) -> str:

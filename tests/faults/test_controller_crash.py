@@ -184,6 +184,7 @@ def test_a_killed_controller_leaves_the_gateways_serving_and_is_started_again(cl
 
 
 def test_a_killed_gateway_daemon_is_started_again_on_the_same_ports(cluster):
+    """The daemon is forked again by its supervisor at once; without a supervisor the controller starts both."""
     describe = describe_cluster(cluster, "steady")
     wait_until(lambda: _answers(cluster), timeout=60, what="the zone's public URL and model calls", describe=describe)
     before = cluster.show()
@@ -198,6 +199,16 @@ def test_a_killed_gateway_daemon_is_started_again_on_the_same_ports(cluster):
     assert after["pid"] == before["pid"]  # the controller was not restarted
     assert after["public_port"] == before["public_port"] and after["gateway_url"] == before["gateway_url"]
     assert after["gateways"]["pid"] != before["gateways"]["pid"]
+    # Its supervisor killed too (the daemon dies with it): the controller starts a new one.
+    killed_at = time.monotonic()
+    os.kill(after["gateways"]["supervisor_pid"], signal.SIGKILL)
+    again = wait_until(lambda: (i := cluster.show())["gateways"]["restarts"] == after["gateways"]["restarts"] + 1
+                       and i, timeout=REPAIR_DEADLINE, what="a new gateway daemon and supervisor", describe=describe)
+    wait_until(lambda: _answers(cluster), timeout=REPAIR_DEADLINE, what="the public URL and the model call again",
+               describe=describe)
+    print(f"a new gateway daemon and supervisor answering {time.monotonic() - killed_at:.2f} s after the kill")
+    assert again["gateways"]["supervisor_pid"] != after["gateways"]["supervisor_pid"]
+    assert again["public_port"] == before["public_port"] and again["gateway_url"] == before["gateway_url"]
 
 
 def test_cluster_stop_leaves_nothing_behind(cluster):
