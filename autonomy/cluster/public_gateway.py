@@ -9,7 +9,8 @@ first request (HTTP clients keep one connection per origin, and the origin inclu
 a later request on it with another ``Host`` still goes to that zone.
 
 Unknown hosts, unknown zones and zones whose main pod is not ``public: true`` get ``404`` with a plain
-text message saying why; an unreachable pod gets ``502``; the console while the controller is down ``503``.
+text message saying why; an unreachable pod, or one that closes the connection without a byte of answer,
+gets ``502``; the console while the controller is down ``503``.
 
 Every request head on a connection is checked before it is forwarded (``request_heads``): a malformed
 head gets ``400``, a head over 64 KiB ``431``, a head not complete within ``AUTONOMY_HEAD_TIMEOUT``
@@ -35,6 +36,7 @@ import contextlib
 import logging
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any, cast
 
 from autonomy.cluster.gateway_routes import Route, route_request
 from autonomy.cluster.gateway_spans import ConnectionSpans, GatewayTracer
@@ -46,6 +48,8 @@ __all__ = ["PublicGateway"]
 log = logging.getLogger("autonomy.cluster")
 
 CHUNK = 64 * 1024
+CONSOLE_DOWN = ("the cluster console is unavailable: the cluster controller is not running right now (it is "
+                "restarted within seconds); retry in a moment\n")
 
 # resolve(zone) -> (host, port) of the zone's main pod, or a message saying why it is not served
 Resolver = Callable[[str], "tuple[str, int] | str"]
@@ -130,8 +134,7 @@ class PublicGateway:
             try:
                 up_reader, up_writer = await asyncio.open_unix_connection(str(self.console_socket), limit=CHUNK)
             except OSError:  # the console runs in the controller, which may be down (restarting) meanwhile
-                await _answer(writer, 503, "the cluster console is unavailable: the cluster controller is not "
-                                           "running right now (it is restarted within seconds); retry in a moment\n")
+                await _answer(writer, 503, CONSOLE_DOWN)
                 return
         else:
             zone = route.zone or ""
@@ -152,7 +155,8 @@ class PublicGateway:
         single = route.kind == "console" or bool(route.prefix)
         spans = self.tracer.connection(route.zone or "") if self.tracer is not None and route.kind == "zone" else None
         upload = asyncio.ensure_future(self._upload(head, route.head, forwarded, reader, up_writer, single, spans))
-        download = asyncio.ensure_future(self._download(route, up_reader, writer, spans))  # the client is closed after
+        counted = _Counting(writer)  # a pod or console that closes without a byte of answer: the client is told
+        download = asyncio.ensure_future(self._download(route, up_reader, cast(asyncio.StreamWriter, counted), spans))
         try:
             await asyncio.wait({upload, download}, return_when=asyncio.FIRST_COMPLETED)
             refused = upload.result() if upload.done() and not upload.exception() else None
@@ -166,7 +170,15 @@ class PublicGateway:
                 download.cancel()
                 await _answer(writer, refused.status, refused.message + "\n")
             else:
-                await download
+                with contextlib.suppress(asyncio.IncompleteReadError):
+                    await download
+                if not counted.written:
+                    if route.kind == "console":
+                        await _answer(writer, 503, CONSOLE_DOWN)
+                    else:
+                        await _answer(writer, 502, f"zone {route.zone!r}: its main pod closed the connection "
+                                                   "without answering (it may be restarting); see "
+                                                   f"`autonomy zone status {route.zone}`\n")
         finally:
             for task in (upload, download):
                 task.cancel()
@@ -236,6 +248,21 @@ class PublicGateway:
             with contextlib.suppress(OSError):
                 up_writer.write_eof()
         return None
+
+
+class _Counting:
+    """The client's writer, counting what the gateway wrote to it (the rest passes through)."""
+
+    def __init__(self, writer: asyncio.StreamWriter) -> None:
+        self._writer = writer
+        self.written = 0
+
+    def write(self, data: bytes) -> None:
+        self.written += len(data)
+        self._writer.write(data)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._writer, name)
 
 
 async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, eof: bool = True) -> None:

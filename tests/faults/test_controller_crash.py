@@ -97,8 +97,9 @@ def _get(cluster, path: str) -> int:
 
 
 class Poller:
-    """Polls, in a thread, the zone's public URL (``/``), its node's model gateway call (``/model``) and the
-    model gateway itself (``gateway``: without a key it answers 401; 0 means no answer at all)."""
+    """Polls, in a thread, the zone's public URL (``/``), its node's model gateway call (``/model``), the
+    model gateway itself (``gateway``: without a key it answers 401; 0 means no answer at all) and the
+    console (``console``)."""
 
     def __init__(self, port: int, gateway_url: str) -> None:
         self.port = port
@@ -122,6 +123,11 @@ class Poller:
                 except httpx.HTTPError:
                     status = 0
                 self.results.append((time.monotonic(), "gateway", status))
+                try:  # the console (in the controller), through the public port
+                    status = http.get(f"http://127.0.0.1:{self.port}/", headers={"Connection": "close"}).status_code
+                except httpx.HTTPError:
+                    status = 0
+                self.results.append((time.monotonic(), "console", status))
                 self._stop.wait(0.05)
 
     def __enter__(self) -> Poller:
@@ -133,10 +139,10 @@ class Poller:
         self._thread.join(timeout=30)
 
     def zone(self, since: float) -> list[tuple[float, str, int]]:
-        return [r for r in self.results if r[0] >= since and r[1] != "gateway"]
+        return [r for r in self.results if r[0] >= since and r[1] in ("/", "/model")]
 
-    def gateway(self, since: float) -> list[int]:
-        return [status for t, path, status in self.results if t >= since and path == "gateway"]
+    def of(self, what: str, since: float) -> list[int]:
+        return [status for t, path, status in self.results if t >= since and path == what]
 
 
 def _answers(cluster) -> bool:
@@ -168,7 +174,10 @@ def test_a_killed_controller_leaves_the_gateways_serving_and_is_started_again(cl
     assert after["gateways"]["controller_restarts"] == before["gateways"]["controller_restarts"] + 1
     # The public gateway and the model gateway answered every poll, controller or not (no refused
     # connection: a zone poll is 0 only when the gateway did not answer).
-    assert set(poller.gateway(killed_at)) == {401}
+    assert set(poller.of("gateway", killed_at)) == {401}
+    # The console lives in the controller: 503 saying so while there is none, never a refused connection.
+    console = poller.of("console", killed_at)
+    assert 503 in console and set(console) <= {200, 503}
     assert 0 not in {r[2] for r in zone}
     if CONTAINERS_SURVIVE_A_CONTROLLER_RESTART:
         assert failed == []
