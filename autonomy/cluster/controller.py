@@ -139,7 +139,7 @@ class Controller:
         # outlives this process (gateways.py): adopted when it runs, else started.
         self.gateways = gateways = GatewaysLink(self.home, host, start_port(self.home))
         await gateways.connect()
-        gateways.on_repaired = functools.partial(self.sync_routes, force=True)
+        gateways.on_repaired = self._gateways_repaired
         self.models = LinkedModels(self.state, gateways)
         self.traces = LinkedTraces(gateways) if gateways.traces_url else None
         self.console, _ = await serve_console(self, self.home)
@@ -179,6 +179,12 @@ class Controller:
         if routes != self._routes or force:
             await asyncio.to_thread(self.gateways.push_routes, public, sources, not self._restored)
             self._routes = routes
+
+    async def _gateways_repaired(self) -> None:
+        """A new gateway daemon: its model gateway's URL (the same unless its port was taken), all routes."""
+        assert self.models is not None and self.gateways is not None
+        self.models.url = self.gateways.model_url
+        await self.sync_routes(force=True)
 
     async def _sync_routes_forever(self) -> None:
         while True:
