@@ -135,6 +135,7 @@ class Controller:
                                               self.state)
         host = await backend.prepare()  # where pods reach the fabric and the model gateway
         self.fabric = await asyncio.to_thread(start_fabric, self.home, identity.id, host)
+        self._seed_fabric_zones()
         # The public gateway, the model gateway and the trace collector run in the gateway daemon, which
         # outlives this process (gateways.py): adopted when it runs, else started.
         self.gateways = gateways = GatewaysLink(self.home, host, start_port(self.home))
@@ -151,6 +152,20 @@ class Controller:
             service_urls=[self.traces.url] if self.traces is not None else []))
         log.info("cluster %s: network %s, fabric %s, model gateway %s, public gateway on 127.0.0.1:%d",
                  identity.id, backend.network, self.fabric.url, self.models.url, port)
+
+    def _seed_fabric_zones(self) -> None:
+        """Give the fabric the node names of every stored zone: an adopted NATS server serves their users
+        already, and the next reload of its users (a deploy) must not drop the zones not yet redeployed."""
+        from autonomy.zones.spec import ZoneSpec
+
+        assert self.fabric is not None and self.state is not None and self.identity is not None
+        for stored in self.state.zones():
+            try:
+                zone = ZoneSpec.model_validate(stored["spec"])
+            except ValueError:  # its restore says why
+                continue
+            names = {n for pod in zone.pods for n in pod.node_names(self.identity.id, zone.name)}
+            self.fabric.zones[zone.name] = tuple(sorted(names))
 
     def _zone_env(self, zone: str) -> dict[str, str]:
         """What node containers of ``zone`` get from the cluster: the model gateway, the trace collector."""
