@@ -267,8 +267,9 @@ class GatewayDaemon:
             self._controller_exited()
             return
         asyncio.get_running_loop().add_reader(self._controller.fd, self._controller_exited)
-        if self._died_at is not None and ready:
+        if self._died_at is not None and ready:  # counted here: before the new controller answers anyone
             self.last_controller_repair = time.monotonic() - self._died_at
+            self.controller_restarts += 1
             self._died_at = None
             log.warning("the controller is back (pid %d) %.2f s after it died", pid, self.last_controller_repair)
 
@@ -299,7 +300,6 @@ class GatewayDaemon:
         while not self._stopping.is_set():
             try:
                 await asyncio.to_thread(client._ensure_controller, create=False)
-                self.controller_restarts += 1
                 return
             except AutonomyError as exc:
                 log.error("restarting the controller failed (retry in %g s): %s", backoff, exc)
