@@ -434,6 +434,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=os.environ.get("AUTONOMY_LOG_LEVEL", "INFO").upper(), stream=sys.stdout,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # not a line per call to the other daemon
     home = args.home.resolve()
 
     def serve(generation: int) -> int:
