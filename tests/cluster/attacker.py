@@ -169,6 +169,7 @@ ATTACKER = textwrap.dedent('''
         out["nested_userns"] = outcome(lambda: command(["unshare", "--user", "--map-root-user", "id"]))
         out["mount_ns"] = outcome(lambda: command(["unshare", "--mount", "true"]))
         out["controller_socket"] = outcome(lambda: unix(t["controller_socket"]))
+        out["gateways_socket"] = outcome(lambda: unix(t["gateways_socket"]))
         for host, port in t["tcp"]:
             out["tcp"][f"{host}:{port}"] = outcome(lambda: tcp(host, port))
         out["gateway_stolen_key"] = outcome(lambda: gateway(t["gateway"], t["stolen_key"]))

@@ -49,7 +49,9 @@ def _cleanup(home: Path) -> None:
         return
     from autonomy.cluster.local.supervisor import kill_orphans
 
-    for pattern in (f"autonomy.cluster.controller --home {home}", f"{home}/fabric/server/nats.conf"):
+    # the gateway daemon first: it restarts a controller that dies
+    for pattern in (f"autonomy.cluster.gateways --home {home} ", f"autonomy.cluster.controller --home {home}",
+                    f"{home}/fabric/server/nats.conf"):
         out = subprocess.run(["pgrep", "-f", pattern], capture_output=True, text=True).stdout
         for pid in out.split():
             os.kill(int(pid), signal.SIGKILL)

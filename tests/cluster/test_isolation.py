@@ -113,6 +113,7 @@ def report(world) -> dict[str, Any]:
                 home2 / "fabric/credentials/ca.key", Path("/etc/shadow"), Path("/root/.bash_history"))],
             "secret": SECRET,
             "controller_socket": str(home / "controller.sock"),
+            "gateways_socket": str(home / "gateways.sock"),
             "tcp": [(victim["main-pod"]["address"], 8000), (victim["hidden-pod"]["address"], 8000),
                     (nats[0], listener.getsockname()[1]), (other_pod, 8000), (_host(info2["fabric_url"])),
                     (_host(info2["gateway_url"])), nats, gateway],
@@ -201,6 +202,7 @@ def test_no_other_process_and_no_other_environment_is_visible(report):
 
 def test_the_controller_socket_is_out_of_reach(report):
     assert report["out"]["controller_socket"].startswith("FileNotFoundError")
+    assert report["out"]["gateways_socket"].startswith("FileNotFoundError")
 
 
 def test_only_the_clusters_nats_and_model_gateway_ports_are_reachable(report):

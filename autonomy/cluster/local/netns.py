@@ -167,6 +167,10 @@ class NetnsNetwork:
             # The pod's MAC is derived from its address: when an address is reused by a new namespace,
             # the host's ARP entry for it stays right (a random MAC left a stale entry for ~30 s).
             mac = "02:42:" + ":".join(f"{int(b):02x}" for b in address.split("."))
+            # A namespace deleted a moment ago (a previous controller's, by cleanup_stale) takes its veth
+            # down asynchronously: delete a host end still there, or adding the same name fails (EEXIST).
+            proc = await asyncio.create_subprocess_exec("ip", "link", "del", veth, stderr=asyncio.subprocess.DEVNULL)
+            await proc.wait()
             await _arun("link", "add", veth, "type", "veth", "peer", "name", peer, "address", mac)
             await _arun("link", "set", peer, "netns", name)
             await _arun("link", "set", veth, "master", self.bridge, "up")
