@@ -170,7 +170,7 @@ class PublicGateway:
                 download.cancel()
                 await _answer(writer, refused.status, refused.message + "\n")
             else:
-                with contextlib.suppress(asyncio.IncompleteReadError):
+                with contextlib.suppress(asyncio.IncompleteReadError, ConnectionError):  # reset by a dying upstream
                     await download
                 if not counted.written:
                     if route.kind == "console":
