@@ -2,7 +2,8 @@
 
 One NATS connection per node, logged in as the cluster's user in the cluster's account (so other
 clusters on the same server can neither reach nor see this one). Subjects and frames are in
-:mod:`autonomy.transport.frames`; who is present in :mod:`autonomy.transport.presence`.
+:mod:`autonomy.transport.frames`; who is present in :mod:`autonomy.transport.ring_presence` (the default)
+or :mod:`autonomy.transport.presence` (``AUTONOMY_FABRIC_PRESENCE=heartbeat``), on :mod:`autonomy.transport.roster`.
 
 Semantics:
 
