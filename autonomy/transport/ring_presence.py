@@ -219,7 +219,12 @@ class RingPresence(Roster):
             elif name in self._seen and incarnation in ("", self._incarnations.get(name, incarnation)):
                 self.probe_soon(name)  # see for ourselves: only "no responders" drops it
             return
-        if sender == self._subjects.me or self.heard_bye(sender, data):
+        if sender == self._subjects.me:
+            if data.startswith(_HELLO) and data[len(_HELLO) + 1:].decode(errors="replace") != self._instance:
+                logger.error("another node named %s joined at the same instant as this one: node names must be "
+                             "unique in a cluster (set NODE to another name)", sender)
+            return
+        if self.heard_bye(sender, data):
             return
         if data.startswith(_HELLO):
             self.saw(sender, data[len(_HELLO) + 1:].decode(errors="replace") or None)
