@@ -16,6 +16,12 @@ from autonomy.transport.ring_presence import RingPresence
 from tests.support.until import until
 
 
+@pytest.fixture(autouse=True)
+def _the_default_presence(monkeypatch):
+    """These tests are about the default presence, the ring, whatever the environment says."""
+    monkeypatch.delenv("AUTONOMY_FABRIC_PRESENCE", raising=False)
+
+
 class Sleeper:
     """Never replies; ``entered`` is set when a request is being handled (a handshake)."""
 
@@ -56,12 +62,12 @@ async def test_a_node_restarted_under_its_name_ends_the_old_incarnations_calls_a
     main = await fabric.node("main")
     name = fabric.name("runner")
     target, call, mailbox = await _waiting_calls(fabric, main, name)
-    presence = main.transport._presence
-    assert isinstance(presence, RingPresence)
-    old = target.transport.incarnation
-    assert presence.incarnation_of(name) == old
     new = None
     try:
+        presence = main.transport._presence
+        assert isinstance(presence, RingPresence)
+        old = target.transport.incarnation
+        assert presence.incarnation_of(name) == old
         await target.transport._nc.close()  # gone without a "bye", as after a SIGKILL ...
         new = await _node(fabric, name)  # ... and restarted at once by its supervisor: a new incarnation
         with pytest.raises(NodeLeft):
@@ -132,10 +138,10 @@ async def test_heartbeats_remain_an_option_with_the_same_incarnations(fabric, mo
     monkeypatch.setenv("AUTONOMY_FABRIC_PRESENCE", "heartbeat")
     main = await fabric.node("main")
     name = fabric.name("runner")
-    assert type(main.transport._presence) is Presence
     target, call, mailbox = await _waiting_calls(fabric, main, name)
     new = None
     try:
+        assert type(main.transport._presence) is Presence
         assert main.transport._presence.incarnation_of(name) == target.transport.incarnation
         await target.transport._nc.close()
         new = await _node(fabric, name)

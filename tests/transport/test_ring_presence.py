@@ -16,6 +16,12 @@ from tests.support.until import until
 from tests.transport.fabric import APPS, ROOT
 
 
+@pytest.fixture(autouse=True)
+def _the_default_presence(monkeypatch):
+    """These tests are about the default presence, the ring, whatever the environment says."""
+    monkeypatch.delenv("AUTONOMY_FABRIC_PRESENCE", raising=False)
+
+
 def _presence(node) -> RingPresence:
     presence = node.transport._presence
     assert isinstance(presence, RingPresence)
