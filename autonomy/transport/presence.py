@@ -92,7 +92,7 @@ class Presence(Roster):
                     break  # nobody else is in the fabric
                 try:
                     data = json.loads(msg.data)
-                    sender, known = str(data["node"]), [str(n) for n in data["known"]]
+                    sender, known = str(data["node"]), [str(n) for n in data.get("known", ())]  # none from a ring node
                     sender_incarnation = data.get("incarnation")
                     incarnations = data.get("incarnations") or {}
                 except (ValueError, KeyError, TypeError, AttributeError):
@@ -125,19 +125,13 @@ class Presence(Roster):
 
     # ---- inbound ----------------------------------------------------------------------------------
 
-    async def _on_presence(self, msg: Msg) -> None:
-        name = msg.subject[len(self._subjects.presence_prefix):]
-        if name == self._subjects.me or self.heard_bye(name, msg.data):
-            return
-        self.saw(name, msg.data.decode(errors="replace") or None)
-
     async def _on_discover(self, msg: Msg) -> None:
         newcomer, _, rest = msg.data.decode(errors="replace").partition(" ")
         instance, _, mode = rest.partition(" ")
         if not msg.reply or (newcomer == self._subjects.me and instance == self._instance):
             return  # our own question
         answer = json.dumps({"node": self._subjects.me, "known": [*self._seen], "incarnation": self._instance,
-                             "incarnations": self._incarnations}).encode()
+                             "incarnations": self._incarnations, "count": len(self._seen) + 1}).encode()
         if mode != "listen":  # a listener is not in the roster
             self.saw(newcomer, instance or None)
         await self._nc.publish(msg.reply, answer)

@@ -2,8 +2,8 @@
 
 ``ring`` (the default): :class:`~autonomy.transport.ring_presence.RingPresence`, constant cost per
 node. ``heartbeat``: :class:`~autonomy.transport.presence.Presence`, broadcast heartbeats (N² deliveries
-per interval), kept as an option and as the benchmarks' baseline. Every node of a cluster must use the
-same mechanism (docs/fabric.md).
+per interval), kept as an option and as the benchmarks' baseline. Nodes running either understand each
+other (docs/fabric.md).
 """
 
 from __future__ import annotations

@@ -50,7 +50,7 @@ from typing import TYPE_CHECKING, Any
 
 import nats.errors
 
-from autonomy.transport.roster import Roster
+from autonomy.transport.roster import GONE, HELLO, Roster
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
@@ -63,8 +63,6 @@ if TYPE_CHECKING:
 __all__ = ["RingPresence"]
 
 logger = logging.getLogger("autonomy.transport")
-_GONE = b"gone"
-_HELLO = b"hello"
 
 
 class RingPresence(Roster):
@@ -119,7 +117,7 @@ class RingPresence(Roster):
 
     async def _hello(self) -> None:
         if self.announce:
-            await self._publish(_HELLO + b" " + self._instance.encode())
+            await self._publish(HELLO + b" " + self._instance.encode())
 
     async def _publish(self, data: bytes) -> None:
         """Publish on this node's own presence subject (the only one its NATS user may publish on)."""
@@ -139,7 +137,9 @@ class RingPresence(Roster):
                 return
             try:
                 data = json.loads(msg.data)
-                sender, count = str(data["node"]), int(data["count"])
+                sender = str(data["node"])
+                # a node running the heartbeats answers with the names it knows instead of a count
+                count = int(data["count"]) if "count" in data else len(data["known"]) + 1
                 incarnation = data.get("incarnation")
             except (ValueError, KeyError, TypeError):
                 logger.warning("ignoring a malformed discovery answer: %r", msg.data[:200])
@@ -200,34 +200,12 @@ class RingPresence(Roster):
             return False
         notice = f"{name} {incarnation or ''}".rstrip().encode()
         try:
-            await self._publish(_GONE + b" " + notice)
+            await self._publish(GONE + b" " + notice)
         except nats.errors.Error as exc:
             logger.warning("could not tell the fabric that node %s is gone: %s", name, exc)
         return True
 
     # ---- inbound ----------------------------------------------------------------------------------
-
-    async def _on_presence(self, msg: Msg) -> None:
-        sender = msg.subject[len(self._subjects.presence_prefix):]
-        data = msg.data
-        if data.startswith(_GONE):
-            name, _, incarnation = data[len(_GONE) + 1:].decode(errors="replace").partition(" ")
-            if name == self._subjects.me:
-                if self._joined and incarnation in ("", self._instance):
-                    logger.warning("the fabric was told this node is gone; saying hello again")
-                    await self._hello()
-            elif name in self._seen and incarnation in ("", self._incarnations.get(name, incarnation)):
-                self.probe_soon(name)  # see for ourselves: only "no responders" drops it
-            return
-        if sender == self._subjects.me:
-            if data.startswith(_HELLO) and data[len(_HELLO) + 1:].decode(errors="replace") != self._instance:
-                logger.error("another node named %s joined at the same instant as this one: node names must be "
-                             "unique in a cluster (set NODE to another name)", sender)
-            return
-        if self.heard_bye(sender, data):
-            return
-        if data.startswith(_HELLO):
-            self.saw(sender, data[len(_HELLO) + 1:].decode(errors="replace") or None)
 
     async def _on_discover(self, msg: Msg) -> None:
         newcomer, _, rest = msg.data.decode(errors="replace").partition(" ")

@@ -14,7 +14,9 @@
   ping that times out (a slow or frozen node that still holds its subscription) declares nothing;
 * **waiting callers**: the nodes that callers wait on (``watched()``) are pinged every
   ``probe_interval`` (0.5 s), so a caller learns of a killed node within about a second;
-* **leaving**: ``bye <incarnation>`` on the node's presence subject; probes are cancelled.
+* **leaving**: ``bye <incarnation>`` on the node's presence subject; probes are cancelled;
+* **what nodes say** on their presence subjects, parsed here for both mechanisms (a cluster running
+  both, e.g. during an upgrade, still lists every node): ``hello``, ``bye``, ``gone``, heartbeats.
 
 Subclasses say how the roster is learned and kept current: :class:`~autonomy.transport.presence.Presence`
 by broadcast heartbeats, :class:`~autonomy.transport.ring_presence.RingPresence` by a watch ring.
@@ -34,13 +36,16 @@ from autonomy.errors import FabricError
 
 if TYPE_CHECKING:
     from nats.aio.client import Client
+    from nats.aio.msg import Msg
 
     from autonomy.transport.frames import ClusterScope, Subjects
 
-__all__ = ["Roster", "BYE"]
+__all__ = ["Roster", "BYE", "GONE", "HELLO"]
 
 logger = logging.getLogger("autonomy.transport")
 BYE = b"bye"
+GONE = b"gone"
+HELLO = b"hello"
 
 
 class Roster:
@@ -221,9 +226,32 @@ class Roster:
         except nats.errors.Error:
             pass
 
-    def heard_bye(self, name: str, data: bytes) -> bool:
-        """If ``data`` (on ``name``'s presence subject) is a ``bye``, drop that incarnation; True if it was one."""
-        if not data.startswith(BYE):
-            return False
-        self.forget(name, "it stopped", data[len(BYE) + 1:].decode(errors="replace") or None)
-        return True
+    async def _on_presence(self, msg: Msg) -> None:
+        """What a node tells its scope on its presence subject, whichever mechanism it runs (so a cluster
+        whose nodes run both, e.g. during an upgrade, still lists them all): ``hello <inc>``, ``bye <inc>``,
+        ``gone <other> <inc>`` (see ring_presence), or a heartbeat (``<inc>``)."""
+        sender = msg.subject[len(self._subjects.presence_prefix):]
+        data = msg.data
+        me = self._subjects.me
+        if data.startswith(GONE):
+            name, _, incarnation = data[len(GONE) + 1:].decode(errors="replace").partition(" ")
+            if name == me:
+                if self._joined and incarnation in ("", self._instance):
+                    logger.warning("the fabric was told this node is gone; saying hello again")
+                    await self.rejoin()
+            elif name in self._seen and incarnation in ("", self._incarnations.get(name, incarnation)):
+                self.probe_soon(name)  # see for ourselves: only "no responders" drops it
+            return
+        if data.startswith(HELLO):
+            incarnation = data[len(HELLO) + 1:].decode(errors="replace")
+            if sender == me and incarnation != self._instance:
+                logger.error("another node named %s joined at the same instant as this one: node names must be "
+                             "unique in a cluster (set NODE to another name)", sender)
+        elif data.startswith(BYE):
+            if sender != me:
+                self.forget(sender, "it stopped", data[len(BYE) + 1:].decode(errors="replace") or None)
+            return
+        else:
+            incarnation = data.decode(errors="replace")  # a heartbeat
+        if sender != me:
+            self.saw(sender, incarnation or None)

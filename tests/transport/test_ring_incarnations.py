@@ -165,3 +165,35 @@ def test_the_presence_mechanism_is_chosen_by_the_environment(monkeypatch):
     monkeypatch.setenv("AUTONOMY_FABRIC_PRESENCE", "gossip")
     with pytest.raises(ConfigError, match="AUTONOMY_FABRIC_PRESENCE='gossip' .*heartbeat, ring"):
         presence_from_env()
+
+
+async def test_nodes_running_either_mechanism_list_each_other_and_see_each_other_leave(fabric, monkeypatch):
+    # a cluster in the middle of an upgrade: some nodes still run the heartbeats
+    ring = await fabric.node("ring")
+    monkeypatch.setenv("AUTONOMY_FABRIC_PRESENCE", "heartbeat")
+    beating = await fabric.node("beating")
+    later = None
+    try:
+        monkeypatch.delenv("AUTONOMY_FABRIC_PRESENCE")
+        later = await fabric.node("later")  # a ring node that joins after the heartbeat node
+        assert type(beating.transport._presence) is Presence
+        for node in (ring, beating, later):
+            await until(lambda node=node: _all_listed(node, [ring, beating, later]), what=f"{node.name} to list all")
+        await beating.start_worker("echo", Echo())
+        assert await ring.send_and_receive("echo", "x", node=beating.name, timeout=15) == "echo x"
+        assert ring.transport._presence.incarnation_of(beating.name) == beating.transport.incarnation
+        await beating.transport._nc.close()  # gone without a "bye"
+        for node in (ring, later):
+            await until(lambda node=node: _gone(node, beating.name), what=f"{node.name} to drop the heartbeat node")
+    finally:
+        for node in (later, beating, ring):
+            if node is not None:
+                await node.stop()
+
+
+async def _all_listed(node: Node, nodes: list[Node]) -> bool:
+    return {n.name for n in nodes} <= set(await node.list_nodes())
+
+
+async def _gone(node: Node, name: str) -> bool:
+    return name not in await node.list_nodes()
