@@ -73,7 +73,6 @@ class RingPresence(Roster):
         super().__init__(nc, subjects, on_left, **options)
         self.watchers = watchers
         self._ring: list[str] | None = None  # sorted names, this node's included; rebuilt on change
-        self._watching: asyncio.Task[Any] | None = None
         self._lone_checked = 0.0
 
     def saw(self, name: str, incarnation: str | None = None) -> None:
@@ -172,10 +171,24 @@ class RingPresence(Roster):
         if twin:
             raise self._twin()
 
-    async def _round(self) -> None:
-        """Start this interval's watch of the ring (unless the previous one still waits on a slow node)."""
-        if self._watching is None or self._watching.done():
-            self._watching = self._track(self.watch_once())
+    async def run(self) -> None:
+        """Watch the ring (a round, then ``interval`` of rest: a busy process pings less, not more) and,
+        as every roster does, ping the nodes callers wait on. Until cancelled; failures are logged."""
+        watching = self._loop.create_task(self._watch())
+        try:
+            await super().run()
+        finally:
+            watching.cancel()
+
+    async def _watch(self) -> None:
+        while True:
+            try:
+                await self.watch_once()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                logger.exception("watching the fabric's ring failed; retrying in %g s", self.interval)
+            await asyncio.sleep(self.interval)
 
     async def watch_once(self) -> None:
         """Ping the next ``watchers`` nodes; past each one that is gone, ping one more. A listener pings
