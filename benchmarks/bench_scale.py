@@ -7,7 +7,7 @@
   embedded nats-server, joined 25 at a time. Figures: time from the first join until every node
   lists every other; messages per node per second while idle (nats-py's own counters, in + out,
   over IDLE_WINDOW s: with no application traffic, every message is presence); RSS per node.
-  Baseline in the same run: the previous mechanism (broadcast heartbeats, ``Presence``) at 10 and
+  Baseline in the same run: broadcast heartbeats (``Presence``, ``AUTONOMY_FABRIC_PRESENCE=heartbeat``) at 10 and
   100 nodes (at 500 it is 250,000 deliveries a second by construction).
 * collab: 1,000 agents over 20 nodes (50 each); in every round each agent gets one message from a
   node other than its own (``AgentReference.send`` through a ``RemoteNode``: fabric request, agent
@@ -100,7 +100,7 @@ async def presence() -> dict[str, dict[int, dict[str, float]]]:
     results: dict[str, dict[int, dict[str, float]]] = {"ring": {}, "heartbeat": {}}
     original = node_module._open_transport
     for kind, sizes in (("ring", SIZES), ("heartbeat", BASELINE_SIZES)):
-        # the transport's default is the heartbeat Presence; the ring is opted into here
+        # the ring is the transport's default; the heartbeats (AUTONOMY_FABRIC_PRESENCE=heartbeat) are the baseline
         presence_class = RingPresence if kind == "ring" else Presence
         node_module._open_transport = (  # type: ignore[assignment]
             lambda fabric, cls=presence_class: NatsTransport(fabric, presence=cls))

@@ -3,24 +3,27 @@
 Subjects, for cluster ``C`` (all inside the cluster's own NATS account):
 
     autonomy.C.node.<node>                    messages to the workers of <node>
-    autonomy.C.reply.<node>.~<n>              the reply to request n of <node>
+    autonomy.C.reply.<node>.~<inc>-<n>        the reply to request n of <node>'s incarnation <inc>
     autonomy.C.reply.<node>.<mailbox>.<to>    replies to <mailbox> of <node> from node <to>
-    autonomy.C.presence.<node>                heartbeats (empty payload) and leaving (``bye``)
-    autonomy.C.discover                       a joining node asks who is there
+    autonomy.C.presence.<node>                what <node> tells its scope: ``hello <inc>`` (joined), ``bye <inc>``
+                                              (leaving), ``gone <other> <inc>`` (a ping found <other> gone);
+                                              with AUTONOMY_FABRIC_PRESENCE=heartbeat: ``<inc>`` every interval
+    autonomy.C.discover                       a joining node asks who is there (``<node> <inc>[ listen]``)
 
 A node whose credentials name a zone ``Z`` (the per-zone NATS users: docs/security.md) uses the same
 subjects under ``autonomy.C.z.Z.`` (so one permission, ``autonomy.C.z.Z.>``, covers its zone), its
 NATS inboxes under ``autonomy.C.z.Z.inbox``, and reaches nodes of other zones only through the
-cluster-wide subjects of the nodes that opted in (``Node.start(allow="cluster")``)::
+cluster-wide subjects of the nodes that opted in (``Node.start(allow="cluster")``); presence keeps one
+roster per scope on that scope's subjects (:mod:`autonomy.transport.ring_presence`)::
 
     autonomy.C.cluster.node.<node>            messages to an opted-in node from other zones
-    autonomy.C.cluster.presence.<node>        heartbeats of opted-in nodes (every zone listens)
+    autonomy.C.cluster.presence.<node>        the same, for the opted-in nodes (every zone listens)
     autonomy.C.cluster.discover               a joining node asks which opted-in nodes are there
 
 Frames:
 
 * a message: ``<address>\\n<message>`` (UTF-8), with the reply subject as the NATS reply;
-* a ping: an empty payload (answered with an empty payload);
+* a ping: an empty payload (answered with the node's incarnation, ``<inc>``: 12 hex digits);
 * a reply: the reply text itself (UTF-8), no header;
 * an error: header ``Autonomy-Error: 1`` and a JSON payload ``{"type": ..., <fields>}`` rebuilt into
   the same :mod:`autonomy.errors` class on the caller's side.

@@ -2,7 +2,8 @@
 
 One NATS connection per node, logged in as the cluster's user in the cluster's account (so other
 clusters on the same server can neither reach nor see this one). Subjects and frames are in
-:mod:`autonomy.transport.frames`; who is present in :mod:`autonomy.transport.presence`.
+:mod:`autonomy.transport.frames`; who is present in :mod:`autonomy.transport.ring_presence` (the default)
+or :mod:`autonomy.transport.presence` (``AUTONOMY_FABRIC_PRESENCE=heartbeat``), on :mod:`autonomy.transport.roster`.
 
 Semantics:
 
@@ -56,7 +57,9 @@ from autonomy.transport.base import FabricConfig
 from autonomy.transport.credentials import NodeCredentials, load_node_credentials
 from autonomy.transport.frames import ERROR_HEADER, Subjects, decode_error, encode_error
 from autonomy.transport.host import Host, ReplyMailbox
-from autonomy.transport.presence import Presence, heartbeat_interval_from_env
+from autonomy.transport.presence import heartbeat_interval_from_env
+from autonomy.transport.presence_choice import presence_from_env
+from autonomy.transport.roster import Roster
 from autonomy.transport.timers import expire
 
 if TYPE_CHECKING:
@@ -115,22 +118,21 @@ class NatsTransport:
     is_remote = True
 
     def __init__(self, config: FabricConfig, *, heartbeat_interval: float | None = None,
-                 connect_timeout: float = 5.0, presence: type[Presence] = Presence) -> None:
+                 connect_timeout: float = 5.0, presence: type[Roster] | None = None) -> None:
         if not config.urls:
             raise FabricError("AUTONOMY_FABRIC_URL names no server: give one or more NATS URLs, comma separated")
         self.config = config
         self.heartbeat_interval = heartbeat_interval or heartbeat_interval_from_env()
         self.connect_timeout = connect_timeout
-        # Presence (heartbeats, incarnations, zone scopes) is the default; RingPresence (O(1) per node, see
-        # docs/fabric.md) is measured by the scale benchmark but does not yet know incarnations and zone scopes.
-        self._presence_class = presence
+        # the watch ring unless AUTONOMY_FABRIC_PRESENCE=heartbeat (docs/fabric.md, "Discovery and liveness")
+        self._presence_class = presence or presence_from_env()
         self.credentials: NodeCredentials | None = None
         self._nc: Client | None = None
         self._node: Host | None = None
         self._subjects: Subjects | None = None
-        self._presence: Presence | None = None
+        self._presence: Roster | None = None
         self._presence_task: asyncio.Task[None] | None = None
-        self._cluster_presence: Presence | None = None  # opted-in nodes of every zone (zone nodes only)
+        self._cluster_presence: Roster | None = None  # opted-in nodes of every zone (zone nodes only)
         self._cluster_presence_task: asyncio.Task[None] | None = None
         self._max_payload = 1024 * 1024
         self._tokens = itertools.count(1)
@@ -170,7 +172,7 @@ class NatsTransport:
             await self._nc.subscribe(subjects.reply_prefix + ">", cb=self._on_reply,
                                      pending_msgs_limit=1_000_000, pending_bytes_limit=-1)
             self._presence = self._presence_class(self._nc, subjects, self._node_left, interval=self.heartbeat_interval,
-                                                  incarnation=self.incarnation, watched=self._watched_nodes)
+                                                  incarnation=self.incarnation, watched=self._watched_in_zone)
             await self._presence.start()
             if subjects.zone:
                 scope = subjects.cluster_scope()
@@ -178,8 +180,9 @@ class NatsTransport:
                 if opted:
                     await self._nc.subscribe(scope.mine, cb=self._on_cluster_message, pending_msgs_limit=1_000_000,
                                              pending_bytes_limit=-1)
-                self._cluster_presence = Presence(self._nc, scope, self._node_left, interval=self.heartbeat_interval,
-                                                  incarnation=self.incarnation, announce=opted)
+                self._cluster_presence = self._presence_class(
+                    self._nc, scope, self._node_left, interval=self.heartbeat_interval, incarnation=self.incarnation,
+                    announce=opted, watched=self._watched_elsewhere)
                 await self._cluster_presence.start()
             # nats-py annotates an int; any seconds work (it is handed to asyncio.wait_for)
             await self._nc.flush(timeout=self.connect_timeout)  # type: ignore[arg-type]
@@ -219,9 +222,9 @@ class NatsTransport:
 
         async def on_reconnected() -> None:
             logger.info("reconnected to the fabric at %s", where)
-            rejoin = getattr(self._presence, "rejoin", None)
-            if rejoin is not None and not self._stopping:
-                await rejoin()
+            for presence in (self._presence, self._cluster_presence):
+                if presence is not None and not self._stopping:
+                    await presence.rejoin()
 
         connected = False
         try:
@@ -433,6 +436,16 @@ class NatsTransport:
         names = {node_name for _, node_name, _ in self._pending.values()}
         names.update(name for name, cells in self._watchers.items() if len(cells))
         return names
+
+    def _watched_in_zone(self) -> set[str]:
+        """The watched nodes of this node's zone (every one, for a node without a zone): its zone's presence
+        pings them; the cluster presence pings the others (each scope on its own subjects)."""
+        subjects = self._subjects
+        return {n for n in self._watched_nodes() if subjects is None or subjects.in_my_zone(n)}
+
+    def _watched_elsewhere(self) -> set[str]:
+        subjects = self._subjects
+        return {n for n in self._watched_nodes() if subjects is not None and not subjects.in_my_zone(n)}
 
     def _node_left(self, name: str, incarnation: str | None = None) -> None:
         """Fail what waits on ``name``'s gone ``incarnation``: pending requests sent to it (or sent before

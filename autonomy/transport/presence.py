@@ -1,52 +1,40 @@
-"""Who is in the fabric: discovery on join, heartbeats, and noticing nodes that left.
+"""Presence by broadcast heartbeats (the option ``AUTONOMY_FABRIC_PRESENCE=heartbeat``; the default is
+the watch ring of :mod:`autonomy.transport.ring_presence`).
 
-Design (decided here, see docs/fabric.md):
+Design (decided here, see docs/fabric.md; the roster, incarnations, pings of waited-on nodes and
+leaving are :class:`~autonomy.transport.roster.Roster`'s):
 
 * **Join**: a starting node asks ``autonomy.C.discover`` (a NATS request whose replies are gathered).
-  Each node present answers with its name and the names it knows, and records the newcomer. The
-  newcomer waits until every name it has heard of has answered itself (or 0.5 s passed), so
-  ``list_nodes()`` right after ``Node.create`` already shows the nodes that were there. If nobody
-  is there, NATS answers "no responders" at once and the join costs one round trip.
+  Each node present answers with its name, its incarnation and the names it knows, and records the
+  newcomer. The newcomer waits until every name it has heard of has answered itself (or 0.5 s
+  passed), so ``list_nodes()`` right after ``Node.create`` already shows the nodes that were there.
+  If nobody is there, NATS answers "no responders" at once and the join costs one round trip.
 * **Heartbeats**: every ``interval`` seconds (``AUTONOMY_FABRIC_HEARTBEAT``, default 1.0) each node
-  publishes an empty message on ``autonomy.C.presence.<node>``; every node keeps a table of when it
-  last heard of each other node. ``list_nodes()`` reads that table (no network round trip).
-* **Leaving**: a node that stops publishes ``bye`` and is dropped at once. A node silent for
-  ``3 * interval`` is *probed*: a ping to its subject. NATS answers "no responders" when the node's
-  connection is gone (a SIGKILLed process's socket is closed by the kernel, so the server knows at
-  once), and only then is the node declared gone. A node that is merely slow (a busy 2-core machine)
-  still holds its subscription, so it is not declared gone and requests to it keep waiting. A
-  frozen node whose connection stays open is listed until the server drops its connection (NATS
-  pings clients every 2 minutes).
-* **Incarnations**: each start of a node is a new incarnation (a random id). Heartbeats, discovery
-  and the answers to pings carry it. A node heard with another incarnation than the one known was
-  restarted (a supervisor restarts a killed pod in under a second, before its silence is noticed):
-  the old incarnation is declared gone (``on_left(name, old)``) at once, then the new one is known.
-* **Waiting callers**: nodes that callers are waiting on (``watched()``) are pinged every
-  ``probe_interval`` (0.5 s): "no responders" or another incarnation declares the old one gone, so a
-  caller learns of a killed node within about a second, whatever the restart timing.
+  publishes its incarnation on ``autonomy.C.presence.<node>``; every node keeps a table of when it
+  last heard of each other node: N² deliveries per interval in a cluster of N nodes.
+* **Leaving**: ``bye`` drops a node at once. A node silent for ``3 * interval`` is *probed* with a
+  ping, and only "no responders" declares it gone (a slow node still holds its subscription). A
+  frozen node whose connection stays open is listed until the server drops its connection.
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import os
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 import nats.errors
 
-from autonomy.transport.frames import ClusterScope, Subjects
+from autonomy.transport.roster import Roster
 
 if TYPE_CHECKING:
-    from nats.aio.client import Client
     from nats.aio.msg import Msg
 
 __all__ = ["Presence", "heartbeat_interval_from_env"]
 
 logger = logging.getLogger("autonomy.transport")
-_BYE = b"bye"
 
 
 def heartbeat_interval_from_env(default: float = 1.0) -> float:
@@ -64,72 +52,9 @@ def heartbeat_interval_from_env(default: float = 1.0) -> float:
     return value
 
 
-class Presence:
-    """The roster of one node's cluster (or of a scope: its zone, the opted-in nodes of its cluster), kept
-    current; ``on_left(name, incarnation)`` is called when a node leaves. With ``announce=False`` the node
-    only listens: it learns the roster but is not part of it (no heartbeats, no answers to ``discover``)."""
-
-    def __init__(self, nc: Client, subjects: Subjects | ClusterScope, on_left: Callable[[str, str | None], Any],
-                 interval: float = 1.0, missed: int = 3, join_wait: float = 0.5, incarnation: str | None = None,
-                 watched: Callable[[], Any] | None = None, probe_interval: float = 0.5,
-                 announce: bool = True) -> None:
-        self._nc = nc
-        self.announce = announce
-        self._subjects = subjects
-        self._on_left = on_left
-        self.interval = interval
-        self.missed = missed
-        self.join_wait = join_wait
-        self._seen: dict[str, float] = {}
-        self._probing: set[str] = set()
-        self._probes: set[asyncio.Task[None]] = set()
-        self._subs: list[Any] = []
-        self._instance = incarnation or os.urandom(6).hex()
-        self._incarnations: dict[str, str] = {}  # node -> the incarnation last heard of
-        self._watched = watched or (lambda: ())
-        self.probe_interval = min(probe_interval, interval)
-        self._joined = False
-        self._loop = asyncio.get_running_loop()
-
-    @property
-    def names(self) -> list[str]:
-        """The other nodes known to be present (sorted)."""
-        return sorted(self._seen)
-
-    def is_present(self, name: str) -> bool:
-        return name in self._seen
-
-    @property
-    def incarnation(self) -> str:
-        """This node's incarnation id."""
-        return self._instance
-
-    def incarnation_of(self, name: str) -> str | None:
-        """The incarnation of node ``name`` last heard of, if any."""
-        return self._incarnations.get(name)
-
-    def saw(self, name: str, incarnation: str | None = None) -> None:
-        """Evidence that ``name`` is alive (a heartbeat, a reply), of ``incarnation`` when known."""
-        if name == self._subjects.me:
-            return
-        if incarnation:
-            known = self._incarnations.get(name)
-            if known is not None and known != incarnation:
-                logger.info("node %s restarted (incarnation %s, was %s)", name, incarnation, known)
-                self._seen.pop(name, None)
-                self._incarnations[name] = incarnation
-                self._on_left(name, known)
-            self._incarnations[name] = incarnation
-        if name not in self._seen:
-            logger.debug("node %s joined the fabric", name)
-        self._seen[name] = self._loop.time()
-
-    def forget(self, name: str, why: str) -> None:
-        present = self._seen.pop(name, None) is not None
-        gone = self._incarnations.pop(name, None)
-        if present or gone is not None:
-            logger.info("node %s left the fabric (%s)", name, why)
-            self._on_left(name, gone)
+class Presence(Roster):
+    """The roster of one node's scope kept current by broadcast heartbeats (see the module docstring).
+    With ``announce=False`` the node only listens (no heartbeats, no answers to ``discover``)."""
 
     # ---- life cycle -----------------------------------------------------------------------------
 
@@ -167,17 +92,14 @@ class Presence:
                     break  # nobody else is in the fabric
                 try:
                     data = json.loads(msg.data)
-                    sender, known = str(data["node"]), [str(n) for n in data["known"]]
+                    sender, known = str(data["node"]), [str(n) for n in data.get("known", ())]  # none from a ring node
                     sender_incarnation = data.get("incarnation")
                     incarnations = data.get("incarnations") or {}
                 except (ValueError, KeyError, TypeError, AttributeError):
                     logger.warning("ignoring a malformed discovery answer: %r", msg.data[:200])
                     continue
                 if sender == me:
-                    from autonomy.errors import FabricError
-
-                    raise FabricError(f"A node named {me!r} is already in this cluster's fabric: node names "
-                                      "must be unique in a cluster (set NODE to another name)")
+                    raise self._twin()
                 answered.add(sender)
                 self.saw(sender, sender_incarnation if isinstance(sender_incarnation, str) else None)
                 expected.add(sender)
@@ -193,79 +115,15 @@ class Presence:
         finally:
             await sub.unsubscribe()
 
-    async def run(self) -> None:
-        """Publish heartbeats, check on silent nodes and on the nodes callers wait on, until cancelled.
-        Failures are logged, not fatal."""
-        subject = self._subjects.presence_prefix + self._subjects.me
-        beat = self._instance.encode()
-        next_beat = 0.0
-        while True:
-            try:
-                now = self._loop.time()
-                if self.announce and now >= next_beat:
-                    await self._nc.publish(subject, beat)
-                    next_beat = now + self.interval
-                limit = now - self.interval * self.missed
-                suspects = {name for name, last in self._seen.items() if last < limit}
-                suspects.update(self._watched())
-                for name in suspects:
-                    if name not in self._probing and name != self._subjects.me:
-                        self._probing.add(name)
-                        task = self._loop.create_task(self._probe(name))
-                        self._probes.add(task)
-                        task.add_done_callback(self._probe_done)
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                logger.exception("fabric heartbeat failed; retrying in %g s", self.interval)
-            await asyncio.sleep(self.probe_interval)
+    async def _round(self) -> None:
+        if self.announce:
+            await self._nc.publish(self._subjects.presence_prefix + self._subjects.me, self._instance.encode())
 
-    def _probe_done(self, task: asyncio.Task[None]) -> None:
-        self._probes.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            logger.error("probing a silent node failed", exc_info=task.exception())
-
-    async def _probe(self, name: str) -> None:
-        """Is ``name`` still connected? Only a "no responders" answer declares it gone."""
-        try:
-            answer = await self._nc.request(self._subjects.node(name), b"", timeout=max(self.interval, 1.0))
-        except nats.errors.NoRespondersError:
-            self.forget(name, "its connection to the fabric is gone")
-        except nats.errors.TimeoutError:
-            logger.warning("node %s is silent but still connected", name)
-        except nats.errors.ConnectionClosedError:
-            pass
-        else:
-            self.saw(name, answer.data.decode(errors="replace") or None)
-        finally:
-            self._probing.discard(name)
-
-    async def leave(self) -> None:
-        """Tell the others this node is leaving (best effort: the connection may already be gone)."""
-        for task in list(self._probes):
-            task.cancel()
-        for sub in self._subs:
-            try:
-                await sub.unsubscribe()
-            except nats.errors.Error:
-                pass
-        if not self._joined or not self.announce:
-            return  # e.g. refused as a duplicate name: a "bye" would drop the node that has the name
-        try:
-            await self._nc.publish(self._subjects.presence_prefix + self._subjects.me, _BYE)
-        except nats.errors.Error:
-            pass
+    def _suspects(self, now: float) -> Iterable[str]:
+        limit = now - self.interval * self.missed
+        return [name for name, last in self._seen.items() if last < limit]
 
     # ---- inbound ----------------------------------------------------------------------------------
-
-    async def _on_presence(self, msg: Msg) -> None:
-        name = msg.subject[len(self._subjects.presence_prefix):]
-        if name == self._subjects.me:
-            return
-        if msg.data == _BYE:
-            self.forget(name, "it stopped")
-        else:
-            self.saw(name, msg.data.decode(errors="replace") or None)
 
     async def _on_discover(self, msg: Msg) -> None:
         newcomer, _, rest = msg.data.decode(errors="replace").partition(" ")
@@ -273,7 +131,7 @@ class Presence:
         if not msg.reply or (newcomer == self._subjects.me and instance == self._instance):
             return  # our own question
         answer = json.dumps({"node": self._subjects.me, "known": [*self._seen], "incarnation": self._instance,
-                             "incarnations": self._incarnations}).encode()
+                             "incarnations": self._incarnations, "count": len(self._seen) + 1}).encode()
         if mode != "listen":  # a listener is not in the roster
             self.saw(newcomer, instance or None)
         await self._nc.publish(msg.reply, answer)

@@ -1,27 +1,42 @@
 """Presence whose cost per node stays constant as the cluster grows: a watch ring, no heartbeats.
+The fabric's default (``AUTONOMY_FABRIC_PRESENCE=ring``).
 
-Design (decided here, see docs/fabric.md, "Discovery and liveness"):
+Design (decided here, see docs/fabric.md, "Discovery and liveness"; the roster, incarnations, pings
+of waited-on nodes and leaving are :class:`~autonomy.transport.roster.Roster`'s, shared with the
+heartbeats):
 
-* **Join**: as before, a starting node asks ``autonomy.C.discover``; every node present records the
-  newcomer and answers with its own name and how many nodes it knows (not the names: answers stay
-  a few bytes whatever the size of the cluster). The newcomer waits until as many nodes as the
-  largest count have answered (or ``join_wait`` passed), so ``list_nodes()`` right after
-  ``Node.create`` shows the nodes that were there. Then it publishes ``hello`` on its presence
-  subject, which introduces it to nodes that were joining at the same instant.
+* **Scope**: one ring per scope, on that scope's subjects only: a node's zone (``autonomy.C.z.Z.``),
+  and, for a node of a zone, the opted-in nodes of the cluster (``autonomy.C.cluster.``), where a
+  node that did not opt in only listens. Every message below is published on the sender's own
+  presence subject or on ``discover``, and every ping goes to a node the sender may address: what
+  the per-zone NATS users are granted (:mod:`autonomy.transport.permissions`), nothing more.
+* **Join**: a starting node asks ``discover`` (``<name> <incarnation>[ listen]``); every node present
+  records the newcomer (unless it only listens) and answers with its name, its incarnation and how
+  many nodes it knows (not the names: answers stay a few bytes whatever the size of the cluster).
+  The newcomer waits until as many nodes as the largest count have answered (or ``join_wait``
+  passed), so ``list_nodes()`` right after ``Node.create`` shows the nodes that were there. Then it
+  publishes ``hello <incarnation>`` on its presence subject, which introduces it to nodes that were
+  joining at the same instant.
 * **Liveness**: no broadcast heartbeats. The nodes, sorted by name, form a ring; every ``interval``
   seconds each node pings the next ``watchers`` nodes after itself (default 2), so every node is
-  watched by 2 others and each node sends 2 pings per interval whatever the number of nodes.
-  A ping is a request to the node's subject: NATS answers "no responders" at once when the node's
-  connection is gone (a SIGKILLed process's socket is closed by the kernel), and only then is the
-  node declared gone: the watcher publishes ``gone`` on that node's presence subject and every node
-  drops it (and fails what waits on it with ``NodeLeft``). A node that is merely slow still holds its
-  subscription: the ping times out, it is not declared gone. When a watched node is gone the
-  watcher pings the next one at once, so a run of crashed neighbours is found in one round.
-* **Leaving**: ``bye`` on the presence subject, as before. A node that hears ``gone`` about itself
-  (a watcher pinged it while its connection was being re-established) says ``hello`` again.
+  watched by 2 others and each node sends 2 pings per interval whatever the number of nodes. A ping
+  is answered with the node's incarnation (another one than known: the node restarted, the old one
+  is gone at once). NATS answers "no responders" at once when the node's connection is gone (a
+  SIGKILLed process's socket is closed by the kernel), and only then is the node declared gone: the
+  watcher drops it and publishes ``gone <name> <incarnation>`` on its own presence subject; every
+  node hearing it pings that node itself and drops it on "no responders" (so a false report, even
+  from another zone, drops nobody). A node that is merely slow still holds its subscription: the
+  ping times out and it is not declared gone. Past a gone successor the watcher pings the next one
+  at once, so a run of crashed neighbours is found in one round.
+* **Listeners** (the cluster scope of a node that did not opt in) ping nobody while the ring has two
+  members or more (they watch each other); a lone member is pinged by its listeners every
+  ``missed * interval`` (as the heartbeats' silence check did).
+* **Leaving**: ``bye <incarnation>``. A node that hears ``gone`` about itself (a watcher pinged it
+  while its connection was being re-established) says ``hello`` again, as after every reconnection.
 
 Messages per node per interval: ``watchers`` pings sent and about as many answered, plus one
-delivery per join or departure in the cluster (churn), instead of one heartbeat from every node.
+delivery (and one ping) per join or departure in the scope (churn), instead of one heartbeat from
+every node.
 """
 
 from __future__ import annotations
@@ -35,7 +50,7 @@ from typing import TYPE_CHECKING, Any
 
 import nats.errors
 
-from autonomy.transport.presence import Presence
+from autonomy.transport.roster import GONE, HELLO, Roster
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
@@ -43,36 +58,33 @@ if TYPE_CHECKING:
     from nats.aio.client import Client
     from nats.aio.msg import Msg
 
-    from autonomy.transport.frames import Subjects
+    from autonomy.transport.frames import ClusterScope, Subjects
 
 __all__ = ["RingPresence"]
 
 logger = logging.getLogger("autonomy.transport")
-_BYE = b"bye"
-_GONE = b"gone"
-_HELLO = b"hello"
 
 
-class RingPresence(Presence):
-    """The roster of one node's cluster, kept current by a watch ring (see the module docstring)."""
+class RingPresence(Roster):
+    """The roster of one node's scope, kept current by a watch ring (see the module docstring)."""
 
-    def __init__(self, nc: Client, subjects: Subjects, on_left: Callable[[str, str | None], Any],
-                 interval: float = 1.0, missed: int = 3, join_wait: float = 0.5, watchers: int = 2,
-                 **options: Any) -> None:
-        super().__init__(nc, subjects, on_left, interval=interval, missed=missed, join_wait=join_wait, **options)
+    def __init__(self, nc: Client, subjects: Subjects | ClusterScope, on_left: Callable[[str, str | None], Any], *,
+                 watchers: int = 2, **options: Any) -> None:
+        super().__init__(nc, subjects, on_left, **options)
         self.watchers = watchers
         self._ring: list[str] | None = None  # sorted names, this node's included; rebuilt on change
-        self.pings_sent = 0
+        self._lone_checked = 0.0
 
     def saw(self, name: str, incarnation: str | None = None) -> None:
         if name not in self._seen:
             self._ring = None
         super().saw(name, incarnation)
 
-    def forget(self, name: str, why: str) -> None:
-        if name in self._seen:
+    def forget(self, name: str, why: str, incarnation: str | None = None) -> bool:
+        gone = super().forget(name, why, incarnation)
+        if gone:
             self._ring = None
-        super().forget(name, why)
+        return gone
 
     def successors(self) -> Iterator[str]:
         """The other nodes in ring order, starting after this one."""
@@ -92,7 +104,8 @@ class RingPresence(Presence):
         # Ask before answering others: with nobody else there, "no responders" comes back at once.
         # Two nodes asking at the same instant miss each other's question, not each other's hello.
         await self._announce()
-        self._subs.append(await self._nc.subscribe(s.discover, cb=self._on_discover))
+        if self.announce:
+            self._subs.append(await self._nc.subscribe(s.discover, cb=self._on_discover))
         self._joined = True
         await self._hello()
 
@@ -102,7 +115,12 @@ class RingPresence(Presence):
             await self._hello()
 
     async def _hello(self) -> None:
-        await self._nc.publish(self._subjects.presence_prefix + self._subjects.me, _HELLO)
+        if self.announce:
+            await self._publish(HELLO + b" " + self._instance.encode())
+
+    async def _publish(self, data: bytes) -> None:
+        """Publish on this node's own presence subject (the only one its NATS user may publish on)."""
+        await self._nc.publish(self._subjects.presence_prefix + self._subjects.me, data)
 
     async def _announce(self) -> None:
         me = self._subjects.me
@@ -118,7 +136,10 @@ class RingPresence(Presence):
                 return
             try:
                 data = json.loads(msg.data)
-                sender, count = str(data["node"]), int(data["count"])
+                sender = str(data["node"])
+                # a node running the heartbeats answers with the names it knows instead of a count
+                count = int(data["count"]) if "count" in data else len(data["known"]) + 1
+                incarnation = data.get("incarnation")
             except (ValueError, KeyError, TypeError):
                 logger.warning("ignoring a malformed discovery answer: %r", msg.data[:200])
                 return
@@ -130,7 +151,7 @@ class RingPresence(Presence):
                                  "unique in a cluster (set NODE to another name)", me)
                 return
             answered.add(sender)
-            self.saw(sender)
+            self.saw(sender, incarnation if isinstance(incarnation, str) else None)
             # A count larger than the answers that can come (a crashed node others still list,
             # maybe a restarted pod of our name) makes us wait until the deadline, not longer.
             expected = max(expected, count)
@@ -141,81 +162,73 @@ class RingPresence(Presence):
         # nodes on a busy machine) still introduce their senders; there are no heartbeats to do it.
         inbox = self._nc.new_inbox()
         self._subs.append(await self._nc.subscribe(inbox, cb=on_answer))
-        await self._nc.publish(self._subjects.discover, f"{me} {self._instance}".encode(), reply=inbox)
+        listen = "" if self.announce else " listen"
+        await self._nc.publish(self._subjects.discover, f"{me} {self._instance}{listen}".encode(), reply=inbox)
         try:
             await asyncio.wait_for(done.wait(), self.join_wait)
         except TimeoutError:
             pass
         if twin:
-            from autonomy.errors import FabricError
-
-            raise FabricError(f"A node named {me!r} is already in this cluster's fabric: node names "
-                              "must be unique in a cluster (set NODE to another name)")
+            raise self._twin()
 
     async def run(self) -> None:
-        """Watch this node's ring successors until cancelled. Failures are logged, not fatal."""
+        """Watch the ring (a round, then ``interval`` of rest: a busy process pings less, not more) and,
+        as every roster does, ping the nodes callers wait on. Until cancelled; failures are logged."""
+        watching = self._loop.create_task(self._watch())
+        try:
+            await super().run()
+        finally:
+            watching.cancel()
+
+    async def _watch(self) -> None:
         while True:
             try:
                 await self.watch_once()
             except asyncio.CancelledError:
                 raise
             except Exception:
-                logger.exception("fabric presence check failed; retrying in %g s", self.interval)
+                logger.exception("watching the fabric's ring failed; retrying in %g s", self.interval)
             await asyncio.sleep(self.interval)
 
     async def watch_once(self) -> None:
-        """Ping the next ``watchers`` nodes; past each one that is gone, ping one more."""
+        """Ping the next ``watchers`` nodes; past each one that is gone, ping one more. A listener pings
+        only a lone member of the ring, every ``missed * interval``."""
+        if not self.announce:
+            now = self._loop.time()
+            if len(self._seen) != 1 or now - self._lone_checked < self.interval * self.missed:
+                return
+            self._lone_checked = now
         remaining = self.successors()
         alive = 0
         while alive < self.watchers:
             batch = list(islice(remaining, self.watchers - alive))
             if not batch:
                 return
-            results = await asyncio.gather(*(self._check(name) for name in batch))
+            results = await asyncio.gather(*(self.ping(name) for name in batch))
             alive += sum(results)
 
-    async def _check(self, name: str) -> bool:
-        """Ping ``name``: False only when NATS says nobody listens on its subject (then it is gone)."""
-        self.pings_sent += 1
-        try:
-            await self._nc.request(self._subjects.node(name), b"", timeout=max(self.interval, 1.0))
-        except nats.errors.NoRespondersError:
-            if name in self._seen:
-                self.forget(name, "its connection to the fabric is gone")
-                try:
-                    await self._nc.publish(self._subjects.presence_prefix + name, _GONE)
-                except nats.errors.Error as exc:
-                    logger.warning("could not tell the fabric that node %s is gone: %s", name, exc)
+    async def found_gone(self, name: str, incarnation: str | None) -> bool:
+        """Drop ``name`` and tell the scope (on this node's own subject: see the module docstring)."""
+        if not await super().found_gone(name, incarnation):
             return False
-        except nats.errors.TimeoutError:
-            logger.warning("node %s is slow to answer but still connected", name)
-        except nats.errors.ConnectionClosedError:
-            pass
+        notice = f"{name} {incarnation or ''}".rstrip().encode()
+        try:
+            await self._publish(GONE + b" " + notice)
+        except nats.errors.Error as exc:
+            logger.warning("could not tell the fabric that node %s is gone: %s", name, exc)
         return True
 
     # ---- inbound ----------------------------------------------------------------------------------
 
-    async def _on_presence(self, msg: Msg) -> None:
-        name = msg.subject[len(self._subjects.presence_prefix):]
-        data = msg.data
-        if name == self._subjects.me:
-            if data == _GONE and self._joined:
-                logger.warning("the fabric was told this node is gone; saying hello again")
-                await self._hello()
-            return
-        if data == _BYE:
-            self.forget(name, "it stopped")
-        elif data == _GONE:
-            self.forget(name, "its connection to the fabric is gone")
-        elif data == _HELLO:
-            self.saw(name)
-
     async def _on_discover(self, msg: Msg) -> None:
-        newcomer, _, instance = msg.data.decode(errors="replace").partition(" ")
+        newcomer, _, rest = msg.data.decode(errors="replace").partition(" ")
+        instance, _, mode = rest.partition(" ")
         if not msg.reply or (newcomer == self._subjects.me and instance == self._instance):
             return  # our own question
         # The nodes present, this one included. A newcomer's name already listed is counted: it is a
         # live twin (its answer refuses the newcomer) or a crashed node of that name (waited for).
         count = len(self._seen) + 1
-        self.saw(newcomer)
-        await self._nc.publish(msg.reply, json.dumps({"node": self._subjects.me, "count": count}).encode())
+        if mode != "listen":  # a listener is not in the roster
+            self.saw(newcomer, instance or None)
+        answer = {"node": self._subjects.me, "count": count, "incarnation": self._instance}
+        await self._nc.publish(msg.reply, json.dumps(answer).encode())

@@ -1,8 +1,6 @@
-"""Presence by watch ring (autonomy/transport/ring_presence.py): constant cost per node, same guarantees.
-
-The transport's default is still the heartbeat Presence (the ring does not yet know incarnations and
-zone scopes: docs/fabric.md); these tests opt their nodes into the ring.
-"""
+"""Presence by watch ring (autonomy/transport/ring_presence.py), the fabric's default: constant cost per
+node, the same guarantees as the heartbeats (incarnations: tests/transport/test_ring_incarnations.py; zone
+scopes: tests/transport/test_ring_scopes.py)."""
 
 import logging
 import os
@@ -19,15 +17,9 @@ from tests.transport.fabric import APPS, ROOT
 
 
 @pytest.fixture(autouse=True)
-def _ring_presence(monkeypatch):
-    """Nodes of these tests use the ring (the transport's default is still the heartbeat Presence)."""
-    from autonomy.nodes import node as node_module
-    from autonomy.transport.nats_transport import NatsTransport
-
-    original = node_module._open_transport
-    monkeypatch.setattr(node_module, "_open_transport",
-                        lambda fabric: NatsTransport(fabric, presence=RingPresence) if fabric is not None
-                        else original(fabric))
+def _the_default_presence(monkeypatch):
+    """These tests are about the default presence, the ring, whatever the environment says."""
+    monkeypatch.delenv("AUTONOMY_FABRIC_PRESENCE", raising=False)
 
 
 def _presence(node) -> RingPresence:
@@ -126,14 +118,29 @@ def _slow_warnings(caplog, name):
     return sum(1 for r in caplog.records if name in r.getMessage() and "slow to answer" in r.getMessage())
 
 
-async def test_a_node_told_it_is_gone_says_hello_again(fabric):  # noqa: F811
+async def test_a_false_gone_report_drops_nobody_and_the_reported_node_says_hello(fabric):  # noqa: F811
     first = await fabric.node("one")
     second = await fabric.node("two")
     try:
-        await until(lambda: _sees(first, [second.name]))
+        await until(lambda: _sees(second, [first.name]))
+        for node in (first, second):
+            node.transport._presence_task.cancel()  # no ring rounds: the pings counted below are the check
         presence = _presence(second)
-        await presence._nc.publish(presence._subjects.presence_prefix + first.name, b"gone")
-        # second forgets first at once, then first's "hello" (its answer to the false report) brings it back
-        await until(lambda: _sees(second, [first.name]), what="the node reported gone to be listed again")
+        hellos = []
+
+        async def heard(msg):
+            hellos.append(msg.data)
+
+        sub = await presence._nc.subscribe(presence._subjects.presence_prefix + first.name, cb=heard)
+        before = presence.pings_sent
+        notice = f"gone {first.name} {first.transport.incarnation}".encode()
+        await presence._nc.publish(presence._subjects.presence_prefix + second.name, notice)
+        await until(lambda: presence.pings_sent > before and first.name not in presence._probing,
+                    what="the node told of it to ping the reported node itself")
+        assert first.name in await second.list_nodes()  # it answered: not dropped
+        assert presence.incarnation_of(first.name) == first.transport.incarnation
+        await until(lambda: hellos, what="the reported node to say hello again")
+        assert hellos[0] == f"hello {first.transport.incarnation}".encode()
+        await sub.unsubscribe()
     finally:
         await _stop_all([first, second])
