@@ -1,0 +1,187 @@
+"""What a node process costs to start, and how fast many of them start on the local cluster.
+
+    .venv/bin/python -m benchmarks.bench_startup          (or: python -m benchmarks.run startup)
+    .venv/bin/python -m benchmarks.bench_startup process  (only the per-process part, ~1 min)
+
+- **One node process**: a bare runner (``Node.start(main)`` whose ``main`` returns at once) joined to an
+  embedded nats-server (TLS, the environment a deployer gives it), started :data:`RUNS` times; CPU
+  (user + system, from ``wait4``) and peak RSS of each run, median. Run side by side, interleaved: this
+  tree, ``main`` (the branch, extracted with ``git archive`` to a temp dir, run on the same venv) and a bare
+  ``python -c pass`` as the floor. Also what ``import autonomy`` costs alone, and the first HTTP request to
+  a node (which builds its FastAPI app, see docs/startup.md) against the second.
+- **Clones**: ``clones: 50`` of a bare runner on a fresh local cluster until every clone joined the fabric
+  (benchmarks/bench_scale.py's ``clones()``), per clone CPU and RSS. Goal: < 15 s on 2 cores.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+RUNS = 7
+
+_RUNNER = """
+from autonomy import Node
+
+async def main(node):
+    pass
+
+Node.start(main, wait_until_interrupted=False)
+"""
+
+# The node serves HTTP on a free port; main asks it twice and prints both times (first: app built).
+_FIRST_REQUEST = """
+import asyncio, time
+from autonomy import Node
+
+async def get(address, path):
+    reader, writer = await asyncio.open_connection(*address)
+    writer.write(f"GET {path} HTTP/1.1\\r\\nHost: x\\r\\nConnection: close\\r\\n\\r\\n".encode())
+    await writer.drain()
+    data = await reader.read()
+    writer.close()
+    assert data.startswith(b"HTTP/1.1 200"), data[:200]
+
+async def main(node):
+    address = node.http_server.address
+    times = []
+    for _ in range(2):
+        t = time.perf_counter()
+        await get(address, "/agents")
+        times.append(time.perf_counter() - t)
+    print("TIMES", *times)
+
+Node.start(main, wait_until_interrupted=False)
+"""
+
+
+# The peak RSS of the process itself (VmHWM: this program's, reset by exec; a parent's ru_maxrss would
+# count the forked copy of the parent before exec).
+_PEAK = "\nprint('PEAK', [l.split()[1] for l in open('/proc/self/status') if l.startswith('VmHWM')][0])\n"
+
+
+def _run(code: str, env: dict[str, str], cwd: Path) -> tuple[float, float, str]:
+    """CPU seconds, peak RSS (MiB) and stdout of ``python -c code``."""
+    proc = subprocess.Popen([sys.executable, "-c", code + _PEAK], env=env, cwd=cwd, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+    out = proc.stdout.read() if proc.stdout else b""
+    err = proc.stderr.read() if proc.stderr else b""
+    _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode != 0:
+        raise RuntimeError(f"node process failed ({proc.returncode}): {err.decode()[-2000:]}")
+    text = out.decode()
+    return usage.ru_utime + usage.ru_stime, int(text.rsplit("PEAK", 1)[1]) / 1024, text
+
+
+def _main_tree(tmp: Path) -> Path | None:
+    """The ``main`` branch's autonomy package, extracted under ``tmp`` (None if there is no such branch)."""
+    target = tmp / "main"
+    target.mkdir()
+    archive = subprocess.run(["git", "archive", "main", "autonomy"], cwd=ROOT, capture_output=True)
+    if archive.returncode != 0:
+        return None
+    subprocess.run(["tar", "-x", "-C", str(target)], input=archive.stdout, check=True)
+    return target
+
+
+def per_process() -> dict[str, dict[str, float]]:
+    from autonomy.transport.credentials import ClusterCredentials
+    from autonomy.transport.embedded import EmbeddedNats
+
+    creds = ClusterCredentials.generate()
+    with tempfile.TemporaryDirectory(prefix="abs-startup-") as tmp_name, EmbeddedNats([creds]) as server:
+        tmp = Path(tmp_name)
+        node_file = creds.write_node_credentials(tmp / "node.json")
+        cwd = tmp / "cwd"  # not the checkout: PYTHONPATH decides which tree is imported
+        cwd.mkdir()
+        base = {k: v for k, v in os.environ.items() if k not in ("NODE", "CLUSTER", "ZONE", "PYTHONPATH")}
+        base.update(CLUSTER=creds.cluster, ZONE="bench", AUTONOMY_FABRIC_URL=server.url,
+                    AUTONOMY_FABRIC_CREDENTIALS=str(node_file), DEFAULT_PORT_HTTP="0", DEFAULT_HOST_HTTP="127.0.0.1")
+        trees = {"this tree": ROOT}
+        main = _main_tree(tmp)
+        if main is not None:
+            trees["main"] = main
+        samples: dict[str, list[tuple[float, float]]] = {}
+        firsts: dict[str, list[tuple[float, float]]] = {}
+        for i in range(RUNS):
+            samples.setdefault("python -c pass", []).append(_run("pass", base, cwd)[:2])
+            for label, tree in trees.items():
+                env = {**base, "PYTHONPATH": str(tree), "NODE": f"{creds.cluster}-bench-runner-{i}"}
+                samples.setdefault(label, []).append(_run(_RUNNER, env, cwd)[:2])
+                samples.setdefault(f"{label}: import autonomy", []).append(_run("import autonomy", env, cwd)[:2])
+                out = _run(_FIRST_REQUEST, env, cwd)[2]
+                first, second = (float(x) for x in out.split("TIMES", 1)[1].split()[:2])
+                firsts.setdefault(label, []).append((first, second))
+    figures = {label: {"cpu": statistics.median(c for c, _ in runs), "rss": statistics.median(r for _, r in runs)}
+               for label, runs in samples.items()}
+    for label, runs in firsts.items():
+        figures[label]["first"] = statistics.median(f for f, _ in runs)
+        figures[label]["second"] = statistics.median(s for _, s in runs)
+    return figures
+
+
+def report(figures: dict[str, dict[str, float]], clones: dict[str, float] | None) -> str:
+    floor = figures["python -c pass"]
+    main = figures.get("main")
+    lines = ["## Node process start-up", "",
+             f"A bare runner (`Node.start(main)`, joined to an embedded nats-server over TLS, HTTP on a free port), "
+             f"median of {RUNS} runs, interleaved; `main` is the main branch run from the same venv; 2 cores shared "
+             f"(load average {os.getloadavg()[0]:.1f} at the end). How: benchmarks/bench_startup.py; where the time "
+             "goes: docs/startup.md.", "",
+             "| process | CPU | peak RSS | vs main (CPU) | vs main (RSS) |", "|---|---|---|---|---|"]
+    for label in ("python -c pass", "main: import autonomy", "this tree: import autonomy", "main", "this tree"):
+        if label not in figures:
+            continue
+        f = figures[label]
+        ref = figures.get("main: import autonomy" if "import" in label else "main")
+        ratio = (f"{f['cpu'] / ref['cpu']:.2f}x | {f['rss'] / ref['rss']:.2f}x"
+                 if ref is not None and label not in ("python -c pass",) else "- | -")
+        name = "bare runner, " + label if label in ("main", "this tree") else label
+        lines.append(f"| {name} | {f['cpu'] * 1000:.0f} ms | {f['rss']:.1f} MiB | {ratio} |")
+    this = figures["this tree"]
+    lines += ["", f"Floor (`python -c pass`): {floor['cpu'] * 1000:.0f} ms CPU, {floor['rss']:.1f} MiB."]
+    if main is not None and "first" in main:
+        lines.append(f"First HTTP request to a node (`GET /agents`, builds the FastAPI app here): "
+                     f"{this['first'] * 1000:.0f} ms, then {this['second'] * 1000:.1f} ms; on main (app built at "
+                     f"start): {main['first'] * 1000:.0f} ms, then {main['second'] * 1000:.1f} ms.")
+    if clones is not None:
+        k = clones
+        lines += ["", "| local cluster | figure | goal |", "|---|---|---|",
+                  f"| `clones: 50` of a bare runner: deploy until every clone joined | {k['joined']:.1f} s "
+                  f"(done event {k['done']:.1f} s) | < 15 s {'met' if k['joined'] < 15 else '**MISSED**'} |",
+                  f"| same, per clone ({k['processes']:.0f} processes) | CPU {k['cpu']:.2f} s, "
+                  f"RSS {k['rss'] / 2**20:.0f} MiB | (reported) |"]
+    return "\n".join(lines)
+
+
+def main(argv: list[str]) -> int:
+    parts = argv or ["process", "clones"]
+    figures = per_process()
+    print(f"process: {figures}", file=sys.stderr, flush=True)
+    clones = None
+    if "clones" in parts:
+        if shutil.which("ip") is None:
+            print("clones: skipped (no iproute2)", file=sys.stderr)
+        else:
+            from benchmarks.bench_scale import clones as run_clones
+
+            clones = asyncio.run(run_clones())
+            print(f"clones: {clones}", file=sys.stderr, flush=True)
+    print(report(figures, clones))
+    return 0
+
+
+if __name__ == "__main__":
+    t = time.perf_counter()
+    code = main(sys.argv[1:])
+    print(f"(bench_startup took {time.perf_counter() - t:.0f} s)", file=sys.stderr)
+    sys.exit(code)
