@@ -7,8 +7,9 @@
   embedded nats-server (TLS, the environment a deployer gives it), started :data:`RUNS` times; CPU
   (user + system, from ``wait4``) and peak RSS of each run, median. Run side by side, interleaved: this
   tree, ``main`` (the branch, extracted with ``git archive`` to a temp dir, run on the same venv) and a bare
-  ``python -c pass`` as the floor. Also what ``import autonomy`` costs alone, and the first HTTP request to
-  a node (which builds its FastAPI app, see docs/startup.md) against the second.
+  ``python -c pass`` as the floor; both trees byte-compiled first. Also what ``import autonomy`` costs
+  alone, and the first HTTP request to a node (which builds its FastAPI app, see docs/startup.md) against
+  the second.
 - **Clones**: ``clones: 50`` of a bare runner on a fresh local cluster until every clone joined the fabric
   (benchmarks/bench_scale.py's ``clones()``), per clone CPU and RSS. Goal: < 15 s on 2 cores.
 """
@@ -16,6 +17,7 @@
 from __future__ import annotations
 
 import asyncio
+import compileall
 import os
 import shutil
 import statistics
@@ -110,6 +112,8 @@ def per_process() -> dict[str, dict[str, float]]:
         main = _main_tree(tmp)
         if main is not None:
             trees["main"] = main
+        for tree in trees.values():  # as the local runtime does (autonomy/cluster/local/bytecode.py)
+            compileall.compile_dir(tree / "autonomy", quiet=2)
         samples: dict[str, list[tuple[float, float]]] = {}
         firsts: dict[str, list[tuple[float, float]]] = {}
         for i in range(RUNS):

@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from autonomy.cluster.deployer import Progress, ZoneFabric
+from autonomy.cluster.local.bytecode import ensure_bytecode
 from autonomy.cluster.local.cgroups import CgroupManager, PodCgroup
 from autonomy.cluster.local.images import copy_images, ensure_venv
 from autonomy.cluster.local.isolation import Isolation, Launch
@@ -141,6 +142,7 @@ class LocalDeployer:
                 _write_secrets(zdir / "secrets.json", secrets)
                 self.state.put_zone(zone.name, zone.model_dump(mode="json"), str(source), self.network)
             await self._issue_credentials(zone)
+            await asyncio.to_thread(ensure_bytecode)  # else every node process compiles autonomy from source
             # Issued after the old processes stopped: a redeploy rotates the key.
             gateway_env = self.gateway_env(zone.name) if self.gateway_env is not None else {}
             running = RunningZone(spec=zone, url=self._url(zone))
