@@ -17,8 +17,6 @@ import compileall
 import os
 from pathlib import Path
 
-import autonomy
-
 __all__ = ["ensure_bytecode"]
 
 
@@ -27,7 +25,7 @@ def ensure_bytecode(package: Path | None = None) -> bool:
 
     Returns False when the directory cannot be written (nothing to do there) or a file did not compile
     (that module will be compiled by the process that imports it, as before: never an error here)."""
-    root = package if package is not None else Path(autonomy.__file__).parent
+    root = package if package is not None else Path(__file__).resolve().parents[2]  # autonomy/
     if not os.access(root, os.W_OK):
         return False
     return bool(compileall.compile_dir(root, quiet=2, workers=1))
