@@ -10,6 +10,9 @@
   ``python -c pass`` as the floor; both trees byte-compiled first. Also what ``import autonomy`` costs
   alone, and the first HTTP request to a node (which builds its FastAPI app, see docs/startup.md) against
   the second.
+- **Sandbox chain**: bwrap + setpriv as this tree renders it and as ``main``'s sandbox module does, around
+  ``/bin/true`` and ``python -c pass``, against the bare command (:data:`SANDBOX_STARTS` each,
+  interleaved). Goal (issue 8): <= 20 ms added.
 - **Clones**: ``clones: 50`` of a bare runner on a fresh local cluster until every clone joined the fabric,
   per clone CPU and RSS. Goal: < 15 s on 2 cores. Joined = the clone logged "joined the fabric" (its
   presence started and flushed); the time is that log line's timestamp, from the deploy's start. (An
@@ -136,6 +139,77 @@ def per_process() -> dict[str, dict[str, float]]:
     return figures
 
 
+SANDBOX_STARTS = 30
+
+
+def _chain_start(argv: list[str], data: dict[str, bytes]) -> float:
+    pipes = {}
+    for placeholder, blob in data.items():
+        read, write = os.pipe()
+        os.write(write, blob)
+        os.close(write)
+        pipes[placeholder] = read
+    argv = [str(pipes[a]) if a in pipes else a for a in argv]
+    t = time.perf_counter()
+    subprocess.run(argv, pass_fds=tuple(pipes.values()), check=True)
+    elapsed = time.perf_counter() - t
+    for fd in pipes.values():
+        os.close(fd)
+    return elapsed
+
+
+def sandbox_chains() -> dict[str, dict[str, float]] | None:
+    """The sandbox chain of this tree and of ``main`` (its sandbox module, same mounts of the Python
+    environment) around ``/bin/true`` and ``python -c pass``, interleaved with the bare command: median
+    and fastest added time. None where there is no sandbox or no main branch."""
+    import importlib.util
+
+    from autonomy.cluster.local.sandbox import DATA_FD, SECCOMP_FD, Sandbox, SandboxPlan, sandbox_available
+    from autonomy.cluster.local.sandbox import write_identity_files as write_identity
+    from autonomy.cluster.local.seccomp import filter_program
+
+    if not sandbox_available()[0]:
+        return None
+    with tempfile.TemporaryDirectory(prefix="abs-sandbox-") as tmp_name:
+        tmp = Path(tmp_name)
+        main = _main_tree(tmp)
+        if main is None:
+            return None
+        spec = importlib.util.spec_from_file_location("main_sandbox", main / "autonomy/cluster/local/sandbox.py")
+        assert spec is not None and spec.loader is not None
+        old = importlib.util.module_from_spec(spec)
+        sys.modules["main_sandbox"] = old  # dataclasses look their module up there
+        try:
+            spec.loader.exec_module(old)
+        finally:
+            del sys.modules["main_sandbox"]
+        new_sandbox, old_sandbox = Sandbox(), old.Sandbox()
+        old_sandbox._python = new_sandbox._python  # its roots are computed from its own file's location
+        program = filter_program()
+        data = {DATA_FD: b"{}", **({SECCOMP_FD: program} if program is not None else {})}
+        (tmp / "new").mkdir()
+        (tmp / "old").mkdir()
+        figures: dict[str, dict[str, float]] = {}
+        for label, command in (("/bin/true", ["/bin/true"]),
+                               ("python -c pass", [os.path.realpath(sys.executable), "-c", "pass"])):
+            chains = {
+                "this tree": new_sandbox.wrap(command, SandboxPlan(uid=200_777, passwd=write_identity(
+                    tmp / "new", "bench", 200_777)), with_credentials=True, seccomp=program is not None),
+                "main": old_sandbox.wrap(command, old.SandboxPlan(uid=200_777, passwd=old.write_identity_files(
+                    tmp / "old", "bench", 200_777)), with_credentials=True, seccomp=program is not None)}
+            runs: dict[str, list[float]] = {"bare": [], "this tree": [], "main": []}
+            for _ in range(SANDBOX_STARTS):
+                runs["bare"].append(_chain_start(command, {}))
+                for name, argv in chains.items():
+                    runs[name].append(_chain_start(argv, data))
+            bare_median, bare_min = statistics.median(runs["bare"]), min(runs["bare"])
+            for name in chains:
+                figures[f"{label}, {name}"] = {"added": statistics.median(runs[name]) - bare_median,
+                                               "fastest": min(runs[name]) - bare_min,
+                                               "mounts": sum(a in ("--ro-bind", "--bind") for a in chains[name])}
+    return figures
+
+
 CLONES = 50
 _ZONE_YAML = f"""name: clones
 pods:
@@ -209,7 +283,8 @@ def clones() -> dict[str, float]:
             "cpu": cpu / count, "processes": len(pids), "load": os.getloadavg()[0]}
 
 
-def report(figures: dict[str, dict[str, float]], clones: dict[str, float] | None) -> str:
+def report(figures: dict[str, dict[str, float]], clones: dict[str, float] | None,
+           chains: dict[str, dict[str, float]] | None = None) -> str:
     floor = figures["python -c pass"]
     main = figures.get("main")
     lines = ["## Node process start-up", "",
@@ -233,6 +308,15 @@ def report(figures: dict[str, dict[str, float]], clones: dict[str, float] | None
         lines.append(f"First HTTP request to a node (`GET /agents`, builds the FastAPI app here): "
                      f"{this['first'] * 1000:.0f} ms, then {this['second'] * 1000:.1f} ms; on main (app built at "
                      f"start): {main['first'] * 1000:.0f} ms, then {main['second'] * 1000:.1f} ms.")
+    if chains is not None:
+        lines += ["", f"The sandbox's chain (bwrap + setpriv, as the deployer renders it, credentials and syscall "
+                  f"filter piped in) against the bare command, {SANDBOX_STARTS} starts each, interleaved; `main` "
+                  "is main's sandbox module with the same Python mounts. The fastest runs show the chain's own "
+                  "cost; medians swing with the load.", "",
+                  "| command | chain | mounts | added (median) | added (fastest) | goal |", "|---|---|---|---|---|---|"]
+        for key, f in chains.items():
+            lines.append(f"| `{key.split(', ')[0]}` | {key.split(', ')[1]} | {f['mounts']:.0f} | "
+                         f"{f['added'] * 1e3:.1f} ms | {f['fastest'] * 1e3:.1f} ms | <= 20 ms added |")
     if clones is not None:
         k = clones
         lines += ["", "| local cluster | figure | goal |", "|---|---|---|",
@@ -245,8 +329,10 @@ def report(figures: dict[str, dict[str, float]], clones: dict[str, float] | None
 
 
 def main(argv: list[str]) -> int:
-    parts = argv or ["process", "clones"]
+    parts = argv or ["process", "sandbox", "clones"]
     figures = per_process() if "process" in parts else None
+    chains = sandbox_chains() if "sandbox" in parts else None
+    print(f"sandbox: {chains}", file=sys.stderr, flush=True)
     print(f"process: {figures}", file=sys.stderr, flush=True)
     clones = None
     run_clones = globals()["clones"]
@@ -257,7 +343,7 @@ def main(argv: list[str]) -> int:
             clones = run_clones()
             print(f"clones: {clones}", file=sys.stderr, flush=True)
     if figures is not None:
-        print(report(figures, clones))
+        print(report(figures, clones, chains))
     return 0
 
 
