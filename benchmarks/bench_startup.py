@@ -91,10 +91,14 @@ def _run(code: str, env: dict[str, str], cwd: Path) -> tuple[float, float, str]:
 
 
 def _main_tree(tmp: Path) -> Path | None:
-    """The ``main`` branch's autonomy package, extracted under ``tmp`` (None if there is no such branch)."""
+    """The autonomy package where this branch left ``main`` (their merge base: "before" this branch's
+    changes, without what main gained since), extracted under ``tmp``; None without a main branch."""
     target = tmp / "main"
     target.mkdir()
-    archive = subprocess.run(["git", "archive", "main", "autonomy"], cwd=ROOT, capture_output=True)
+    base = subprocess.run(["git", "merge-base", "HEAD", "main"], cwd=ROOT, capture_output=True, text=True)
+    if base.returncode != 0:
+        return None
+    archive = subprocess.run(["git", "archive", base.stdout.strip(), "autonomy"], cwd=ROOT, capture_output=True)
     if archive.returncode != 0:
         return None
     subprocess.run(["tar", "-x", "-C", str(target)], input=archive.stdout, check=True)
@@ -289,7 +293,8 @@ def report(figures: dict[str, dict[str, float]], clones: dict[str, float] | None
     main = figures.get("main")
     lines = ["## Node process start-up", "",
              f"A bare runner (`Node.start(main)`, joined to an embedded nats-server over TLS, HTTP on a free port), "
-             f"median of {RUNS} runs, interleaved; `main` is the main branch run from the same venv; 2 cores shared "
+             f"median of {RUNS} runs, interleaved; `main` is main where this branch left it (the merge base), run "
+             f"from the same venv; 2 cores shared "
              f"(load average {os.getloadavg()[0]:.1f} at the end). How: benchmarks/bench_startup.py; where the time "
              "goes: docs/startup.md.", "",
              "| process | CPU | peak RSS | vs main (CPU) | vs main (RSS) |", "|---|---|---|---|---|"]
@@ -311,7 +316,7 @@ def report(figures: dict[str, dict[str, float]], clones: dict[str, float] | None
     if chains is not None:
         lines += ["", f"The sandbox's chain (bwrap + setpriv, as the deployer renders it, credentials and syscall "
                   f"filter piped in) against the bare command, {SANDBOX_STARTS} starts each, interleaved; `main` "
-                  "is main's sandbox module with the same Python mounts. The fastest runs show the chain's own "
+                  "is that main's sandbox module with the same Python mounts. The fastest runs show the chain's own "
                   "cost; medians swing with the load.", "",
                   "| command | chain | mounts | added (median) | added (fastest) | goal |", "|---|---|---|---|---|---|"]
         for key, f in chains.items():
