@@ -19,6 +19,7 @@ import secrets
 from typing import Any
 
 from autonomy.agents.builtin_tools import builtin_tools
+from autonomy.agents.codec import message_to_openai
 from autonomy.agents.errors import AgentError, AgentStartTimeoutError, AgentStopTimeoutError
 from autonomy.agents.input_checks import valid_text
 from autonomy.agents.model_check import warn_if_no_model
@@ -28,7 +29,6 @@ from autonomy.agents.worker import ConversationWorker
 from autonomy.memory.config import cached_conversations, store_for
 from autonomy.memory.memory import Memory
 from autonomy.nodes.address import validate_address
-from autonomy.nodes.message import message_to_openai
 
 __all__ = ["Agent", "State", "StateMachine", "key_extractor", "system_message", "prepare_tools",
            "DEFAULT_MODEL"]

@@ -26,8 +26,8 @@ import secrets
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from autonomy.agents.protocol import AssistantMessage, content_text
 from autonomy.nodes.address import parse_socket_address
-from autonomy.nodes.message import AssistantMessage, content_text
 
 __all__ = ["Repl", "IDLE_TIMEOUT"]
 

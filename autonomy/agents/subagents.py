@@ -28,7 +28,7 @@ import logging
 import secrets
 from typing import Any
 
-from autonomy.nodes.message import content_text
+from autonomy.agents.protocol import content_text
 
 __all__ = ["Subagents", "SubagentConfig"]
 

@@ -25,12 +25,8 @@ import logging
 import secrets
 from typing import Any
 
-from autonomy.errors import AutonomyError
-from autonomy.flows.graph import FlowEdge, FlowGraph, vertex_id
-from autonomy.flows.operation import END, START, FlowOperation
-from autonomy.flows.reference import FlowReference
-from autonomy.nodes.address import validate_address
-from autonomy.nodes.message import (
+from autonomy.agents.codec import from_json, to_json
+from autonomy.agents.protocol import (
     AssistantMessage,
     ConversationSnippet,
     Error,
@@ -39,9 +35,12 @@ from autonomy.nodes.message import (
     StreamedConversationSnippet,
     UserMessage,
     content_text,
-    from_json,
-    to_json,
 )
+from autonomy.errors import AutonomyError
+from autonomy.flows.graph import FlowEdge, FlowGraph, vertex_id
+from autonomy.flows.operation import END, START, FlowOperation
+from autonomy.flows.reference import FlowReference
+from autonomy.nodes.address import validate_address
 
 __all__ = ["Flow", "FlowWorker"]
 

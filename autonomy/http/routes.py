@@ -10,7 +10,7 @@ from autonomy import logs
 from autonomy.agents.http_errors import ErrorTranslatingRoute
 from autonomy.agents.routes import add_agent_routes
 from autonomy.agents.voice_routes import add_voice_routes
-from autonomy.http.server import NodeDep
+from autonomy.http.deps import NodeDep
 
 __all__ = ["add_builtin_routes"]
 

@@ -40,6 +40,9 @@ def _env_flag(name: str) -> bool:
 def _open_transport(fabric: FabricConfig | None) -> Transport:
     if fabric is None:
         return LocalTransport()
+    from autonomy.transport.nats_import import import_nats
+
+    import_nats()  # first, so nats comes without aiohttp (see there)
     from autonomy.transport.nats_transport import NatsTransport  # only nodes of a fabric need nats
 
     return NatsTransport(fabric)

@@ -6,7 +6,7 @@ import pytest
 
 from autonomy import Node
 from autonomy.http import HttpServer
-from autonomy.models import aclose_clients
+from autonomy.models import clients
 from autonomy.nodes.controller import CONTROLLER_ADDRESS, NodeRequest, decode_message, encode_message
 from autonomy.nodes.extensions import EXTENSIONS
 
@@ -22,10 +22,18 @@ class RecordingServer:
         self.events.append("http stop")
 
 
-def test_importing_autonomy_wires_the_http_server_agent_methods_and_model_clean_up():
-    assert EXTENSIONS.default_http_server is HttpServer
+async def test_importing_autonomy_wires_the_http_server_agent_methods_and_model_clean_up(monkeypatch):
+    # Wired as hooks that import their layer on first use (docs/startup.md), so check what they do.
+    assert isinstance(EXTENSIONS.default_http_server(), HttpServer)
     assert {"start_agent", "start_agents"} <= set(EXTENSIONS.controller_methods)
-    assert EXTENSIONS.loop_closers["models"] is aclose_clients
+    closed: list[str] = []
+
+    async def recording() -> None:
+        closed.append("models")
+
+    monkeypatch.setattr(clients, "aclose_clients", recording)
+    await EXTENSIONS.loop_closers["models"]()
+    assert closed == ["models"]
 
 
 def test_node_start_runs_the_plugged_in_http_server_and_loop_closers_in_order(monkeypatch):

@@ -33,6 +33,7 @@ from typing import Any
 
 from autonomy.cluster.deployer import Progress, ZoneFabric
 from autonomy.cluster.local.adoption import ShimRecord, stop_shims
+from autonomy.cluster.local.bytecode import ensure_bytecode
 from autonomy.cluster.local.cgroups import CgroupManager, PodCgroup
 from autonomy.cluster.local.images import copy_images, ensure_venv
 from autonomy.cluster.local.isolation import Isolation, Launch
@@ -160,6 +161,7 @@ class LocalDeployer:
             stored = self.state.zone(zone.name)
             generation = zone_generation(stored["spec"], stored["deployed_at"]) if stored else ""
             await self._issue_credentials(zone)
+            await asyncio.to_thread(ensure_bytecode)  # else every node process compiles autonomy from source
             # Issued after the old processes stopped: a redeploy rotates the key.
             gateway_env = self.gateway_env(zone.name) if self.gateway_env is not None else {}
             running = RunningZone(spec=zone, url=self._url(zone))

@@ -46,6 +46,8 @@ class PodFirewall:
         self.ports: tuple[int, ...] = ()
         self._pods: dict[str, str] = {}  # host-side veth -> zone
         self._lock = asyncio.Lock()
+        self._changes = 0  # changes made to _pods
+        self._loaded = 0  # changes the loaded ruleset includes
 
     # --- life cycle ------------------------------------------------------------------------------
     def setup(self, ports: Iterable[int], pods: dict[str, str] | None = None) -> None:
@@ -62,14 +64,30 @@ class PodFirewall:
         delete_tables(self.table)
 
     async def add_pod(self, zone: str, veth: str) -> None:
-        async with self._lock:
-            self._pods[veth] = zone
-            await _anft(self.render())
+        """Returns once the loaded rules include ``veth`` in ``zone``."""
+        self._pods[veth] = zone
+        await self._load_changes()
 
     async def remove_pod(self, veth: str) -> None:
+        """Returns once the loaded rules no longer include ``veth``."""
+        if self._pods.pop(veth, None) is not None:
+            await self._load_changes()
+
+    async def _load_changes(self) -> None:
+        """Load the rules as they are now, unless a load that started after this change covered it.
+
+        Pods of a zone start (and stop) concurrently: the first change loads at once, the changes made
+        meanwhile are loaded together by the next load, so 50 clones cost two ``nft`` runs, not 50
+        (each of which rendered every pod). A failed load raises to the callers whose change it held;
+        the next change loads them again."""
+        self._changes += 1
+        mine = self._changes
         async with self._lock:
-            if self._pods.pop(veth, None) is not None:
-                await _anft(self.render())
+            if self._loaded >= mine:
+                return
+            covered, ruleset = self._changes, self.render()  # no await between: the ruleset holds `covered`
+            await _anft(ruleset)
+            self._loaded = covered
 
     # --- rendering -------------------------------------------------------------------------------
     def render(self) -> str:
