@@ -10,6 +10,7 @@ import pytest
 from autonomy import HttpServer, Node
 from autonomy.agents import Agent
 from tests.agents.conftest import AddTool
+from tests.support.until import until
 
 
 async def test_list_and_get_agents(node, http, model):
@@ -118,11 +119,14 @@ async def test_statuses_unknown_agent_timeout_and_agent_error(node, http, model,
     fake_llm.reply("late", delay=3)
     response = await http.post("/agents/slow?timeout=0.2", json={"message": "hi"})
     assert response.status_code == 504 and "0.2" in response.json()["detail"]
+    # the timed-out turn goes on: it must have taken its scripted reply before the next one is queued
+    await until(lambda: fake_llm.requests, what="the slow turn's model call")
     fake_llm.reset()
     fake_llm.reply("late", delay=3)
     response = await http.post("/agents/slow?timeout=0.2&stream=true", json={"message": "hi", "scope": "x",
                                                                             "conversation": "y"})
-    assert response.status_code == 504
+    assert response.status_code == 504, response.text
+    await until(lambda: fake_llm.requests, what="the slow streamed turn's model call")
     await Agent.start(node, "x", name="broken", model=model)
     fake_llm.reset()
     fake_llm.fail(500)
