@@ -58,6 +58,10 @@ CREATE INDEX IF NOT EXISTS {pieces}_hnsw_{dims} ON {pieces}
 USING hnsw ((embedding::vector({dims})) vector_cosine_ops) WHERE vector_dims(embedding) = {dims}
 """
 HNSW_MAX_DIMENSIONS = 2000  # pgvector's limit for an HNSW index on ``vector``
+# Candidates the index search keeps (pgvector's default is 40). Measured on 5,000 random 384-dimension
+# pieces (random vectors are the hardest case): recall@10 0.77 at 40, 1.00 at 200, still ~7x faster
+# than the exact SQL scan (docs/knowledge.md).
+HNSW_EF_SEARCH = 200
 
 
 def _where(url: str) -> str:
@@ -212,7 +216,7 @@ class Database:
         if self.pgvector:
             query = _PGVECTOR_SEARCH.format(pieces=_PIECES, dims=len(embedding))
             async with pool.acquire() as connection, connection.transaction():
-                await connection.execute("SET LOCAL hnsw.iterative_scan = strict_order")
+                await connection.execute(f"SET LOCAL hnsw.iterative_scan = strict_order; SET LOCAL hnsw.ef_search = {HNSW_EF_SEARCH}")
                 rows = await connection.fetch(query, knowledge, _vector_text(embedding), max_distance, max_results)
             found = [(r["document"], r["text"], [float(x) for x in r["embedding"].strip("[]").split(",")],
                       r["distance"]) for r in rows]
