@@ -216,7 +216,8 @@ class Database:
         if self.pgvector:
             query = _PGVECTOR_SEARCH.format(pieces=_PIECES, dims=len(embedding))
             async with pool.acquire() as connection, connection.transaction():
-                await connection.execute(f"SET LOCAL hnsw.iterative_scan = strict_order; SET LOCAL hnsw.ef_search = {HNSW_EF_SEARCH}")
+                await connection.execute("SET LOCAL hnsw.iterative_scan = strict_order; "
+                                         f"SET LOCAL hnsw.ef_search = {HNSW_EF_SEARCH}")
                 rows = await connection.fetch(query, knowledge, _vector_text(embedding), max_distance, max_results)
             found = [(r["document"], r["text"], [float(x) for x in r["embedding"].strip("[]").split(",")],
                       r["distance"]) for r in rows]
