@@ -97,6 +97,18 @@ MODULES = {
     "autonomy.knowledge.in_memory": ["InMemory"],
     "autonomy.knowledge.database": ["Database"],
     "autonomy.knowledge.tool": ["KnowledgeTool"],
+    "autonomy.knowledge.protocol": ["KnowledgeProvider", "Storage"],
+    "autonomy.knowledge.aggregator": ["KnowledgeAggregator"],
+    "autonomy.knowledge.search": ["SearchHit", "SearchResults", "TextPiece"],
+    "autonomy.knowledge.util": ["download_url"],
+    "autonomy.knowledge.chunkers": ["Chunker", "NaiveChunker"],
+    "autonomy.knowledge.chunkers.naive": ["NaiveChunker"],
+    "autonomy.knowledge.chunkers.protocol": ["Chunker"],
+    "autonomy.knowledge.extractors": ["TextExtractor", "create_extractor"],
+    "autonomy.knowledge.extractors.protocol": ["TextExtractor"],
+    "autonomy.knowledge.extractors.multi_document": ["MultiDocumentExtractor"],
+    "autonomy.knowledge.extractors.plain": ["PlainTextExtractor"],
+    "autonomy.knowledge.extractors.pypdfium2": ["PdfTextExtractor"],
 }
 
 
