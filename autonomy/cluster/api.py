@@ -164,7 +164,7 @@ def build_app(controller: Controller) -> FastAPI:
             raise ConfigError('zone repl: the body must be {"pod": <pod name> or null, "clone": <index from 0>}')
         runtime = deployer()
         if not isinstance(runtime, ReplTargets):
-            raise ClusterError("this cluster's runtime does not offer `zone repl` (the local process runtime does)")
+            raise ClusterError("this cluster's runtime does not offer `zone repl` (the local runtimes do)")
         return await open_repl(controller.home, runtime.repl_target(name, pod, clone), controller.spawn)
 
     @app.get("/zones/{name}/logs")

@@ -1,10 +1,10 @@
 """`autonomy zone repl`: a deployed zone's Repl, reached by the zone's owner through the controller only.
 
-A real local cluster (namespace network) runs a zone whose node starts an agent and upstream's `Repl`
-(bound to 0.0.0.0 on purpose: even a REPL that listens wide stays out of other zones' reach), and a
-second zone whose pod probes TCP addresses. The agent's model is the fake endpoint, through the
-cluster's model gateway. The owner speaks the REPL protocol with Debian's `nc -U` (or a raw socket
-sending the same bytes where netcat is missing) and with `autonomy zone repl`.
+A real local cluster (namespace network; the process runtime, then the Docker runtime) runs a zone whose
+node starts an agent and upstream's `Repl` (bound to 0.0.0.0 on purpose: even a REPL that listens wide
+stays out of other zones' reach), and a second zone whose pod probes TCP addresses. The agent's model is
+the fake endpoint, through the cluster's model gateway. The owner speaks the REPL protocol with Debian's
+`nc -U` (or a raw socket sending the same bytes where netcat is missing) and with `autonomy zone repl`.
 """
 
 from __future__ import annotations
@@ -89,15 +89,26 @@ PROBE = textwrap.dedent('''
 ''')
 
 
-@pytest.fixture(scope="module")
-def world(make_cluster, tmp_path_factory):
+RUNTIMES = [
+    "process",
+    pytest.param("docker", marks=[pytest.mark.timeout(900), pytest.mark.skipif(
+        not Path("/etc/debian_version").exists() or shutil.which("dockerd") is None,
+        reason="needs Debian's docker.io (scripts/system-deps installs and starts it)")]),
+]
+
+
+@pytest.fixture(scope="module", params=RUNTIMES)
+def world(request, make_cluster, tmp_path_factory):
     with FakeLLM() as llm:
-        client = make_cluster()
-        client.add_model("fake", url=llm.base_url, default=True)
-        tmp = tmp_path_factory.mktemp("repl")
-        repl, _ = deploy(client, write_zone(tmp / "replz", REPL_ZONE, {"agent": AGENT}))
-        probe, _ = deploy(client, write_zone(tmp / "probez", PROBE_ZONE, {"probe": PROBE}))
-        yield {"client": client, "llm": llm, "repl": repl, "probe": probe}
+        client = make_cluster("namespace", request.param)
+        try:
+            client.add_model("fake", url=llm.base_url, default=True)
+            tmp = tmp_path_factory.mktemp(f"repl-{request.param}")
+            repl, _ = deploy(client, write_zone(tmp / "replz", REPL_ZONE, {"agent": AGENT}))
+            probe, _ = deploy(client, write_zone(tmp / "probez", PROBE_ZONE, {"probe": PROBE}))
+            yield {"client": client, "llm": llm, "repl": repl, "probe": probe}
+        finally:  # the other runtime's cluster does not run beside this one
+            client.stop()
 
 
 def talk(path: str, lines: bytes) -> bytes:
