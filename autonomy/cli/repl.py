@@ -15,6 +15,8 @@ import sys
 import threading
 from typing import BinaryIO
 
+from autonomy.errors import ClusterError
+
 __all__ = ["attach", "FrameDecoder"]
 
 PROMPT = b"> "
@@ -55,7 +57,12 @@ def attach(path: str, stdin: BinaryIO | None = None, stdout: BinaryIO | None = N
     stdin = stdin or sys.stdin.buffer
     stdout = stdout or sys.stdout.buffer
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    sock.connect(path)
+    try:
+        sock.connect(path)
+    except OSError as exc:
+        sock.close()
+        raise ClusterError(f"cannot attach to the REPL socket {path} ({exc.strerror or exc}): it serves one client "
+                           "and closes 30 s after it was opened; run `autonomy zone repl` again") from exc
 
     def send() -> None:
         try:
