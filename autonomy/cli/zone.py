@@ -1,4 +1,4 @@
-"""``autonomy zone deploy | list | url | delete | status | logs``.
+"""``autonomy zone deploy | list | url | delete | status | logs | repl``.
 
 ``deploy`` checks everything it can locally before it talks to the cluster: the zone spec, the
 secrets it refers to, and that every container's image can run here (:func:`plan_zone`). A zone
@@ -226,6 +226,21 @@ def logs(name: str | None, directory: Path, pod: str | None, container: str | No
     finally:
         with contextlib.suppress(Exception):
             lines.close()
+
+
+@zone.command()
+@click.argument("name", required=False)
+@DIR_OPTION
+@click.option("--pod", help="The pod whose REPL to attach to (default: the main pod).")
+@click.option("--clone", type=click.IntRange(min=0), default=0, show_default=True, help="Which clone of the pod.")
+@click.option("--raw", is_flag=True, help="Show the REPL's frames as they are (what `nc` shows).")
+def repl(name: str | None, directory: Path, pod: str | None, clone: int, raw: bool) -> None:
+    """Attach the terminal to the REPL of zone NAME's pod (an app's `Repl.start`), through the controller."""
+    from autonomy.cli.repl import attach
+
+    opened = client().open_repl(name or _zone_name(directory), pod=pod, clone=clone)
+    with contextlib.suppress(KeyboardInterrupt):
+        attach(opened["socket"], raw=raw)
 
 
 def _zone_name(directory: Path) -> str:

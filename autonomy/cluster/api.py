@@ -6,7 +6,8 @@ that is starting or stopping 503, an unexpected failure 500 naming ``controller.
 traceback is; never in the body). ``POST /zones`` streams JSON lines of progress events
 and ends with a ``done`` or an ``error`` event. ``GET /models``, ``POST /models`` (``{"name", "url",
 "kind", "api_key_env", "api_key_value", "api_key_file", "models", "default"}``) and
-``DELETE /models/{name}`` are ``autonomy cluster model list|add|remove``.
+``DELETE /models/{name}`` are ``autonomy cluster model list|add|remove``. ``POST /zones/{name}/repl``
+(``{"pod", "clone"}``) opens a one-use socket to a pod's REPL (:mod:`.repl_bridge`).
 """
 
 from __future__ import annotations
@@ -24,7 +25,8 @@ from autonomy.cluster.console_view import provider_of
 from autonomy.cluster.deployer import Deployer
 from autonomy.cluster.logs import follow_logs
 from autonomy.cluster.model_gateway import ClusterModelGateway
-from autonomy.errors import AutonomyError, ClusterUnavailable, ConfigError
+from autonomy.cluster.repl_bridge import ReplTargets, open_repl
+from autonomy.errors import AutonomyError, ClusterError, ClusterUnavailable, ConfigError
 
 if TYPE_CHECKING:
     from autonomy.cluster.controller import Controller
@@ -156,6 +158,17 @@ def build_app(controller: Controller) -> FastAPI:
     @app.delete("/models/{name}")
     async def remove_model(name: str) -> dict[str, Any]:
         return await models().remove_model(name)
+
+    @app.post("/zones/{name}/repl")
+    async def repl(name: str, request: Request) -> dict[str, Any]:
+        body = await json_body(request)
+        pod, clone = (body.get("pod"), body.get("clone", 0)) if isinstance(body, dict) else (None, None)
+        if not (pod is None or isinstance(pod, str)) or not isinstance(clone, int) or clone < 0:
+            raise ConfigError('zone repl: the body must be {"pod": <pod name> or null, "clone": <index from 0>}')
+        runtime = deployer()
+        if not isinstance(runtime, ReplTargets):
+            raise ClusterError("this cluster's runtime does not offer `zone repl` (the local runtimes do)")
+        return await open_repl(controller.home, runtime.repl_target(name, pod, clone), controller.spawn)
 
     @app.get("/zones/{name}/logs")
     async def logs(name: str, pod: str | None = None, container: str | None = None, follow: bool = False,

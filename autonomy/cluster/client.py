@@ -238,6 +238,12 @@ class ClusterClient:
         """Pods, clone indexes, containers (state, restarts, pid), node names, network mode, limits."""
         return self._json("GET", f"/zones/{_segment(name)}/status", zone=name, start=False)
 
+    def open_repl(self, name: str, pod: str | None = None, clone: int = 0) -> dict[str, Any]:
+        """A one-use Unix socket bridged to the REPL of zone ``name``'s pod (default: the main pod):
+        ``{"socket": path, "pod": label, "port": port}``; connect within 30 s (autonomy/cluster/repl_bridge.py)."""
+        return self._json("POST", f"/zones/{_segment(name)}/repl", zone=name, start=False,
+                          json={"pod": pod, "clone": clone})
+
     def zone_logs(
         self, name: str, pod: str | None = None, container: str | None = None, follow: bool = False,
         tail: int = 100,

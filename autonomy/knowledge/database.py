@@ -3,7 +3,9 @@
 Two tables, created on first use: ``autonomy_knowledge_documents`` (knowledge, name, text) and
 ``autonomy_knowledge_pieces`` (knowledge, document, text, embedding). The embedding column is a
 pgvector ``vector`` when the ``vector`` extension is available (it is created if missing and allowed),
-and searches then use pgvector's cosine distance operator ``<=>``; otherwise it is ``float8[]`` and the
+and searches then use pgvector's cosine distance operator ``<=>`` through an HNSW index per embedding
+size (approximate nearest neighbours, as pgvector's HNSW is: on small sets its answers equal the exact
+ones, which tests/knowledge/test_database.py checks); otherwise it is ``float8[]`` and the
 search computes the same cosine distance exactly in SQL. The choice is made when the pieces table is
 created and read back from the table afterwards (``use_pgvector=False`` forces arrays for a new table).
 
@@ -40,12 +42,26 @@ SELECT document, text, embedding, distance FROM (
     FROM {_PIECES} WHERE knowledge = $1 AND cardinality(embedding) = cardinality($2::float8[])
 ) AS scored WHERE distance <= $3 ORDER BY distance, id LIMIT $4
 """
-_PGVECTOR_SEARCH = f"""
-SELECT document, text, embedding::text AS embedding, embedding <=> ($2::text)::vector AS distance
-FROM {_PIECES} WHERE knowledge = $1 AND vector_dims(embedding) = vector_dims(($2::text)::vector)
-    AND embedding <=> ($2::text)::vector <= $3
-ORDER BY distance, id LIMIT $4
+# pgvector: the column is a ``vector`` of any size, so each embedding size gets its own HNSW index on the
+# column cast to that size (partial: only pieces of that size). The query repeats the index's expression
+# and orders by it alone (an index can serve only that order); ``hnsw.iterative_scan`` keeps scanning the
+# index until the knowledge filter has found enough pieces, in exact distance order (pgvector >= 0.8).
+_PGVECTOR_SEARCH = """
+SELECT document, text, embedding::text AS embedding, distance FROM (
+    SELECT id, document, text, embedding, embedding::vector({dims}) <=> ($2::text)::vector({dims}) AS distance
+    FROM {pieces} WHERE vector_dims(embedding) = {dims} AND knowledge = $1
+    ORDER BY embedding::vector({dims}) <=> ($2::text)::vector({dims}) LIMIT $4
+) AS nearest WHERE distance <= $3 ORDER BY distance, id
 """
+_HNSW_INDEX = """
+CREATE INDEX IF NOT EXISTS {pieces}_hnsw_{dims} ON {pieces}
+USING hnsw ((embedding::vector({dims})) vector_cosine_ops) WHERE vector_dims(embedding) = {dims}
+"""
+HNSW_MAX_DIMENSIONS = 2000  # pgvector's limit for an HNSW index on ``vector``
+# Candidates the index search keeps (pgvector's default is 40). Measured on 5,000 random 384-dimension
+# pieces (random vectors are the hardest case): recall@10 0.77 at 40, 1.00 at 200, still ~7x faster
+# than the exact SQL scan (docs/knowledge.md).
+HNSW_EF_SEARCH = 200
 
 
 def _where(url: str) -> str:
@@ -70,6 +86,7 @@ class Database:
         self._password = password
         self._want_pgvector = use_pgvector
         self.pgvector: bool | None = None  # known after the first use
+        self._indexed: set[int] = set()  # embedding sizes whose HNSW index exists
         self._pool: Any = None
         self._opening = asyncio.Lock()
 
@@ -120,7 +137,8 @@ class Database:
             vector = self._want_pgvector is not False and await self._enable_pgvector(connection)
             if self._want_pgvector and not vector:
                 raise ConfigError(f"Database(use_pgvector=True): the pgvector extension is not available in "
-                                  f"{_where(self.connection_url)}: install it (package postgresql-NN-pgvector) "
+                                  f"{_where(self.connection_url)}, or this user may not create it: install it "
+                                  "(package postgresql-NN-pgvector) and CREATE EXTENSION vector as a superuser, "
                                   "or leave use_pgvector unset for exact search")
             kind = "vector" if vector else "float8[]"
             await connection.execute(f"""
@@ -186,12 +204,21 @@ class Database:
             sql = f"INSERT INTO {_PIECES} (knowledge, document, text, embedding) VALUES ($1, $2, $3, $4::float8[])"
             rows = [(knowledge, document_name, p.text, p.embedding) for p in pieces]
         await pool.executemany(sql, rows)
+        if self.pgvector:
+            for dims in {len(p.embedding) for p in pieces if p.embedding} - self._indexed:
+                if dims <= HNSW_MAX_DIMENSIONS:  # larger ones are searched without an index
+                    await pool.execute(_HNSW_INDEX.format(pieces=_PIECES, dims=int(dims)))
+                self._indexed.add(dims)
 
     async def search_text(self, knowledge: str, embedding: Sequence[float], max_results: int,
                           max_distance: float) -> SearchResults:
         pool = await self._connect()
         if self.pgvector:
-            rows = await pool.fetch(_PGVECTOR_SEARCH, knowledge, _vector_text(embedding), max_distance, max_results)
+            query = _PGVECTOR_SEARCH.format(pieces=_PIECES, dims=len(embedding))
+            async with pool.acquire() as connection, connection.transaction():
+                await connection.execute("SET LOCAL hnsw.iterative_scan = strict_order; "
+                                         f"SET LOCAL hnsw.ef_search = {HNSW_EF_SEARCH}")
+                rows = await connection.fetch(query, knowledge, _vector_text(embedding), max_distance, max_results)
             found = [(r["document"], r["text"], [float(x) for x in r["embedding"].strip("[]").split(",")],
                       r["distance"]) for r in rows]
         else:

@@ -45,6 +45,7 @@ from autonomy.cluster.docker.firewall import ZoneFirewall
 from autonomy.cluster.docker.network import ZoneNetwork, ZoneNetworks, pod_address
 from autonomy.cluster.docker.pod import LABEL, container_name, hardening, labels, limits
 from autonomy.cluster.pod_basics import answers, free_port, main_pod, zone_generation
+from autonomy.cluster.repl_bridge import ReplTarget, repl_port
 from autonomy.cluster.state import ClusterState
 from autonomy.cluster.zone_uid import zone_uid
 from autonomy.errors import ClusterError
@@ -457,6 +458,24 @@ class DockerDeployer:
         if not files:
             raise ClusterError(f"zone {name!r} has no container matching pod={pod!r} container={container!r}")
         return files
+
+    def repl_target(self, zone: str, pod: str | None, clone: int) -> ReplTarget:
+        """The REPL of a pod instance: its pause container's network namespace (``autonomy zone repl``)."""
+        running = self._running(zone)
+        name = pod or main_pod(running.spec).name
+        spec = next((p for p in running.spec.pods if p.name == name), None)
+        instance = next((p for p in running.pods if p.pod == name and p.clone == clone), None)
+        if spec is None or instance is None or instance.pause is None:
+            have = ", ".join(sorted(f"{p.pod} (clone {p.clone})" for p in running.pods)) or "none running"
+            raise ClusterError(f"zone {zone!r} has no pod {name!r} clone {clone}: its pods are {have}")
+        instance.pause.reload()
+        if instance.pause.attrs["HostConfig"].get("NetworkMode") == "host":
+            raise ClusterError(f"zone {zone!r} runs on the host network: its pods have no loopback of their own, "
+                               "so `zone repl` is not offered; connect to the REPL's port directly")
+        pid = instance.pause.attrs["State"].get("Pid")
+        if not pid:
+            raise ClusterError(f"pod {name}-{clone} of zone {zone!r} is not running: see `autonomy zone status`")
+        return ReplTarget(f"{name}-{clone}", f"/proc/{pid}/ns/net", repl_port(spec))
 
     def public_target(self, zone: str) -> tuple[str, int] | str:
         running = self._zones.get(zone)

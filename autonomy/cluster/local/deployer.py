@@ -40,6 +40,7 @@ from autonomy.cluster.local.isolation import Isolation, Launch
 from autonomy.cluster.local.netns import NetnsNetwork, PodNamespace
 from autonomy.cluster.local.supervisor import MARKER, ContainerProcess
 from autonomy.cluster.pod_basics import answers, free_port, main_pod, zone_generation
+from autonomy.cluster.repl_bridge import ReplTarget, repl_port
 from autonomy.cluster.state import ClusterState
 from autonomy.errors import ClusterError, ClusterUnavailable, ZoneNotFound
 
@@ -487,6 +488,21 @@ class LocalDeployer:
             raise ClusterError(f"zone {name!r} has no {wanted}: its pods are {', '.join(pods) or 'none'}"
                                + (f"; containers: {', '.join(containers)}" if containers and container else ""))
         return files
+
+    def repl_target(self, zone: str, pod: str | None, clone: int) -> ReplTarget:
+        """The REPL of a pod instance (``autonomy zone repl``, :mod:`autonomy.cluster.repl_bridge`)."""
+        running = self._running(zone)
+        name = pod or main_pod(running.spec).name
+        spec = next((p for p in running.spec.pods if p.name == name), None)
+        inst = next((i for i in running.instances if i.pod == name and i.clone == clone), None)
+        if spec is None or inst is None:
+            have = ", ".join(sorted(f"{i.pod} (clone {i.clone})" for i in running.instances)) or "none running"
+            raise ClusterError(f"zone {zone!r} has no pod {name!r} clone {clone}: its pods are {have}")
+        if inst.ns is None:
+            raise ClusterError(f"zone {zone!r} runs on the host network: its pods have no loopback of their own, "
+                               f"so `zone repl` is not offered; connect to the REPL's port directly, or enroll "
+                               f"the cluster with the namespace network")
+        return ReplTarget(f"{name}-{clone}", inst.ns.path, repl_port(spec))
 
     def public_target(self, zone: str) -> tuple[str, int] | str:
         running = self._zones.get(zone)

@@ -17,6 +17,28 @@ from autonomy.models.backends import Backend
 
 __all__ = ["ModelUnreachable", "sdk_client", "forget_client", "aclose_clients", "translate_error"]
 
+# Upstream's names of this package (its submodules are at upstream's paths), loaded on first use:
+# they import Model, which imports this package.
+_UPSTREAM = {
+    "DefaultModelClient": "default", "GatewayClient": "gateway_client",
+    "AnthropicGatewayClient": "anthropic_gateway_client", "LiteLLMClient": "litellm_client",
+    "PROVIDER_ALIASES": "litellm_client", "ALL_PROVIDER_ALLOWED_FULL_NAMES": "litellm_client",
+    "normalize_messages": "litellm_client", "DEFAULT_GATEWAY_URL": "gateway_config",
+    "DEFAULT_GATEWAY_API_KEY": "gateway_config", "get_gateway_url": "gateway_config",
+    "get_gateway_api_key": "gateway_config", "use_anthropic_sdk": "gateway_config",
+    "clear_token_cache": "gateway_config", "get_token_expiration": "gateway_config",
+    "get_token_time_remaining": "gateway_config", "get_client_metadata_headers": "gateway_config",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _UPSTREAM.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
+
+    return getattr(importlib.import_module(f"{__name__}.{module}"), name)
+
 _per_loop: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[tuple[Any, ...], Any]] = (
     weakref.WeakKeyDictionary()
 )

@@ -4,6 +4,10 @@ The content type is the one given, else guessed from the document's name or URL 
 ``.pdf``...), else from the bytes (``%PDF-``, an ``<html`` start); anything else is read as UTF-8 text.
 Markdown is kept as it is (models read it well); HTML loses its tags, scripts and styles, keeping
 line breaks at block elements.
+
+Upstream's submodule paths are thin re-exports of this module: ``.protocol`` (``TextExtractor``),
+``.multi_document`` (``MultiDocumentExtractor``), ``.plain`` (``PlainTextExtractor``) and ``.pypdfium2``
+(``PdfTextExtractor``), all of them this module's ``DefaultTextExtractor``, which reads every type.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ from typing import Protocol, runtime_checkable
 
 from autonomy.errors import ConfigError, MissingExtra
 
-__all__ = ["TextExtractor", "DefaultTextExtractor", "guess_content_type", "html_to_text"]
+__all__ = ["TextExtractor", "DefaultTextExtractor", "guess_content_type", "html_to_text", "create_extractor"]
 
 _TEXT_TYPES = {"application/json", "application/xml", "application/x-yaml", "application/yaml", "text/csv"}
 _MARKDOWN = {".md": "text/markdown", ".markdown": "text/markdown", ".txt": "text/plain"}
@@ -122,3 +126,8 @@ class DefaultTextExtractor:
             return content.decode("utf-8", errors="replace")
         raise ConfigError(f"content_type {kind!r} of document {document_name!r} cannot be read as text: "
                           "give text, Markdown, HTML or PDF, or pass a text_extractor that reads it")
+
+
+def create_extractor() -> TextExtractor:
+    """The extractor ``Knowledge`` uses when none is given (upstream's factory; no MarkItDown here)."""
+    return DefaultTextExtractor()

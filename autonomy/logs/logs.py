@@ -7,30 +7,22 @@ formats a secret: callers log names, never values of secrets.
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import os
 import sys
-import time
 from collections.abc import Iterator
+from typing import Any
+
+from autonomy.logs.formatter import Formatter, JsonFormatter
 
 __all__ = [
     "get_logger", "info", "warning", "error", "debug", "set_log_level", "set_log_levels", "get_log_levels",
-    "configure_from_env", "AVAILABLE_LEVELS", "InfoContext", "DebugContext",
+    "configure_from_env", "apply_log_levels", "AVAILABLE_LEVELS", "InfoContext", "DebugContext",
 ]
 
 AVAILABLE_LEVELS = ["critical", "error", "warning", "info", "debug"]
 _ROOT = "autonomy"
 _configured = False
-
-
-class _JsonFormatter(logging.Formatter):
-    def format(self, record: logging.LogRecord) -> str:
-        payload = {"time": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created)),
-                   "level": record.levelname.lower(), "logger": record.name, "message": record.getMessage()}
-        if record.exc_info:
-            payload["exception"] = self.formatException(record.exc_info)
-        return json.dumps(payload)
 
 
 def _logger_name(module: str | None) -> str:
@@ -44,20 +36,20 @@ def get_logger(name: str = "node") -> logging.Logger:
     return logging.getLogger(_logger_name(name))
 
 
-def info(message: str) -> None:
-    get_logger().info(message)
+def info(message: str, *args: object, **kwargs: Any) -> None:
+    get_logger().info(message, *args, stacklevel=2, **kwargs)
 
 
-def warning(message: str) -> None:
-    get_logger().warning(message)
+def warning(message: str, *args: object, **kwargs: Any) -> None:
+    get_logger().warning(message, *args, stacklevel=2, **kwargs)
 
 
-def error(message: str) -> None:
-    get_logger().error(message)
+def error(message: str, *args: object, **kwargs: Any) -> None:
+    get_logger().error(message, *args, stacklevel=2, **kwargs)
 
 
-def debug(message: str) -> None:
-    get_logger().debug(message)
+def debug(message: str, *args: object, **kwargs: Any) -> None:
+    get_logger().debug(message, *args, stacklevel=2, **kwargs)
 
 
 def _parse_level(level: str) -> int:
@@ -90,6 +82,13 @@ def get_log_levels() -> dict[str, str]:
     return levels
 
 
+def apply_log_levels(spec: str | None = None) -> None:
+    """Apply ``spec`` (``set_log_levels`` syntax), else ``$AUTONOMY_LOG_LEVEL``, to autonomy's loggers now."""
+    spec = os.environ.get("AUTONOMY_LOG_LEVEL", "") if spec is None else spec
+    if spec.strip():
+        set_log_levels(spec)
+
+
 def configure_from_env() -> None:
     """Install a stderr handler for autonomy's loggers, once, honouring the environment."""
     global _configured
@@ -103,9 +102,9 @@ def configure_from_env() -> None:
         return
     handler = logging.StreamHandler(sys.stderr)
     if os.environ.get("DEFAULT_LOG_FORMAT", "").strip().lower() == "json":
-        handler.setFormatter(_JsonFormatter())
+        handler.setFormatter(JsonFormatter())
     else:
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s"))
+        handler.setFormatter(Formatter())
     root.addHandler(handler)
     root.propagate = False
     root.setLevel(logging.INFO)
