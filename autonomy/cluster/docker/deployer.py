@@ -298,11 +298,11 @@ class DockerDeployer:
                 for name, container in instance.containers.items():
                     await asyncio.to_thread(container.reload)
                     if container.attrs.get("RestartCount") or container.status in ("exited", "dead"):
+                        code = await _last_exit_code(container)
                         logs = await asyncio.to_thread(container.logs, tail=15)
                         raise ClusterError(
-                            f"container {instance.pod}-{instance.clone}/{name} exited (code "
-                            f"{container.attrs['State'].get('ExitCode')}) while the zone was starting; its log "
-                            f"ends with:\n{logs.decode(errors='replace').rstrip()}")
+                            f"container {instance.pod}-{instance.clone}/{name} exited (code {code}) while the "
+                            f"zone was starting; its log ends with:\n{logs.decode(errors='replace').rstrip()}")
                 if await answers(instance.address, instance.port):
                     waiting.remove(instance)
                     progress("node", f"{instance.node} is up")
@@ -507,6 +507,17 @@ def _store_source(source_dir: Path, dest: Path) -> None:
         shutil.copytree(Path(source_dir) / "images", staging / "images", symlinks=True)
     shutil.rmtree(dest, ignore_errors=True)
     os.replace(staging, dest)
+
+
+async def _last_exit_code(container: Any) -> str:
+    """The code ``container`` last exited with. Restarted by the engine and running again, its state holds
+    no exit code (0): a crash-looping container exits again within moments, so wait briefly for that."""
+    for _ in range(50):
+        if container.status != "running":
+            return str(container.attrs["State"].get("ExitCode"))
+        await asyncio.sleep(0.1)  # another process's state: there is no event to wait on here
+        await asyncio.to_thread(container.reload)
+    return "unknown: it was restarted and runs again"
 
 
 def _container_credentials(data: bytes, dest: Path, uid: int) -> Path:
