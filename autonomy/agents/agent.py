@@ -170,7 +170,8 @@ class Agent:
         """The messages the model sees for the conversation ``key`` (OpenAI dicts): the agent's
         context template, or its instructions followed by the conversation's history."""
         if self.context_template is None:
-            return [self.system_message()] + [message_to_openai(m) for m in self.memory.messages_nowait(*key)]
+            # each message's OpenAI form is made once and kept by the memory, not remade every turn
+            return [self.system_message(), *self.memory.converted_nowait(*key, message_to_openai)]
         params = {"agent_name": self.name, "model": self.get_model()}
         built = await self.context_template.build_context(self.memory, key[0], key[1], params)
         return [message_to_openai(m) for m in built]

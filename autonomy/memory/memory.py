@@ -78,7 +78,7 @@ def validate_tool_pairing(messages: list[dict[str, Any]]) -> bool:
 
 
 class _History:
-    __slots__ = ("messages", "tokens", "first_seq", "state", "holds")
+    __slots__ = ("messages", "tokens", "first_seq", "state", "holds", "converted")
 
     def __init__(self) -> None:
         self.messages: list[dict[str, Any]] = []
@@ -86,6 +86,8 @@ class _History:
         self.first_seq = 0  # the position of messages[0] in the conversation since it began
         self.state: dict[str, Any] | None = None  # a paused turn (see autonomy.agents.state)
         self.holds = 0  # turns in progress: a held history is never evicted
+        # (convert, [convert(m) for the oldest messages]): see Memory.converted_nowait
+        self.converted: tuple[Any, list[Any]] | None = None
 
 
 _NONE: dict[tuple[str, str], _History] = {}  # read-only stand-in while no history exists
@@ -144,6 +146,7 @@ class Memory:
                 history = self._history(scope, conversation)
                 if stored is not None:
                     history.messages = stored.messages
+                    history.converted = None
                     history.tokens = [estimate_tokens(m) for m in stored.messages]
                     history.first_seq = stored.first_seq
                     history.state = stored.state
@@ -264,6 +267,8 @@ class Memory:
             count = find_safe_trim_count(history.messages, excess)
             del history.messages[:count]
             del history.tokens[:count]
+            if history.converted is not None:
+                del history.converted[1][:count]
             history.first_seq += count
             return count
         return 0
@@ -283,6 +288,22 @@ class Memory:
     def messages_nowait(self, scope: str, conversation: str) -> list[dict[str, Any]]:
         history = (self._histories or _NONE).get((scope, conversation))
         return list(history.messages) if history else []
+
+    def converted_nowait(self, scope: str, conversation: str, convert: Any) -> list[Any]:
+        """``[convert(m) for m in messages_nowait(...)]``, converting each message once: the results are
+        kept beside the history (in step with its trimming) while the same ``convert`` is asked for.
+        ``convert`` must depend only on the message, and callers must not change what it returned
+        (an agent's model context: its OpenAI form of each message, built once, not once per turn)."""
+        history = (self._histories or _NONE).get((scope, conversation))
+        if history is None:
+            return []
+        cached = history.converted
+        if cached is None or cached[0] is not convert:
+            cached = history.converted = (convert, [])
+        done, messages = cached[1], history.messages
+        if len(done) < len(messages):
+            done.extend(convert(m) for m in messages[len(done):])
+        return list(done)
 
     async def get_all_messages(self, scope: str, conversation: str, limit: int | None = None) -> list[dict[str, Any]]:
         await self._cached(scope, conversation)
