@@ -29,6 +29,7 @@ import autonomy.tracing as tracing
 from autonomy.agents import transcripts
 from autonomy.agents.builtin_tools import ASK_USER_FOR_INPUT, waiting_for_input_prompt
 from autonomy.agents.codec import to_dict, to_json
+from autonomy.agents.deadline import Deadline
 from autonomy.agents.errors import AgentError
 from autonomy.agents.protocol import (
     AssistantMessage,
@@ -263,7 +264,7 @@ async def run_turn(agent: Agent, tools: tuple[dict[str, Any], list[dict[str, Any
     loop = asyncio.get_running_loop()
     started = loop.time()
     limit = agent.max_execution_time
-    deadline = asyncio.timeout(max(0.0, limit - machine.elapsed))
+    deadline = Deadline(max(0.0, limit - machine.elapsed))  # asyncio.timeout's semantics, cheaper
     finished = False
     attributes = {"autonomy.agent": agent.name, "autonomy.scope": machine.scope,
                   "autonomy.conversation": machine.conversation, "autonomy.node": getattr(agent.node, "name", None)}
