@@ -78,11 +78,16 @@ class ConversationWorker:
                 f"Agent {self.agent.name!r} cannot handle a {request.type!r} message: send a "
                 "conversation_snippet, a streamed_conversation_snippet or a get_* request")))
 
+    @staticmethod
+    def may_answer_now(message: str) -> bool:
+        """Whether :meth:`answer_now` may answer ``message`` (False: it waits its turn in order)."""
+        return '"get_' in message
+
     def answer_now(self, message: str) -> str | Awaitable[str] | None:
         """The reply to a read-only query (conversation state, identifier, conversations), answered by
         the spawner at once, even while a turn of this conversation runs; None for every other message,
         which waits its turn in order."""
-        if '"get_' not in message:  # cheap: conversation messages are not parsed twice
+        if not self.may_answer_now(message):  # cheap: conversation messages are not parsed twice
             return None
         try:
             request = from_json(message)

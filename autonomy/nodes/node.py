@@ -21,7 +21,7 @@ from autonomy.nodes.extensions import EXTENSIONS
 from autonomy.nodes.linger import Linger
 from autonomy.nodes.mailbox import NodeMailbox
 from autonomy.nodes.protocol import ReplyTo, Worker
-from autonomy.nodes.spawner import AgentFactory, KeyExtractor, Spawner
+from autonomy.nodes.spawner import AgentFactory, KeyExtractor, Spawner, SpawnerCell
 from autonomy.transport.base import FabricConfig, LocalTransport, Transport
 from autonomy.transport.timers import expire
 
@@ -292,7 +292,7 @@ class Node:
         if name in self._routes:
             raise AddressInUse(name, self.name)
         spawner = Spawner(self, name, agent_factory, key_extractor, exposed_as, max_idle_workers)
-        self._routes[name] = WorkerCell(self, name, spawner, internal=True, exposed_as=exposed_as)
+        self._routes[name] = SpawnerCell(self, name, spawner, internal=True, exposed_as=exposed_as)
         self._agents[name] = spawner
 
     async def stop_worker(self, name: str) -> None:
