@@ -140,9 +140,11 @@ async def _call_model(agent: Agent, messages: list[dict[str, Any]], specs: list[
 async def _complete(agent: Agent, messages: list[dict[str, Any]], specs: list[dict[str, Any]],
                     emitter: Emitter) -> tuple[str, list[ToolCall]]:
     model = agent.get_model()
-    attributes = {"gen_ai.request.model": str(getattr(model, "name", model)), "autonomy.stream": emitter.stream}
+    traced = tracing.enabled()  # the attributes are made only for a span that records them
+    attributes = {"gen_ai.request.model": str(getattr(model, "name", model)), "autonomy.stream": emitter.stream} \
+        if traced else None
     with tracing.span("model.call", attributes) as span:
-        if tracing.enabled():
+        if traced:
             span.set_attribute("gen_ai.provider.name", _provider(model) or "unknown")
         return await _request_model(model, messages, specs, emitter, span)
 
@@ -267,7 +269,8 @@ async def run_turn(agent: Agent, tools: tuple[dict[str, Any], list[dict[str, Any
     deadline = Deadline(max(0.0, limit - machine.elapsed))  # asyncio.timeout's semantics, cheaper
     finished = False
     attributes = {"autonomy.agent": agent.name, "autonomy.scope": machine.scope,
-                  "autonomy.conversation": machine.conversation, "autonomy.node": getattr(agent.node, "name", None)}
+                  "autonomy.conversation": machine.conversation,
+                  "autonomy.node": getattr(agent.node, "name", None)} if tracing.enabled() else None
     try:
         with tracing.span("agent.turn", attributes):
             async with deadline:

@@ -46,28 +46,36 @@ def estimate_tokens(message: dict[str, Any]) -> int:
     return size // 4 + 4
 
 
+_SCALARS = (type(None), bool, int, float)
+
+
 def _plain_and_clean(value: Any) -> bool | None:
     """True when ``value`` is plain JSON data (str, numbers, bools, None, dicts with str keys, lists)
-    without a lone surrogate; False when a string holds one; None when something is not plain data."""
+    without a lone surrogate; False when a string holds one; None when something is not plain data.
+    Strings and scalars are tested in the loops, not by a call each (a stored message has ~15 values)."""
     if isinstance(value, str):
         return value.isascii() or _LONE_SURROGATE.search(value) is None
-    if value is None or isinstance(value, (bool, int, float)):
-        return True
     if isinstance(value, dict):
-        for key, item in value.items():
-            if not isinstance(key, str):
+        for key in value:
+            if type(key) is not str:
                 return None
-            clean = _plain_and_clean(key) and _plain_and_clean(item)
-            if clean is not True:
-                return clean
-        return True
-    if isinstance(value, (list, tuple)):
-        for item in value:
+            if not key.isascii() and _LONE_SURROGATE.search(key) is not None:
+                return False
+        items: Any = value.values()
+    elif isinstance(value, (list, tuple)):
+        items = value
+    else:
+        return True if isinstance(value, _SCALARS) else None
+    for item in items:
+        kind = type(item)
+        if kind is str:
+            if not item.isascii() and _LONE_SURROGATE.search(item) is not None:
+                return False
+        elif kind not in _SCALARS:
             clean = _plain_and_clean(item)
             if clean is not True:
                 return clean
-        return True
-    return None
+    return True
 
 
 def _is_tool_result(message: dict[str, Any]) -> bool:
