@@ -298,7 +298,11 @@ def _collab_rows(c: dict[str, Any]) -> list[str]:
     shape = f"{COLLAB_AGENTS:,} agents on {COLLAB_NODES} nodes, remote turns, 50 ms model"
     spread_cpu = spread["cpu_us"] + spread["server_us"]
     ceiling = cores * 1e6 / spread_cpu
+    before = one["cpython_gc"]
     return [
+        f"| {shape}: one process, CPython's garbage collector settings (before) | {before['ours']:,.0f} turns/s "
+        f"(on {before['ours'] * before['cpu_us'] / 1e6:.2f} of a core); CPU {before['cpu_us']:,.0f} µs per turn "
+        f"| ideal {ideal:,.0f} | {before['ours'] / ideal:.2f}x | (the collector: see the notes) |",
         f"| {shape}: one process | {one['ours']:,.0f} turns/s (on {one['ours'] * one['cpu_us'] / 1e6:.2f} of a core) "
         f"| ideal {ideal:,.0f} (loop floor {one['floor']:,.0f}) "
         f"| {one['ours'] / ideal:.2f}x | >= 0.8x {_met(one['ours'] / ideal >= 0.8)} |",

@@ -7,11 +7,14 @@ answering after 50 ms. The ideal is 1,000 turns per 50 ms (20,000 turns/s).
 
 * **one process**: the 20 nodes, their agents and the senders all in this process. Turns/s and the
   CPU per remote turn (user + system of this process over the measured rounds, both ends of every
-  turn). One process runs on one core, so its ceiling is 1 / (CPU per turn) turns/s. Baseline in
-  the same run: 1,000 coroutines sleeping 50 ms per round (the loop's floor on this machine now).
+  turn). One process runs on one core, so its ceiling is 1 / (CPU per turn) turns/s. Measured
+  with CPython's own garbage collector settings, then with those a node process sets at start
+  (``autonomy.nodes.collector``: a freeze of what exists and higher thresholds). Baseline in the
+  same run: 1,000 coroutines sleeping 50 ms per round (the loop's floor on this machine now).
 * **deployed**: the same 20 nodes spread over ``PROCESSES`` processes (one per core, as a cluster
   runs nodes in their own processes): even nodes in one, odd nodes in the other, so every turn
-  crosses processes (node i-1 asks node i's agents). Turns/s over the rounds of both, the CPU per
+  crosses processes (node i-1 asks node i's agents), each with a node process's collector
+  settings. Turns/s over the rounds of both, the CPU per
   turn of both processes, and of the nats-server (it routes every message twice per turn). The
   ceiling there is cores / (CPU per turn, ours and the server's).
 
@@ -22,11 +25,13 @@ measured), waiting on it in a thread so their loops keep serving the other's tur
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import gc
 import multiprocessing
 import os
 import tempfile
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -36,6 +41,7 @@ import uvloop
 
 from autonomy import Node
 from autonomy.agents import Agent, AgentReference
+from autonomy.nodes import collector
 from autonomy.nodes.remote import RemoteNode
 from autonomy.transport.base import FabricConfig
 from autonomy.transport.credentials import ClusterCredentials
@@ -100,26 +106,45 @@ async def _stop(nodes: dict[int, Node]) -> None:
 # ---- one process ------------------------------------------------------------------------------------
 
 
-async def one_process(fabric: FabricConfig, cluster: str, server: psutil.Process) -> dict[str, float]:
+@contextlib.contextmanager
+def node_collector() -> Iterator[None]:
+    """The garbage collector as ``Node.start`` sets it in a node process (autonomy.nodes.collector),
+    restored after (the other benchmarks run in this process too)."""
+    before = gc.get_threshold()
+    collector.tune()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(*before)
+
+
+async def _measured(refs: list[AgentReference], server: psutil.Process) -> dict[str, float]:
+    me = psutil.Process(os.getpid())
+    cpu, server_cpu, start = _cpu(me), _cpu(server), time.perf_counter()
+    await _rounds(refs, COLLAB_ROUNDS)
+    elapsed = time.perf_counter() - start
+    turns = COLLAB_ROUNDS * len(refs)
+    return {"ours": turns / elapsed, "cpu_us": (_cpu(me) - cpu) / turns * 1e6,
+            "server_us": (_cpu(server) - server_cpu) / turns * 1e6}
+
+
+async def one_process(fabric: FabricConfig, cluster: str, server: psutil.Process) -> dict[str, Any]:
+    """Measured with CPython's own collector settings, then as a node process sets them."""
     nodes = await _host(range(COLLAB_NODES), fabric, cluster)
     try:
         refs = _references(nodes, range(COLLAB_NODES))
         await _rounds(refs, 1)  # warm-up: first turns create the conversations
-        me = psutil.Process(os.getpid())
-        cpu, server_cpu, start = _cpu(me), _cpu(server), time.perf_counter()
-        await _rounds(refs, COLLAB_ROUNDS)
-        elapsed = time.perf_counter() - start
-        turns = COLLAB_ROUNDS * len(refs)
-        cpu, server_cpu = _cpu(me) - cpu, _cpu(server) - server_cpu
-
+        figures = {"cpython_gc": await _measured(refs, server)}
+        with node_collector():
+            figures.update(await _measured(refs, server))
         start = time.perf_counter()
         for _ in range(COLLAB_ROUNDS):
             await asyncio.gather(*(asyncio.sleep(MODEL_LATENCY) for _ in refs))
-        floor = turns / (time.perf_counter() - start)
+        figures["floor"] = COLLAB_ROUNDS * len(refs) / (time.perf_counter() - start)
     finally:
         await _stop(nodes)
-    return {"ours": turns / elapsed, "floor": floor, "cpu_us": cpu / turns * 1e6,
-            "server_us": server_cpu / turns * 1e6}
+    return figures
 
 
 # ---- deployed: nodes in PROCESSES processes -----------------------------------------------------------
@@ -144,6 +169,7 @@ async def _part(index: int, fabric: FabricConfig, cluster: str, barrier: Any, re
         refs = _references(nodes, [i for i in range(COLLAB_NODES) if (i - 1) % PROCESSES == index])
         await together()  # every process's nodes and agents are up
         await _rounds(refs, 1)
+        collector.tune()  # as Node.start does in a node process
         await together()  # warmed up: measure
         me = psutil.Process(os.getpid())
         cpu = _cpu(me)

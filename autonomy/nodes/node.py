@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Any
 
 from autonomy.errors import AddressInUse, DeliveryTimeout, InvalidName, WorkerNotFound
+from autonomy.nodes import collector
 from autonomy.nodes.access import allows_cluster
 from autonomy.nodes.address import random_name, validate_address
 from autonomy.nodes.cells import FutureReply, MailboxCell, WorkerCell
@@ -120,6 +121,7 @@ class Node:
             with contextlib.suppress(NotImplementedError, RuntimeError):
                 loop.add_signal_handler(sig, node._request_stop)
         try:
+            collector.tune()  # this process is the node's: a collector set for many turns in flight
             if main is not None:
                 main_task = asyncio.ensure_future(main(node))
                 stopped = asyncio.ensure_future(node._stopped.wait())
