@@ -36,7 +36,7 @@ def run_node(value: str | None) -> subprocess.CompletedProcess[str]:
 
 
 @pytest.mark.parametrize(("value", "expected"), [
-    (None, "(50000, 20, 20) True"),
+    (None, "(100000, 20, 20) True"),
     ("1000,10,10", "(1000, 10, 10) True"),
     ("default", "(700, 10, 10) False"),
 ])
