@@ -20,7 +20,7 @@ import logging
 from collections.abc import Awaitable
 from typing import TYPE_CHECKING, Any
 
-from autonomy.agents.codec import from_json, to_json
+from autonomy.agents.codec import to_json
 from autonomy.agents.input_checks import valid_text
 from autonomy.agents.loop import Emitter, TurnFailed, run_turn
 from autonomy.agents.protocol import (
@@ -63,7 +63,7 @@ class ConversationWorker:
 
     async def handle_message(self, context: Any, message: str) -> None:
         try:
-            request = from_json(message)
+            request = self.agent.decode(message)
         except InvalidMessage as exc:
             await context.reply(to_json(Error(str(exc))))
             return
@@ -90,7 +90,7 @@ class ConversationWorker:
         if not self.may_answer_now(message):  # cheap: conversation messages are not parsed twice
             return None
         try:
-            request = from_json(message)
+            request = self.agent.decode(message)
         except InvalidMessage:
             return None
         if isinstance(request, GetConversationStateRequest):
