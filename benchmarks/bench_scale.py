@@ -390,32 +390,35 @@ Notes (what the shortfalls are made of; profiles taken with cProfile on this mac
   and the reply back. Profiled on this machine (py-spy, and `gc.callbacks` for the collector) it
   cost ~310 us of CPU before this round (174 us in a quieter run of the same code): ~40% was
   CPython's garbage collector. 1,000 turns in flight hold their coroutine frames, futures and
-  messages for the model's 50 ms, so young collections found them alive and promoted them, and
-  the promotions set off full collections over the 135,000 objects of 20 nodes and their agents
-  (per turn: ~75 us in 7 full collections per 10 rounds, ~30 us in young and middle ones). Of the
-  rest: JSON and the agent codec ~35% (4 encodes and 3 decodes of the same message a turn, one of
-  them memory's own JSON text of each message, made only to look for lone surrogates), the turn
-  ~25% (an `asyncio.timeout`, two tracing spans while tracing is off, the whole history converted
-  to OpenAI form every turn), asyncio's tasks, futures and queues ~12%, node dispatch ~7% (a task
-  in the agent's spawner and one in the conversation's worker), nats-py ~5%, TLS and socket writes
-  ~4%, our transport ~2%. Cut, same behaviour (tests/transport, nodes, agents, memory pass): a node
-  process's collector set for turns in flight (`autonomy/nodes/collector.py`: the "before" row
-  is the same code with CPython's settings), each message's OpenAI form made once
+  messages for the model's 50 ms, so young collections found them alive and promoted them, and the
+  promotions set off full collections over the 135,000 objects of 20 nodes and their agents (per
+  turn: ~75 us in 7 full collections per 10 rounds, ~30 us in young and middle ones). Of the rest:
+  JSON and the agent codec ~35% (4 encodes and 3 decodes of the same message a turn, one of them
+  memory's own JSON text of each message, made only to look for lone surrogates), the turn ~25% (an
+  `asyncio.timeout`, two tracing spans while tracing is off, the whole history converted to OpenAI
+  form every turn), asyncio's tasks, futures and queues ~12%, node dispatch ~7% (a task in the
+  agent's spawner and one in the conversation's worker), nats-py ~5%, TLS and socket writes ~4%, our
+  transport ~2%. Per turn, besides the sender's own task: a future for the request, a wake-up of
+  nats-py's subscription queue at each end (its task then awaits our callback), 2 tasks on the
+  agent's node (the spawner's drain, the conversation worker's drain; now only the latter), 2 timers
+  (the turn's deadline, the model's sleep). Cut, same behaviour (tests/transport, nodes, agents,
+  memory pass): a node process's collector set for turns in flight (`autonomy/nodes/collector.py`:
+  the "before" row is the same code with CPython's settings), each message's OpenAI form made once
   (`Memory.converted_nowait`), no JSON text in memory without a store unless needed, the turn's
-  deadline one loop timer (`agents/deadline.py`), no span context managers while tracing is off,
-  the spawner skipped for existing conversations (`SpawnerCell`), a message parsed once on its way
-  to its worker, phases looked up in a dict. Alternating runs of the old and new code on this
-  machine: 310 -> 245 us per turn by the code cuts, 140 us with the collector (0.45x). What is left
-  (per the profile with the collector set): asyncio ~22% (the tasks, futures and ~10 nested
-  coroutine frames of a turn; nats-py's per-subscription queue and task step on both ends), the
-  turn ~21%, JSON and codec ~20% (the request and the reply, each encoded once and decoded once,
-  into dataclasses), node dispatch ~9%, TLS ~8%, memory ~7%, nats-py parsing and publishing ~7%,
-  our transport ~5%. The ceiling is CPU per turn x turns/s <= cores: one process (one core) can do
-  at most 1 / (CPU per turn); the deployed shape on 2 cores at most 2 / (ours + the nats-server's
-  CPU per turn), ~0.6x the ideal: 0.8x (16,000 turns/s) needs at most 125 us per turn all
-  included on 2 cores (now ~160), or more cores. The turns/s measured are far below even those
-  ceilings because the machine is shared: the runs got the fraction of a core shown (the loop
-  floor, 1,000 bare 50 ms sleeps per round, falls short of the ideal too).
+  deadline one loop timer (`agents/deadline.py`), no span context managers while tracing is off, the
+  spawner skipped for existing conversations (`SpawnerCell`), a message parsed once on its way to
+  its worker, phases looked up in a dict. Alternating runs of the old and new code on this machine:
+  310 -> 245 us per turn by the code cuts, 140 us with the collector (0.45x). What is left (per the
+  profile with the collector set): asyncio ~22% (the tasks, futures and ~10 nested coroutine frames
+  of a turn; nats-py's per-subscription queue and task step on both ends), the turn ~21%, JSON and
+  codec ~20% (the request and the reply, each encoded once and decoded once, into dataclasses), node
+  dispatch ~9%, TLS ~8%, memory ~7%, nats-py parsing and publishing ~7%, our transport ~5%. The
+  ceiling is CPU per turn x turns/s <= cores: one process (one core) can do at most 1 / (CPU per
+  turn); the deployed shape on 2 cores at most 2 / (ours + the nats-server's CPU per turn), ~0.6x
+  the ideal: 0.8x (16,000 turns/s) needs at most 125 us per turn all included on 2 cores (now ~160),
+  or more cores. The turns/s measured are far below even those ceilings because the machine is
+  shared: the runs got the fraction of a core shown (the loop floor, 1,000 bare 50 ms sleeps per
+  round, falls short of the ideal too).
 * **Request/reply in one node**: `timeout=` was 0.40-0.53x the floor because `asyncio.timeout()`
   costs a context manager, a task lookup and a cancellation per call; a loop timer that fails the
   future (`autonomy/transport/timers.py`) costs one timer. A worker's drain task now stays one loop
