@@ -29,6 +29,7 @@ import autonomy.tracing as tracing
 from autonomy.agents import transcripts
 from autonomy.agents.builtin_tools import ASK_USER_FOR_INPUT, waiting_for_input_prompt
 from autonomy.agents.codec import to_dict, to_json
+from autonomy.agents.deadline import Deadline
 from autonomy.agents.errors import AgentError
 from autonomy.agents.protocol import (
     AssistantMessage,
@@ -139,9 +140,11 @@ async def _call_model(agent: Agent, messages: list[dict[str, Any]], specs: list[
 async def _complete(agent: Agent, messages: list[dict[str, Any]], specs: list[dict[str, Any]],
                     emitter: Emitter) -> tuple[str, list[ToolCall]]:
     model = agent.get_model()
-    attributes = {"gen_ai.request.model": str(getattr(model, "name", model)), "autonomy.stream": emitter.stream}
+    traced = tracing.enabled()  # the attributes are made only for a span that records them
+    attributes = {"gen_ai.request.model": str(getattr(model, "name", model)), "autonomy.stream": emitter.stream} \
+        if traced else None
     with tracing.span("model.call", attributes) as span:
-        if tracing.enabled():
+        if traced:
             span.set_attribute("gen_ai.provider.name", _provider(model) or "unknown")
         return await _request_model(model, messages, specs, emitter, span)
 
@@ -263,10 +266,11 @@ async def run_turn(agent: Agent, tools: tuple[dict[str, Any], list[dict[str, Any
     loop = asyncio.get_running_loop()
     started = loop.time()
     limit = agent.max_execution_time
-    deadline = asyncio.timeout(max(0.0, limit - machine.elapsed))
+    deadline = Deadline(max(0.0, limit - machine.elapsed))  # asyncio.timeout's semantics, cheaper
     finished = False
     attributes = {"autonomy.agent": agent.name, "autonomy.scope": machine.scope,
-                  "autonomy.conversation": machine.conversation, "autonomy.node": getattr(agent.node, "name", None)}
+                  "autonomy.conversation": machine.conversation,
+                  "autonomy.node": getattr(agent.node, "name", None)} if tracing.enabled() else None
     try:
         with tracing.span("agent.turn", attributes):
             async with deadline:

@@ -20,7 +20,7 @@ import logging
 from collections.abc import Awaitable
 from typing import TYPE_CHECKING, Any
 
-from autonomy.agents.codec import from_json, to_json
+from autonomy.agents.codec import to_json
 from autonomy.agents.input_checks import valid_text
 from autonomy.agents.loop import Emitter, TurnFailed, run_turn
 from autonomy.agents.protocol import (
@@ -63,7 +63,7 @@ class ConversationWorker:
 
     async def handle_message(self, context: Any, message: str) -> None:
         try:
-            request = from_json(message)
+            request = self.agent.decode(message)
         except InvalidMessage as exc:
             await context.reply(to_json(Error(str(exc))))
             return
@@ -78,14 +78,19 @@ class ConversationWorker:
                 f"Agent {self.agent.name!r} cannot handle a {request.type!r} message: send a "
                 "conversation_snippet, a streamed_conversation_snippet or a get_* request")))
 
+    @staticmethod
+    def may_answer_now(message: str) -> bool:
+        """Whether :meth:`answer_now` may answer ``message`` (False: it waits its turn in order)."""
+        return '"get_' in message
+
     def answer_now(self, message: str) -> str | Awaitable[str] | None:
         """The reply to a read-only query (conversation state, identifier, conversations), answered by
         the spawner at once, even while a turn of this conversation runs; None for every other message,
         which waits its turn in order."""
-        if '"get_' not in message:  # cheap: conversation messages are not parsed twice
+        if not self.may_answer_now(message):  # cheap: conversation messages are not parsed twice
             return None
         try:
-            request = from_json(message)
+            request = self.agent.decode(message)
         except InvalidMessage:
             return None
         if isinstance(request, GetConversationStateRequest):

@@ -46,6 +46,38 @@ def estimate_tokens(message: dict[str, Any]) -> int:
     return size // 4 + 4
 
 
+_SCALARS = (type(None), bool, int, float)
+
+
+def _plain_and_clean(value: Any) -> bool | None:
+    """True when ``value`` is plain JSON data (str, numbers, bools, None, dicts with str keys, lists)
+    without a lone surrogate; False when a string holds one; None when something is not plain data.
+    Strings and scalars are tested in the loops, not by a call each (a stored message has ~15 values)."""
+    if isinstance(value, str):
+        return value.isascii() or _LONE_SURROGATE.search(value) is None
+    if isinstance(value, dict):
+        for key in value:
+            if type(key) is not str:
+                return None
+            if not key.isascii() and _LONE_SURROGATE.search(key) is not None:
+                return False
+        items: Any = value.values()
+    elif isinstance(value, (list, tuple)):
+        items = value
+    else:
+        return True if isinstance(value, _SCALARS) else None
+    for item in items:
+        kind = type(item)
+        if kind is str:
+            if not item.isascii() and _LONE_SURROGATE.search(item) is not None:
+                return False
+        elif kind not in _SCALARS:
+            clean = _plain_and_clean(item)
+            if clean is not True:
+                return clean
+    return True
+
+
 def _is_tool_result(message: dict[str, Any]) -> bool:
     return message.get("role") == "tool"
 
@@ -78,7 +110,7 @@ def validate_tool_pairing(messages: list[dict[str, Any]]) -> bool:
 
 
 class _History:
-    __slots__ = ("messages", "tokens", "first_seq", "state", "holds")
+    __slots__ = ("messages", "tokens", "first_seq", "state", "holds", "converted")
 
     def __init__(self) -> None:
         self.messages: list[dict[str, Any]] = []
@@ -86,6 +118,8 @@ class _History:
         self.first_seq = 0  # the position of messages[0] in the conversation since it began
         self.state: dict[str, Any] | None = None  # a paused turn (see autonomy.agents.state)
         self.holds = 0  # turns in progress: a held history is never evicted
+        # (convert, [convert(m) for the oldest messages]): see Memory.converted_nowait
+        self.converted: tuple[Any, list[Any]] | None = None
 
 
 _NONE: dict[tuple[str, str], _History] = {}  # read-only stand-in while no history exists
@@ -144,6 +178,7 @@ class Memory:
                 history = self._history(scope, conversation)
                 if stored is not None:
                     history.messages = stored.messages
+                    history.converted = None
                     history.tokens = [estimate_tokens(m) for m in stored.messages]
                     history.first_seq = stored.first_seq
                     history.state = stored.state
@@ -229,16 +264,20 @@ class Memory:
             raise TypeError(f"Memory.add_message: message must be a dict, not {type(message).__name__}")
         message = dict(message)
         message.setdefault("timestamp", time.time())
-        text = encode(message)
-        try:
-            text.encode("utf-8")
-        except UnicodeEncodeError:  # a lone surrogate (a tool's or a model's output): it could never be
-            # stored nor sent to a model again, and would break every later turn; U+FFFD instead
-            text = _LONE_SURROGATE.sub("\ufffd", text)
-            message = decode(text)
+        # Without a store the JSON text is needed only when the message is not plain JSON data (encoding
+        # raises the TypeError) or holds a lone surrogate: ~7% of a remote agent turn otherwise
+        text = encode(message) if self.store is not None or _plain_and_clean(message) is not True else None
+        if text is not None:
+            try:
+                text.encode("utf-8")
+            except UnicodeEncodeError:  # a lone surrogate (a tool's or a model's output): it could never be
+                # stored nor sent to a model again, and would break every later turn; U+FFFD instead
+                text = _LONE_SURROGATE.sub("\ufffd", text)
+                message = decode(text)
         history = self._history(scope, conversation)
         if self.store is not None:
-            self.store.append_encoded_nowait(scope, conversation, history.first_seq + len(history.messages), text)
+            self.store.append_encoded_nowait(scope, conversation, history.first_seq + len(history.messages),
+                                             text)  # type: ignore[arg-type]
         history.messages.append(message)
         history.tokens.append(estimate_tokens(message))
         if self._trim(history) and self.store is not None:
@@ -264,6 +303,8 @@ class Memory:
             count = find_safe_trim_count(history.messages, excess)
             del history.messages[:count]
             del history.tokens[:count]
+            if history.converted is not None:
+                del history.converted[1][:count]
             history.first_seq += count
             return count
         return 0
@@ -283,6 +324,22 @@ class Memory:
     def messages_nowait(self, scope: str, conversation: str) -> list[dict[str, Any]]:
         history = (self._histories or _NONE).get((scope, conversation))
         return list(history.messages) if history else []
+
+    def converted_nowait(self, scope: str, conversation: str, convert: Any) -> list[Any]:
+        """``[convert(m) for m in messages_nowait(...)]``, converting each message once: the results are
+        kept beside the history (in step with its trimming) while the same ``convert`` is asked for.
+        ``convert`` must depend only on the message, and callers must not change what it returned
+        (an agent's model context: its OpenAI form of each message, built once, not once per turn)."""
+        history = (self._histories or _NONE).get((scope, conversation))
+        if history is None:
+            return []
+        cached = history.converted
+        if cached is None or cached[0] is not convert:
+            cached = history.converted = (convert, [])
+        done, messages = cached[1], history.messages
+        if len(done) < len(messages):
+            done.extend(convert(m) for m in messages[len(done):])
+        return list(done)
 
     async def get_all_messages(self, scope: str, conversation: str, limit: int | None = None) -> list[dict[str, Any]]:
         await self._cached(scope, conversation)

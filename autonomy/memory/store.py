@@ -49,10 +49,14 @@ class Stored:
     state: dict[str, Any] | None
 
 
+# json.dumps with any non-default option builds a new encoder per call; one made once is the same text
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+
+
 def encode(value: Any) -> str:
     """JSON text for the store. Lone surrogates cannot be stored (nor sent to a model): callers refuse
     them before they reach memory; here they fail loudly instead of corrupting a row."""
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    return _ENCODER.encode(value)
 
 
 def decode(text: str) -> Any:

@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Any
 
 from autonomy.errors import AddressInUse, DeliveryTimeout, InvalidName, WorkerNotFound
+from autonomy.nodes import collector
 from autonomy.nodes.access import allows_cluster
 from autonomy.nodes.address import random_name, validate_address
 from autonomy.nodes.cells import FutureReply, MailboxCell, WorkerCell
@@ -21,7 +22,7 @@ from autonomy.nodes.extensions import EXTENSIONS
 from autonomy.nodes.linger import Linger
 from autonomy.nodes.mailbox import NodeMailbox
 from autonomy.nodes.protocol import ReplyTo, Worker
-from autonomy.nodes.spawner import AgentFactory, KeyExtractor, Spawner
+from autonomy.nodes.spawner import AgentFactory, KeyExtractor, Spawner, SpawnerCell
 from autonomy.transport.base import FabricConfig, LocalTransport, Transport
 from autonomy.transport.timers import expire
 
@@ -123,6 +124,7 @@ class Node:
             with contextlib.suppress(NotImplementedError, RuntimeError):
                 loop.add_signal_handler(sig, node._request_stop)
         try:
+            collector.tune()  # this process is the node's: a collector set for many turns in flight
             if main is not None:
                 main_task = asyncio.ensure_future(main(node))
                 stopped = asyncio.ensure_future(node._stopped.wait())
@@ -295,7 +297,7 @@ class Node:
         if name in self._routes:
             raise AddressInUse(name, self.name)
         spawner = Spawner(self, name, agent_factory, key_extractor, exposed_as, max_idle_workers)
-        self._routes[name] = WorkerCell(self, name, spawner, internal=True, exposed_as=exposed_as)
+        self._routes[name] = SpawnerCell(self, name, spawner, internal=True, exposed_as=exposed_as)
         self._agents[name] = spawner
 
     async def stop_worker(self, name: str) -> None:

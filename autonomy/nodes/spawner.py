@@ -8,6 +8,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+import autonomy.tracing as tracing
 from autonomy.nodes.address import random_tagged
 from autonomy.nodes.cells import WorkerCell
 
@@ -15,7 +16,7 @@ if TYPE_CHECKING:
     from autonomy.nodes.node import Node
     from autonomy.nodes.protocol import Worker
 
-__all__ = ["Spawner", "scope_and_conversation"]
+__all__ = ["Spawner", "SpawnerCell", "scope_and_conversation"]
 
 AgentFactory = Callable[[str, str], "Worker | Any"]
 KeyExtractor = Callable[[str], "str | None"]
@@ -48,6 +49,8 @@ class Spawner:
     A conversation worker may answer some messages at once, outside its queue: when it has
     ``answer_now(message) -> str | None`` (or an awaitable of it) and that returns a reply
     (read-only queries such as an agent's conversation state, which must not wait behind a running turn).
+    Its ``may_answer_now(message) -> bool``, a cheap test, lets the other messages skip the spawner's
+    queue (:class:`SpawnerCell`).
 
     With ``max_idle_workers``, at most that many conversation workers are kept: when a new one is
     made, the least recently used idle ones are stopped (their conversations' state must live
@@ -91,6 +94,25 @@ class Spawner:
                 return
         cell.deliver(message, context.reply_to)
 
+    def route_nowait(self, message: str) -> WorkerCell | None:
+        """The cell of ``message``'s conversation worker when the message may go straight to its queue
+        (the worker exists and will not answer it at once); None when it must be handled in order by
+        :meth:`handle_message` (a new conversation, a query answered at once, anything unusual)."""
+        try:
+            key = self.key_extractor(message)
+        except Exception:  # handle_message meets it again, and the sender learns of it
+            return None
+        cell = self.workers.get(f"{self.name}/{key}" if key else self.name)
+        if cell is None:
+            return None
+        if getattr(cell.worker, "answer_now", None) is not None:
+            may_answer = getattr(cell.worker, "may_answer_now", None)
+            if may_answer is None or may_answer(message):
+                return None
+        if self.max_idle_workers is not None:
+            self.workers.move_to_end(f"{self.name}/{key}" if key else self.name)
+        return cell
+
     async def _evict(self) -> None:
         excess, victims = len(self.workers) - (self.max_idle_workers or 0), []
         for key, cell in self.workers.items():  # least recently used first; busy ones stay
@@ -114,3 +136,20 @@ class Spawner:
         """The agent as upstream lists it: ``{"name", "is_remote", "description", "workers"}``."""
         return {"name": self.name, "is_remote": False, "description": self.exposed_as,
                 "workers": list(self.workers)}
+
+
+class SpawnerCell(WorkerCell):
+    """The cell at an agent's name. While nothing waits in its own queue (so the order of messages
+    stays the same), a message for an existing conversation worker goes straight to that worker's
+    queue: no task and no loop turn in the spawner per message (~5% of a remote agent turn,
+    docs/benchmarks.md, "Scale"). Traced messages take the queue, where the spawner's span is made."""
+
+    __slots__ = ()
+
+    def deliver(self, message: str, reply_to: Any) -> None:
+        if self._task is None and not self._stopped and not tracing.ON:
+            cell = self.worker.route_nowait(message)  # type: ignore[attr-defined]
+            if cell is not None:
+                cell.deliver(message, reply_to)
+                return
+        super().deliver(message, reply_to)

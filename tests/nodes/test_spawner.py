@@ -92,3 +92,24 @@ async def test_stopping_an_agent_stops_its_conversation_workers():
         assert await node.list_agents() == []
         assert await node.list_workers() == []
         assert [a for a in node._routes if a.startswith("henry")] == []
+
+
+async def test_messages_that_skip_the_spawner_keep_their_conversation_order():
+    """Once a conversation's worker exists, its messages go straight to the worker's queue (no spawner
+    task per message); those sent while the spawner is still making a worker wait behind it."""
+    release = asyncio.Event()
+
+    async def factory(scope, conversation):
+        await release.wait()  # a slow creation: the spawner's queue fills meanwhile
+        return ConversationWorker(scope, conversation)
+
+    async with Node.open() as node:
+        await node.start_spawner("henry", factory, key_of)
+        first = [asyncio.ensure_future(node.send_and_receive("henry", msg(str(i), "s", "c"))) for i in range(20)]
+        await asyncio.sleep(0)
+        release.set()
+        second = [node.send_and_receive("henry", msg(str(i), "s", "c")) for i in range(20, 40)]
+        replies = [json.loads(r) for r in await asyncio.gather(*first, *second)]
+        assert [r["history"][-1] for r in replies] == [str(i) for i in range(40)]
+        third = await asyncio.gather(*(node.send_and_receive("henry", msg(str(i), "s", "c")) for i in range(40, 60)))
+        assert json.loads(third[-1])["history"] == [str(i) for i in range(60)]
