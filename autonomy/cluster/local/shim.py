@@ -310,6 +310,7 @@ class Shim:
 
 def main() -> int:
     spec = json.loads(sys.stdin.buffer.read())
+    os.chdir("/")  # hold no directory of the controller's
     devnull = os.open(os.devnull, os.O_RDONLY)
     os.dup2(devnull, 0)
     os.close(devnull)
