@@ -25,7 +25,8 @@ The shim outlives the controller: a controller killed with SIGKILL leaves it run
 re-adopts it from its state file (:mod:`.adoption`).
 
 It is lean on purpose (one runs per container; docs/reliability.md has its cost): the standard library's
-smallest parts only (no asyncio, subprocess, threading, pathlib nor typing), nothing of the cluster's code
+smallest parts only (no asyncio, subprocess, threading, pathlib, typing, nor json's and signal's
+Python halves, which import re and enum), nothing of the cluster's code
 or state. One thread waits on everything through ``select.poll``: the container's output pipe, a pidfd
 that reads ready when the container exits, and the signal wakeup fd a SIGTERM writes to (so a stop
 interrupts any wait, backoff included). The container is spawned with ``os.posix_spawn`` (vfork + exec).
@@ -34,16 +35,46 @@ interrupts any wait, backoff included). The container is spawned with ``os.posix
 from __future__ import annotations
 
 import binascii
-import json
 import os
 import select
-import signal
 import sys
 import time
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing costs a shim start more than all of the rest: for the type checker only
+    import signal
     from typing import Any
+else:  # signal's C half: signal.py adds enums, whose import (with re's, json's) is ~half a shim's start CPU
+    import _signal as signal
+
+# json's C half, likewise (CPython's, as the project requires): the spec is read and the state file
+# written as json.loads and json.dump would.
+from _json import encode_basestring_ascii, make_encoder, make_scanner  # noqa: E402
+
+
+class _Decoding:
+    strict = True
+    object_hook = object_pairs_hook = None
+    parse_float, parse_int, parse_constant = float, int, float
+
+
+def _unserializable(value: object) -> object:
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+
+_scan = make_scanner(_Decoding())  # type: ignore[arg-type]  # any object with these attributes will do
+_encode = make_encoder(None, _unserializable, encode_basestring_ascii, None, ": ", ", ", False, False, True)
+
+
+def _loads(text: str) -> Any:
+    try:
+        return _scan(text.strip(), 0)[0]
+    except StopIteration:
+        raise ValueError(f"not JSON: {text[:40]!r}") from None
+
+
+def _dumps(value: Any) -> str:
+    return "".join(_encode(value, 0))
 
 __all__ = ["LOG_CAP", "SHIM_MARKER", "process_start_time", "write_state", "main"]
 
@@ -78,7 +109,7 @@ def write_state(path: str | os.PathLike[str], state: dict[str, Any]) -> None:
     tmp = os.path.join(head, f".{name}.{os.getpid()}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with open(fd, "w") as f:
-        json.dump(state, f)
+        f.write(_dumps(state))
     os.replace(tmp, path)
 
 
@@ -157,7 +188,7 @@ class Shim:
             return
         self._announced = True
         try:
-            os.write(1, (json.dumps({"pid": self.state["pid"], "state": self.state["state"]}) + "\n").encode())
+            os.write(1, (_dumps({"pid": self.state["pid"], "state": self.state["state"]}) + "\n").encode())
         except OSError:
             pass
         devnull = os.open(os.devnull, os.O_WRONLY)
@@ -309,7 +340,7 @@ class Shim:
 
 
 def main() -> int:
-    spec = json.loads(sys.stdin.buffer.read())
+    spec = _loads(sys.stdin.buffer.read().decode())
     os.chdir("/")  # hold no directory of the controller's
     devnull = os.open(os.devnull, os.O_RDONLY)
     os.dup2(devnull, 0)
