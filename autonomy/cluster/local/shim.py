@@ -70,7 +70,7 @@ def _loads(text: str) -> Any:
     try:
         return _scan(text.strip(), 0)[0]
     except StopIteration:
-        raise ValueError(f"not JSON: {text[:40]!r}") from None
+        raise ValueError("the spec on stdin is not JSON") from None  # never quoted: it holds secrets
 
 
 def _dumps(value: Any) -> str:
