@@ -79,3 +79,38 @@ async def test_a_dead_shims_record_is_not_taken_for_a_live_one(tmp_path: Path):
     record = {"shim_pid": os.getpid(), "shim_start": (process_start_time(os.getpid()) or 0) + 1}
     assert not ShimRecord(tmp_path / "x.json", record).alive
     assert not ShimRecord(tmp_path / "x.json", {"shim_pid": 2**22 + 1, "shim_start": 1}).alive
+
+
+# Ignores SIGTERM and closes its output: the shim must still see it exit, and kill it after the grace.
+STUBBORN = ("import os, signal, time\nsignal.signal(signal.SIGTERM, signal.SIG_IGN)\nprint('up', flush=True)\n"
+            "os.close(1)\nos.close(2)\nwhile True:\n    time.sleep(1)\n")
+
+
+async def test_a_container_that_ignores_sigterm_and_closed_its_output_is_killed_after_its_grace(tmp_path: Path,
+                                                                                                caplog):
+    proc = ContainerProcess("main-0/main", [sys.executable, "-c", STUBBORN], {}, tmp_path, tmp_path / "main.log",
+                            grace=0.5, state_path=tmp_path / "shims" / "s.json")
+    proc.start()
+    try:
+        await asyncio.wait_for(proc.wait_started(), 30)
+        await until(lambda: "up" in _read(tmp_path / "main.log"), what="the container's output in its log")
+        pid = proc.pid
+        assert proc.alive and _alive(pid)
+    finally:
+        await asyncio.wait_for(proc.stop(), 30)
+    assert proc.state == "stopped" and not _alive(pid) and not _alive(proc.shim_pid)
+    assert "did not stop in time" not in caplog.text  # the shim stopped it, not the controller's last resort
+
+
+async def test_a_command_that_cannot_start_reads_crashed_with_the_reason(tmp_path: Path):
+    proc = ContainerProcess("main-0/main", ["no-such-command-here"], {"PATH": "/usr/bin:/bin"}, tmp_path,
+                            tmp_path / "main.log", state_path=tmp_path / "shims" / "s.json")
+    proc.start()
+    try:
+        await asyncio.wait_for(proc.wait_started(), 30)  # the handshake comes, failure or not
+        assert proc.state == "crashed" and proc.pid is None
+        assert "cannot start 'no-such-command-here'" in proc.last_error
+        assert "no-such-command-here" in _read(tmp_path / "main.log")
+    finally:
+        await asyncio.wait_for(proc.stop(), 30)
+    assert not _alive(proc.shim_pid)

@@ -74,7 +74,6 @@ class ContainerProcess:
         self._stopping = False
         self._started = asyncio.Event()
         self._exited = asyncio.Event()
-        self._child: asyncio.subprocess.Process | None = None
 
     # --- start / adopt ---------------------------------------------------------------------------
     def start(self) -> None:
@@ -120,31 +119,22 @@ class ContainerProcess:
         env = {k: os.environ[k] for k in ("PATH", "LANG", "LC_ALL", "TZ") if k in os.environ}
         env[SHIM_MARKER] = self.cluster_id
         errors = self.state_path.with_suffix(".err")
-        err = os.open(errors, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)  # the shim's own failures
+        pid, out = _spawn_shim(json.dumps(spec).encode(), env, errors)
+        self.shim_pid, self._shim_start = pid, process_start_time(pid)
+        exited = os.pidfd_open(pid)  # our unreaped child: its pid cannot name another process yet
         try:
-            child = await asyncio.create_subprocess_exec(
-                sys.executable, "-I", "-S", SHIM, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
-                stderr=err, start_new_session=True, env=env, cwd="/")
+            line = await _read_line(out)  # the handshake: the container was spawned (or could not be)
+            self._refresh()
+            if not line:
+                self._gone = f"its shim exited before starting it: {_tail(errors) or 'no output'}"
+            self._started.set()
+            await _readable(exited)
         finally:
-            os.close(err)
-        self._child, self.shim_pid = child, child.pid
-        self._shim_start = process_start_time(child.pid)
-        assert child.stdin is not None and child.stdout is not None
-        try:
-            child.stdin.write(json.dumps(spec).encode())
-            await child.stdin.drain()
-            child.stdin.close()
-            line = await child.stdout.readline()  # the handshake: the container was spawned (or could not be)
-        except (BrokenPipeError, ConnectionResetError):
-            line = b""
-        self._refresh()
-        if not line:
-            self._gone = f"its shim exited before starting it: {_tail(errors) or 'no output'}"
-        self._started.set()
-        code = await child.wait()
+            os.close(exited)
+        code = os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])  # noqa: ASYNC222 (it exited: returns at once)
         self._exited.set()
         if not self._stopping and self._gone is None:
-            self._gone = f"its shim (pid {child.pid}) exited unexpectedly with code {code}: {_tail(errors)}"
+            self._gone = f"its shim (pid {pid}) exited unexpectedly with code {code}: {_tail(errors)}"
             log.error("container %s: %s", self.label, self._gone)
 
     async def _watch_adopted(self) -> None:
@@ -155,17 +145,11 @@ class ContainerProcess:
         except ProcessLookupError:
             fd = None
         if fd is not None:
-            if process_start_time(self.shim_pid) != self._shim_start:  # the pid was reused meanwhile
+            try:
+                if process_start_time(self.shim_pid) == self._shim_start:  # else the pid was reused meanwhile
+                    await _readable(fd)
+            finally:
                 os.close(fd)
-            else:
-                gone = asyncio.Event()
-                loop = asyncio.get_running_loop()
-                loop.add_reader(fd, gone.set)
-                try:
-                    await gone.wait()
-                finally:
-                    loop.remove_reader(fd)
-                    os.close(fd)
         self._exited.set()
         if not self._stopping and self._gone is None:
             self._gone = f"its shim (pid {self.shim_pid}) exited unexpectedly"
@@ -256,6 +240,69 @@ class ContainerProcess:
         return {"state": self.state, "pid": self.pid if self.alive else None, "restarts": self.restarts,
                 "last_exit": self.last_exit, "last_error": self.last_error or None, "log": str(self.log_path),
                 "shim_pid": self.shim_pid}
+
+
+def _spawn_shim(spec: bytes, env: dict[str, str], errors: Path) -> tuple[int, int]:
+    """Start a shim in a session of its own, ``spec`` on its stdin; its pid and the read end of its stdout.
+
+    The spec (secrets included) is given as an anonymous in-memory file (a memfd, never on disk), so no
+    write can block the event loop whatever its size; the shim's stderr appends to ``errors`` (its own
+    failures). ``posix_spawn`` and a pidfd rather than asyncio's subprocesses: those start a thread per
+    child to wait on it (Python 3.11), i.e. one per container for the life of the controller.
+    """
+    memfd = os.memfd_create("autonomy-shim-spec", os.MFD_CLOEXEC)
+    err = os.open(errors, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o600)
+    read, write = os.pipe()
+    try:
+        view = memoryview(spec)
+        while view:
+            view = view[os.write(memfd, view):]
+        os.lseek(memfd, 0, os.SEEK_SET)
+        pid = os.posix_spawn(sys.executable, [sys.executable, "-I", "-S", SHIM], env, setsid=True,
+                             file_actions=[(os.POSIX_SPAWN_DUP2, memfd, 0), (os.POSIX_SPAWN_DUP2, write, 1),
+                                           (os.POSIX_SPAWN_DUP2, err, 2)])
+    except BaseException:
+        os.close(read)
+        raise
+    finally:
+        for fd in (memfd, err, write):
+            os.close(fd)
+    os.set_blocking(read, False)
+    return pid, read
+
+
+async def _readable(fd: int) -> None:
+    """Wait until ``fd`` reads ready (a pidfd: its process exited)."""
+    loop = asyncio.get_running_loop()
+    ready: asyncio.Future[None] = loop.create_future()
+
+    def wake() -> None:
+        if not ready.done():
+            ready.set_result(None)
+
+    loop.add_reader(fd, wake)
+    try:
+        await ready
+    finally:
+        loop.remove_reader(fd)
+
+
+async def _read_line(fd: int) -> bytes:
+    """One line from the non-blocking ``fd`` (b"" at end of file); ``fd`` is closed."""
+    line = b""
+    try:
+        while b"\n" not in line:
+            try:
+                chunk = os.read(fd, 4096)
+            except BlockingIOError:
+                await _readable(fd)
+                continue
+            if not chunk:
+                break
+            line += chunk
+    finally:
+        os.close(fd)
+    return line
 
 
 def _tail(path: Path, size: int = 2000) -> str:
