@@ -48,6 +48,7 @@ __all__ = ["PublicGateway"]
 log = logging.getLogger("autonomy.cluster")
 
 CHUNK = 64 * 1024
+WHOLE_BODY = 64 * 1024  # request bodies up to this size are sent up together with their head
 CONSOLE_DOWN = ("the cluster console is unavailable: the cluster controller is not running right now (it is "
                 "restarted within seconds); retry in a moment\n")
 
@@ -133,7 +134,8 @@ class PublicGateway:
                 return
             try:
                 up_reader, up_writer = await asyncio.open_unix_connection(str(self.console_socket), limit=CHUNK)
-            except OSError:  # the console runs in the controller, which may be down (restarting) meanwhile
+            except OSError as exc:  # the console runs in the controller, which may be down (restarting) meanwhile
+                log.warning("the console cannot be reached: %s", exc)
                 await _answer(writer, 503, CONSOLE_DOWN)
                 return
         else:
@@ -174,6 +176,7 @@ class PublicGateway:
                     await download
                 if not counted.written:
                     if route.kind == "console":
+                        log.warning("the console closed a connection without answering")
                         await _answer(writer, 503, CONSOLE_DOWN)
                     else:
                         await _answer(writer, 502, f"zone {route.zone!r}: its main pod closed the connection "
@@ -229,8 +232,14 @@ class PublicGateway:
                 if spans is not None:
                     raw = spans.begin(head.raw, raw)
                 end_of_request_line = raw.index(b"\r\n") + 2
-                up_writer.write(raw[:end_of_request_line] + forwarded + raw[end_of_request_line:])
-                await forward_body(head, reader, up_writer, self.limits)
+                # A small body goes up with its head in one write: an upstream that answers from the head
+                # alone (a 403, a 413) and closes before reading the body would otherwise make our write of
+                # the body fail, and a failed write closes the connection before its answer is read.
+                whole = head.content_length is not None and head.content_length <= WHOLE_BODY
+                body = await reader.readexactly(head.content_length) if whole and head.content_length else b""
+                up_writer.write(raw[:end_of_request_line] + forwarded + raw[end_of_request_line:] + body)
+                if not whole:
+                    await forward_body(head, reader, up_writer, self.limits)
                 if head.upgrade:  # another protocol from here on: bytes as they are
                     await _pipe(reader, up_writer)
                     return None

@@ -184,3 +184,13 @@ def test_a_fan_out_request_is_one_trace_from_the_public_gateway_to_each_runner(
             assert f"squarer on {runner}" in text
     finally:
         c.client.delete_zone("fanout")
+
+
+def test_every_refusal_reaches_the_client(console_cluster: ConsoleCluster) -> None:
+    """The console answers a refused chat from its head and closes without reading the body: through the
+    gateway that answer must arrive every time (a failed write of the body lost it, 1 in 5, as a 503)."""
+    c = console_cluster
+    body = json.dumps({"target": ["main-pod/0", "calc"], "message": "hi"})
+    with httpx.Client() as http:
+        statuses = [http.post(f"{c.console}/zones/{c.zone}/chat", content=body).status_code for _ in range(300)]
+    assert statuses == [403] * 300
