@@ -43,6 +43,7 @@ from urllib.parse import quote
 
 import httpx
 
+from autonomy.cluster.pid_process import alive
 from autonomy.errors import ClusterError, ClusterUnavailable, ControllerFailed, ZoneNotFound
 
 __all__ = ["ClusterClient", "default_home"]
@@ -389,7 +390,7 @@ class ClusterClient:
         while time.monotonic() < deadline:
             if self._answers():
                 return
-            if not _alive(pid):
+            if not alive(pid):
                 raise ClusterUnavailable(
                     f"The cluster controller exited while starting. See {self.log_path}:\n{_tail(self.log_path)}"
                 )
@@ -405,15 +406,6 @@ class ClusterClient:
 def _segment(name: str) -> str:
     """``name`` as one URL path segment: ``?``, ``#`` or ``/`` in it must not name another zone or provider."""
     return quote(name, safe="")
-
-
-def _alive(pid: int) -> bool:
-    """True while ``pid`` runs (a zombie, left when init does not reap, counts as gone)."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return stat.rsplit(")", 1)[1].split()[0] != "Z"
 
 
 def _decode(response: httpx.Response, zone: str | None = None) -> Any:

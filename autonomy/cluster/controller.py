@@ -30,14 +30,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import fcntl
 import functools
 import logging
 import os
 import signal
 import socket
 import sys
-from collections.abc import Coroutine, Iterator
+from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +47,7 @@ from autonomy.cluster.deployer import Backend, Deployer, DeployerSettings
 from autonomy.cluster.fabric import ClusterFabric, start_fabric
 from autonomy.cluster.fabric_watch import FabricWatch
 from autonomy.cluster.gateways_link import GatewaysLink, LinkedModels, LinkedTraces
+from autonomy.cluster.home_lock import exclusive
 from autonomy.cluster.identity import ClusterIdentity, load_or_create_identity
 from autonomy.cluster.public_port import start_port
 from autonomy.cluster.runtime_choice import backend_kind, controller_runtime
@@ -83,19 +83,9 @@ class Controller:
         self._tasks: set[asyncio.Task[Any]] = set()
 
     # --- life cycle ------------------------------------------------------------------------------
-    @contextlib.contextmanager
-    def _exclusive(self) -> Iterator[None]:
-        self.home.mkdir(parents=True, exist_ok=True, mode=0o700)
-        with open(self.home / "controller.lock", "a+") as lock:
-            try:
-                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError as exc:
-                raise ClusterError(f"another controller is already running for {self.home}") from exc
-            yield
-
     async def run(self) -> None:
         """Start, serve until stopped, stop everything. Raises if the start fails (after cleaning up)."""
-        with self._exclusive():
+        with exclusive(self.home / "controller.lock", f"another controller is already running for {self.home}"):
             served: ServedApp | None = None
             try:
                 await self._start()

@@ -39,7 +39,6 @@ import argparse
 import asyncio
 import contextlib
 import errno
-import fcntl
 import hashlib
 import json
 import logging
@@ -48,7 +47,6 @@ import signal
 import socket
 import sys
 import time
-from collections.abc import Iterator
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -60,6 +58,7 @@ from starlette.routing import Route
 
 from autonomy.cluster.fork_supervisor import supervise
 from autonomy.cluster.gateway_spans import GatewayTracer, gateway_tracing_settings
+from autonomy.cluster.home_lock import exclusive
 from autonomy.cluster.identity import load_or_create_identity
 from autonomy.cluster.model_gateway import ClusterModelGateway
 from autonomy.cluster.pid_process import PidProcess
@@ -138,18 +137,9 @@ class GatewayDaemon:
         self._tasks: set[asyncio.Task[Any]] = set()
 
     # --- life cycle ------------------------------------------------------------------------------
-    @contextlib.contextmanager
-    def _exclusive(self) -> Iterator[None]:
-        self.dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-        with open(self.home / "gateways.lock", "a+") as lock:
-            try:
-                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError as exc:
-                raise ClusterError(f"another gateway daemon is already running for {self.home}") from exc
-            yield
-
     async def run(self) -> None:
-        with self._exclusive():
+        self.dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        with exclusive(self.home / "gateways.lock", f"another gateway daemon is already running for {self.home}"):
             served: ServedApp | None = None
             try:
                 await self._start()

@@ -34,7 +34,7 @@ import httpx
 
 from autonomy.cluster.gateways import LOG, SOCKET, code_version
 from autonomy.cluster.model_gateway import ClusterModelGateway
-from autonomy.cluster.pid_process import PidProcess, wait_gone
+from autonomy.cluster.pid_process import PidProcess, alive, wait_gone
 from autonomy.cluster.state import ClusterState
 from autonomy.cluster.unix_http import get_json
 from autonomy.errors import ClusterError, ClusterUnavailable
@@ -205,7 +205,7 @@ class GatewaysLink:
         """Wait (a few seconds at most) for the daemon's supervisor to fork it again, while the supervisor lives."""
         supervisor = old.get("supervisor_pid")
         deadline = time.monotonic() + REFORK_TIMEOUT
-        while time.monotonic() < deadline and isinstance(supervisor, int) and _alive(supervisor):
+        while time.monotonic() < deadline and isinstance(supervisor, int) and alive(supervisor):
             health = await asyncio.to_thread(daemon_health, self.home, 1.0)
             if health is not None and health.get("pid") != old.get("pid"):
                 return
@@ -311,14 +311,6 @@ class LinkedTraces:
     def traces(self, zone: str) -> list[dict[str, Any]] | None:
         result = self.link.call("GET", f"/zones/{quote(zone, safe='')}/traces")["traces"]
         return None if result is None else list(result)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return stat.rsplit(")", 1)[1].split()[0] != "Z"
 
 
 def _tail(path: Path, lines: int = 20) -> str:

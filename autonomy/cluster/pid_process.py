@@ -15,7 +15,16 @@ import signal
 import subprocess
 from pathlib import Path
 
-__all__ = ["PidProcess", "cmdline", "wait_gone"]
+__all__ = ["PidProcess", "alive", "cmdline", "wait_gone"]
+
+
+def alive(pid: int) -> bool:
+    """True while ``pid`` runs (a zombie, left when init does not reap, counts as gone)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
 
 
 def cmdline(pid: int) -> list[str]:
