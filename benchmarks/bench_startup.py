@@ -6,7 +6,8 @@
 - **One node process**: a bare runner (``Node.start(main)`` whose ``main`` returns at once) joined to an
   embedded nats-server (TLS, the environment a deployer gives it), started :data:`RUNS` times; CPU
   (user + system, from ``wait4``) and peak RSS of each run, median. Run side by side, interleaved: this
-  tree, ``main`` (the branch, extracted with ``git archive`` to a temp dir, run on the same venv) and a bare
+  tree, ``main`` (the branch's merge base with main, or the revision in ``AUTONOMY_BENCH_BASE``, extracted
+  with ``git archive`` to a temp dir, run on the same venv) and a bare
   ``python -c pass`` as the floor; both trees byte-compiled first. Also what ``import autonomy`` costs
   alone, and the first HTTP request to a node (which builds its FastAPI app, see docs/startup.md) against
   the second.
@@ -90,15 +91,23 @@ def _run(code: str, env: dict[str, str], cwd: Path) -> tuple[float, float, str]:
     return usage.ru_utime + usage.ru_stime, int(text.rsplit("PEAK", 1)[1]) / 1024, text
 
 
+def _base_description() -> str:
+    rev = os.environ.get("AUTONOMY_BENCH_BASE", "").strip()
+    return f"the tree at `{rev}` (AUTONOMY_BENCH_BASE)" if rev else "main where this branch left it (the merge base)"
+
+
 def _main_tree(tmp: Path) -> Path | None:
     """The autonomy package where this branch left ``main`` (their merge base: "before" this branch's
     changes, without what main gained since), extracted under ``tmp``; None without a main branch."""
     target = tmp / "main"
     target.mkdir()
-    base = subprocess.run(["git", "merge-base", "HEAD", "main"], cwd=ROOT, capture_output=True, text=True)
-    if base.returncode != 0:
-        return None
-    archive = subprocess.run(["git", "archive", base.stdout.strip(), "autonomy"], cwd=ROOT, capture_output=True)
+    rev = os.environ.get("AUTONOMY_BENCH_BASE", "").strip()  # on main itself: the revision to compare with
+    if not rev:
+        base = subprocess.run(["git", "merge-base", "HEAD", "main"], cwd=ROOT, capture_output=True, text=True)
+        if base.returncode != 0:
+            return None
+        rev = base.stdout.strip()
+    archive = subprocess.run(["git", "archive", rev, "autonomy"], cwd=ROOT, capture_output=True)
     if archive.returncode != 0:
         return None
     subprocess.run(["tar", "-x", "-C", str(target)], input=archive.stdout, check=True)
@@ -231,7 +240,8 @@ def _joined_at(log: Path) -> float | None:
     """The wall-clock time of the clone's "joined the fabric" log line (None before it)."""
     for line in log.read_text(errors="replace").splitlines():
         if "joined the fabric" in line:
-            stamp = datetime.datetime.strptime(line[:23], "%Y-%m-%d %H:%M:%S,%f")
+            token = line.split(" ", 1)[0]  # the node's log time: UTC, ISO 8601 (autonomy/logs/formatter.py)
+            stamp = datetime.datetime.fromisoformat(token.removesuffix("Z")).replace(tzinfo=datetime.UTC)
             return stamp.timestamp()
     return None
 
@@ -293,7 +303,7 @@ def report(figures: dict[str, dict[str, float]], clones: dict[str, float] | None
     main = figures.get("main")
     lines = ["## Node process start-up", "",
              f"A bare runner (`Node.start(main)`, joined to an embedded nats-server over TLS, HTTP on a free port), "
-             f"median of {RUNS} runs, interleaved; `main` is main where this branch left it (the merge base), run "
+             f"median of {RUNS} runs, interleaved; `main` is {_base_description()}, run "
              f"from the same venv; 2 cores shared "
              f"(load average {os.getloadavg()[0]:.1f} at the end). How: benchmarks/bench_startup.py; where the time "
              "goes: docs/startup.md.", "",
