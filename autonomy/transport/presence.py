@@ -58,18 +58,6 @@ class Presence(Roster):
 
     # ---- life cycle -----------------------------------------------------------------------------
 
-    async def start(self) -> None:
-        """Subscribe, then ask who is there (see the module docstring). Returns when the roster is known."""
-        s = self._subjects
-        self._subs.append(await self._nc.subscribe(s.presence_prefix + "*", cb=self._on_presence))
-        # Ask before answering others: with nobody else there, "no responders" comes back at once.
-        # Two nodes joining at the same instant may miss each other here; their first heartbeats
-        # (within ``interval``) introduce them.
-        await self._announce()
-        if self.announce:
-            self._subs.append(await self._nc.subscribe(s.discover, cb=self._on_discover))
-        self._joined = True
-
     async def _announce(self) -> None:
         inbox = self._nc.new_inbox()
         sub = await self._nc.subscribe(inbox)

@@ -97,24 +97,13 @@ class RingPresence(Roster):
 
     # ---- life cycle -----------------------------------------------------------------------------
 
-    async def start(self) -> None:
-        """Subscribe, ask who is there, then say hello. Returns when the roster is known."""
-        s = self._subjects
-        self._subs.append(await self._nc.subscribe(s.presence_prefix + "*", cb=self._on_presence))
-        # Ask before answering others: with nobody else there, "no responders" comes back at once.
-        # Two nodes asking at the same instant miss each other's question, not each other's hello.
-        await self._announce()
-        if self.announce:
-            self._subs.append(await self._nc.subscribe(s.discover, cb=self._on_discover))
-        self._joined = True
-        await self._hello()
-
     async def rejoin(self) -> None:
         """Introduce this node again (after a reconnection: a watcher may have reported it gone)."""
         if self._joined:
-            await self._hello()
+            await self._introduce()
 
-    async def _hello(self) -> None:
+    async def _introduce(self) -> None:
+        """Say hello: nodes that joined at the same instant (and missed our question) learn of us."""
         if self.announce:
             await self._publish(HELLO + b" " + self._instance.encode())
 

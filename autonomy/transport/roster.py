@@ -179,7 +179,29 @@ class Roster:
     # ---- life cycle -------------------------------------------------------------------------------
 
     async def start(self) -> None:
+        """Subscribe to the scope's presence subjects, ask who is there (:meth:`_announce`), then answer
+        others' questions; returns when the roster is known. Asking before answering: with nobody else
+        there, "no responders" comes back at once. Two nodes joining at the same instant miss each other's
+        question: what the mechanism does once joined (:meth:`_introduce`: a hello, or its first
+        heartbeats within ``interval``) introduces them."""
+        s = self._subjects
+        self._subs.append(await self._nc.subscribe(s.presence_prefix + "*", cb=self._on_presence))
+        await self._announce()
+        if self.announce:
+            self._subs.append(await self._nc.subscribe(s.discover, cb=self._on_discover))
+        self._joined = True
+        await self._introduce()
+
+    async def _announce(self) -> None:
+        """Ask ``discover`` who is there and wait for the answers (the mechanism's own exchange)."""
         raise NotImplementedError
+
+    async def _on_discover(self, msg: Msg) -> None:
+        """Answer another node's ``discover`` question."""
+        raise NotImplementedError
+
+    async def _introduce(self) -> None:
+        """Once joined, make this node known (nothing by default: heartbeats do it at their pace)."""
 
     async def rejoin(self) -> None:
         """Introduce this node again after a reconnection (nothing to do unless the mechanism needs it)."""
