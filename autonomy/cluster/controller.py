@@ -49,6 +49,7 @@ from autonomy.cluster.fabric_watch import FabricWatch
 from autonomy.cluster.gateways_link import GatewaysLink, LinkedModels, LinkedTraces
 from autonomy.cluster.home_lock import exclusive
 from autonomy.cluster.identity import ClusterIdentity, load_or_create_identity
+from autonomy.cluster.owned_tasks import OwnedTasks
 from autonomy.cluster.public_port import start_port
 from autonomy.cluster.runtime_choice import backend_kind, controller_runtime
 from autonomy.cluster.state import ClusterState
@@ -80,7 +81,7 @@ class Controller:
         self._stopping = asyncio.Event()
         self._restored = False
         self._routes: dict[str, Any] | None = None
-        self._tasks: set[asyncio.Task[Any]] = set()
+        self._tasks = OwnedTasks()
 
     # --- life cycle ------------------------------------------------------------------------------
     async def run(self) -> None:
@@ -216,9 +217,7 @@ class Controller:
         return sock
 
     async def _shutdown(self) -> None:
-        for task in list(self._tasks):
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self._tasks.cancel_all()
         if self.deployer is not None:
             await self.deployer.stop()
         if self.console is not None:
@@ -242,15 +241,7 @@ class Controller:
 
     def spawn(self, coro: Coroutine[Any, Any, Any], name: str) -> asyncio.Task[Any]:
         """Run ``coro`` as a task owned by the controller: its failure is logged, shutdown cancels it."""
-        task = asyncio.ensure_future(coro)
-        self._tasks.add(task)
-
-        def done(t: asyncio.Task[Any]) -> None:
-            self._tasks.discard(t)
-            if not t.cancelled() and t.exception() is not None:
-                log.error("%s failed: %s", name, t.exception(), exc_info=t.exception())
-        task.add_done_callback(done)
-        return task
+        return self._tasks.spawn(coro, name)
 
     async def _restore_zones(self) -> None:
         from autonomy.zones.spec import ZoneSpec

@@ -61,6 +61,7 @@ from autonomy.cluster.gateway_spans import GatewayTracer, gateway_tracing_settin
 from autonomy.cluster.home_lock import exclusive
 from autonomy.cluster.identity import load_or_create_identity
 from autonomy.cluster.model_gateway import ClusterModelGateway
+from autonomy.cluster.owned_tasks import OwnedTasks
 from autonomy.cluster.pid_process import PidProcess
 from autonomy.cluster.public_gateway import PublicGateway
 from autonomy.cluster.public_port import busy_message
@@ -134,7 +135,7 @@ class GatewayDaemon:
         self._controller: PidProcess | None = None
         self._died_at: float | None = None
         self._stopping = asyncio.Event()
-        self._tasks: set[asyncio.Task[Any]] = set()
+        self._tasks = OwnedTasks()
 
     # --- life cycle ------------------------------------------------------------------------------
     async def run(self) -> None:
@@ -195,9 +196,7 @@ class GatewayDaemon:
             "traces_port": _port(self.traces.url) if self.traces else 0, "public_port": self.public_port}))
 
     async def _shutdown(self) -> None:
-        for task in list(self._tasks):
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self._tasks.cancel_all()
         self._unwatch()
         if self.gateway is not None:
             await self.gateway.stop()
@@ -211,14 +210,7 @@ class GatewayDaemon:
             self.state.close()
 
     def _spawn(self, coro: Any, name: str) -> None:
-        task = asyncio.ensure_future(coro)
-        self._tasks.add(task)
-
-        def done(t: asyncio.Task[Any]) -> None:
-            self._tasks.discard(t)
-            if not t.cancelled() and t.exception() is not None:
-                log.error("%s failed: %s", name, t.exception(), exc_info=t.exception())
-        task.add_done_callback(done)
+        self._tasks.spawn(coro, name)
 
     # --- routes ----------------------------------------------------------------------------------
     def _resolve(self, zone: str) -> tuple[str, int] | str:
